@@ -1,0 +1,1 @@
+"""Benchmark helpers for faultmap (not part of the installed package)."""

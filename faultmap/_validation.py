@@ -1,0 +1,250 @@
+"""One message format for bad arguments and bad data.
+
+Parameters are checked against small constraint objects, and every failure reads like:
+``The 'min_slice_size' parameter of SliceAnalyzer must be an int in [2, inf). Got 1.``
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from faultmap.exceptions import ConfigurationError, DataError
+
+__all__ = [
+    "Interval",
+    "Options",
+    "as_embeddings",
+    "as_scores",
+    "as_text_list",
+    "check_param",
+]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Numbers of ``kind`` (int or float) between ``low`` and ``high``; ``None`` is unbounded."""
+
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"  # "both", "left", "right" or "neither"
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return False
+        if self.kind is int:
+            if not isinstance(value, numbers.Integral):
+                return False
+        elif not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+            return False
+        left_closed = self.closed in ("both", "left")
+        right_closed = self.closed in ("both", "right")
+        if self.low is not None and (value < self.low or (value == self.low and not left_closed)):
+            return False
+        return not (
+            self.high is not None and (value > self.high or (value == self.high and not right_closed))
+        )
+
+    def __str__(self) -> str:
+        name = "an int" if self.kind is int else "a float"
+        left = "[" if self.closed in ("both", "left") and self.low is not None else "("
+        right = "]" if self.closed in ("both", "right") and self.high is not None else ")"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"{name} in {left}{low}, {high}{right}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of values."""
+
+    values: tuple[Any, ...]
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return any(value == v and type(value) is type(v) for v in self.values)
+
+    def __str__(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class NonEmptyStr:
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, str) and bool(value.strip())
+
+    def __str__(self) -> str:
+        return "a non-empty str"
+
+
+@dataclass(frozen=True)
+class IsInstance:
+    kinds: tuple[type, ...]
+    label: str
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return isinstance(value, self.kinds) and not (
+            isinstance(value, bool) and bool not in self.kinds
+        )
+
+    def __str__(self) -> str:
+        return self.label
+
+
+BOOL = IsInstance((bool,), "a bool")
+
+
+def check_param(owner: str, name: str, value: Any, *constraints: Any) -> None:
+    """Raise :class:`ConfigurationError` unless ``value`` meets one of ``constraints``.
+
+    ``None`` in ``constraints`` admits ``None``.
+
+    Example:
+        >>> check_param("SliceAnalyzer", "min_slice_size", 10, Interval(int, 2, None))
+    """
+    for constraint in constraints:
+        if constraint is None:
+            if value is None:
+                return
+        elif constraint.is_satisfied_by(value):
+            return
+    allowed = " or ".join("None" if c is None else str(c) for c in constraints)
+    raise ConfigurationError(
+        f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r}."
+    )
+
+
+def _to_list(name: str, values: Any) -> list[Any]:
+    if values is None:
+        raise DataError(f"'{name}' is required but got None; pass a list of strings.")
+    if isinstance(values, (str, bytes)):
+        raise DataError(
+            f"'{name}' must be a sequence of strings, not a single {type(values).__name__}; "
+            f"wrap it in a list."
+        )
+    if hasattr(values, "tolist") and not isinstance(values, list):  # numpy, pandas
+        values = values.tolist()
+    if not isinstance(values, Iterable):
+        raise DataError(
+            f"'{name}' must be a sequence (list, tuple, numpy array or pandas Series). "
+            f"Got {type(values).__name__}."
+        )
+    return list(values)
+
+
+def as_text_list(name: str, values: Any, *, allow_empty: bool = False) -> list[str]:
+    """Return ``values`` as a list of ``str`` or raise :class:`DataError` naming the bad row.
+
+    Example:
+        >>> as_text_list("prompts", ("a", "b"))
+        ['a', 'b']
+    """
+    items = _to_list(name, values)
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise DataError(
+                f"'{name}[{i}]' is a {type(item).__name__} ({item!r:.60}), not a str; "
+                f"convert every entry of '{name}' to text first."
+            )
+        if not allow_empty and not item.strip():
+            raise DataError(
+                f"'{name}[{i}]' is empty or only whitespace; remove it or give it text."
+            )
+    return items
+
+
+def check_same_length(reference: tuple[str, Sequence[Any]], *others: tuple[str, Any]) -> None:
+    """Raise :class:`DataError` unless every sequence has the reference's length."""
+    ref_name, ref = reference
+    for name, other in others:
+        if other is not None and len(other) != len(ref):
+            raise DataError(
+                f"'{name}' has {len(other)} entries but '{ref_name}' has {len(ref)}; "
+                f"pass exactly one entry of '{name}' per entry of '{ref_name}'."
+            )
+
+
+def as_scores(name: str, values: Any, n: int, *, of: str = "prompts") -> np.ndarray:
+    """Return scores as a float64 array of length ``n`` in [0, 1] or raise :class:`DataError`.
+
+    Example:
+        >>> as_scores("scores", [0.0, 1.0], 2).tolist()
+        [0.0, 1.0]
+    """
+    if values is None:
+        raise DataError(f"'{name}' is required but got None.")
+    if isinstance(values, (str, bytes)):
+        raise DataError(f"'{name}' must be a sequence of numbers in [0, 1], not a string.")
+    try:
+        arr = np.asarray(values if not hasattr(values, "to_numpy") else values.to_numpy())
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"'{name}' must contain only numbers in [0, 1] (higher = better); "
+            f"could not convert it to floats ({exc})."
+        ) from exc
+    if arr.ndim != 1:
+        raise DataError(f"'{name}' must be one-dimensional; got shape {arr.shape}.")
+    if arr.shape[0] != n:
+        raise DataError(
+            f"'{name}' has {arr.shape[0]} values but there are {n} {of}; "
+            f"pass exactly one score per entry."
+        )
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise DataError(
+            f"'{name}' contains {bad.size} NaN or infinite value(s), first at index "
+            f"{int(bad[0])}; drop those rows or give them a score in [0, 1]."
+        )
+    out = np.flatnonzero((arr < 0.0) | (arr > 1.0))
+    if out.size:
+        i = int(out[0])
+        raise DataError(
+            f"'{name}' must lie in [0, 1] (higher = better); {out.size} value(s) are outside, "
+            f"first '{name}[{i}]' = {arr[i]!r}. Rescale them, e.g. (s - min) / (max - min)."
+        )
+    return arr
+
+
+def as_embeddings(name: str, values: Any, n: int, *, of: str = "prompts") -> np.ndarray:
+    """Return an (n, d) float32, L2-normalised copy of ``values`` or raise :class:`DataError`.
+
+    Example:
+        >>> as_embeddings("embeddings", [[3.0, 4.0]], 1).tolist()
+        [[0.6000000238418579, 0.800000011920929]]
+    """
+    try:
+        arr = np.array(values, dtype=np.float32, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"'{name}' must be a 2-D array of numbers; {exc}.") from exc
+    if arr.ndim != 2:
+        raise DataError(
+            f"'{name}' must be a 2-D array of shape (n_{of}, dim); got shape {arr.shape}."
+        )
+    if arr.shape[0] != n:
+        raise DataError(
+            f"'{name}' has {arr.shape[0]} rows but there are {n} {of}; "
+            f"pass one vector per entry, in the same order."
+        )
+    if arr.shape[1] < 2:
+        raise DataError(f"'{name}' must have at least 2 columns; got shape {arr.shape}.")
+    bad_rows = np.flatnonzero(~np.isfinite(arr).all(axis=1))
+    if bad_rows.size:
+        raise DataError(
+            f"'{name}' has NaN or infinite values in {bad_rows.size} row(s), first row "
+            f"{int(bad_rows[0])}; recompute those vectors."
+        )
+    norms = np.linalg.norm(arr, axis=1)
+    zero = np.flatnonzero(norms == 0)
+    if zero.size:
+        raise DataError(
+            f"'{name}' has {zero.size} all-zero row(s), first row {int(zero[0])}; a zero vector "
+            f"has no direction, recompute those vectors."
+        )
+    arr /= norms[:, None]
+    return arr

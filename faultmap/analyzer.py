@@ -1,0 +1,323 @@
+"""``SliceAnalyzer``: the facade. The only place that turns strings and defaults into stages."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from faultmap._validation import (
+    BOOL,
+    Interval,
+    IsInstance,
+    Options,
+    as_embeddings,
+    as_text_list,
+    check_param,
+    check_same_length,
+)
+from faultmap.clustering.base import Clusterer
+from faultmap.config import LLMConfig
+from faultmap.embedding.base import Embedder
+from faultmap.exceptions import ConfigurationError, DataError, EmbeddingError, FaultmapWarning
+from faultmap.naming.base import Namer
+from faultmap.reports.models import AnalysisReport
+from faultmap.scoring.base import Scorer
+from faultmap.significance.tests import TESTS
+
+__all__ = ["CLUSTERERS", "SliceAnalyzer"]
+
+logger = logging.getLogger("faultmap")
+
+
+def _hdbscan(random_state: int) -> Clusterer:
+    from faultmap.clustering.hdbscan import HDBSCANClusterer
+
+    return HDBSCANClusterer(random_state=random_state)
+
+
+def _agglomerative(random_state: int) -> Clusterer:
+    from faultmap.clustering.agglomerative import AgglomerativeClusterer
+
+    return AgglomerativeClusterer(random_state=random_state)
+
+
+#: clustering_method string -> factory(random_state) -> Clusterer
+CLUSTERERS: dict[str, Callable[[int], Clusterer]] = {
+    "hdbscan": _hdbscan,
+    "agglomerative": _agglomerative,
+}
+
+_OWNER = "SliceAnalyzer"
+
+
+class SliceAnalyzer:
+    """Find groups of similar prompts where a model fails significantly more often.
+
+    With no arguments it runs offline: the local all-MiniLM-L6-v2 model embeds prompts,
+    HDBSCAN clusters them, Fisher's exact test and Benjamini–Hochberg pick the slices, and
+    each slice is named from its distinctive words. Pass ``model="gpt-4o-mini"`` (any litellm
+    model string) for LLM-written names, root causes and fixes.
+
+    Every stage also takes an object: ``embedding_model`` an :class:`~faultmap.embedding.Embedder`,
+    ``clustering_method`` a :class:`~faultmap.clustering.Clusterer`, ``namer`` a
+    :class:`~faultmap.naming.Namer`.
+
+    Example:
+        >>> analyzer = SliceAnalyzer(min_slice_size=20)
+        >>> report = analyzer.analyze(prompts, responses, scores=scores)  # doctest: +SKIP
+        >>> print(report)                                                 # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model: str | None = None,
+        embedding_model: str | Embedder = "all-MiniLM-L6-v2",
+        significance_level: float = 0.05,
+        min_slice_size: int = 10,
+        failure_threshold: float = 0.5,
+        n_samples: int = 8,
+        clustering_method: str | Clusterer = "hdbscan",
+        max_concurrent_requests: int = 50,
+        temperature: float = 1.0,
+        consistency_threshold: float = 0.8,
+        embedding_usage_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+        embedding_max_text_chars: int | None = 2000,
+        *,
+        namer: Namer | None = None,
+        test: str = "fisher",
+        random_state: int = 0,
+        llm_timeout: float = 30.0,
+        llm_max_retries: int = 3,
+        llm_completion_kwargs: Mapping[str, Any] | None = None,
+        show_progress: bool | None = None,
+    ) -> None:
+        check_param(_OWNER, "model", model, None, IsInstance((str,), "a litellm model str"))
+        check_param(_OWNER, "significance_level", significance_level,
+                    Interval(float, 0, 1, "neither"))
+        check_param(_OWNER, "min_slice_size", min_slice_size, Interval(int, 2, None))
+        check_param(_OWNER, "failure_threshold", failure_threshold,
+                    Interval(float, 0, 1, "right"))
+        check_param(_OWNER, "n_samples", n_samples, Interval(int, 1, None))
+        check_param(_OWNER, "max_concurrent_requests", max_concurrent_requests,
+                    Interval(int, 1, None))
+        check_param(_OWNER, "temperature", temperature, Interval(float, 0, None))
+        check_param(_OWNER, "consistency_threshold", consistency_threshold,
+                    Interval(float, -1, 1))
+        check_param(_OWNER, "embedding_max_text_chars", embedding_max_text_chars, None,
+                    Interval(int, 1, None))
+        check_param(_OWNER, "test", test, Options(TESTS))
+        check_param(_OWNER, "random_state", random_state, Interval(int, 0, None))
+        check_param(_OWNER, "llm_timeout", llm_timeout, Interval(float, 0, None, "neither"))
+        check_param(_OWNER, "llm_max_retries", llm_max_retries, Interval(int, 0, None))
+        check_param(_OWNER, "show_progress", show_progress, None, BOOL)
+        if isinstance(clustering_method, str):
+            check_param(_OWNER, "clustering_method", clustering_method, Options(tuple(CLUSTERERS)))
+        elif not (callable(getattr(clustering_method, "fit_predict", None))
+                  and hasattr(clustering_method, "name")):
+            raise ConfigurationError(
+                f"The 'clustering_method' parameter of {_OWNER} must be one of "
+                f"{', '.join(map(repr, CLUSTERERS))} or an object with fit_predict() and name. "
+                f"Got {clustering_method!r}."
+            )
+        if namer is not None and not callable(getattr(namer, "name", None)):
+            raise ConfigurationError(
+                f"The 'namer' parameter of {_OWNER} must be None or an object with "
+                f"name(slices). Got {namer!r}."
+            )
+        if model is not None and not model.strip():
+            raise ConfigurationError(
+                f"The 'model' parameter of {_OWNER} must be None or a non-empty litellm model "
+                "string. Got ''."
+            )
+        self.model = model
+        self.embedding_model = embedding_model
+        self.significance_level = significance_level
+        self.min_slice_size = min_slice_size
+        self.failure_threshold = failure_threshold
+        self.n_samples = n_samples
+        self.clustering_method = clustering_method
+        self.max_concurrent_requests = max_concurrent_requests
+        self.temperature = temperature
+        self.consistency_threshold = consistency_threshold
+        self.embedding_usage_kwargs = embedding_usage_kwargs
+        self.embedding_max_text_chars = embedding_max_text_chars
+        self.namer = namer
+        self.test = test
+        self.random_state = random_state
+        self.llm_timeout = llm_timeout
+        self.llm_max_retries = llm_max_retries
+        self.llm_completion_kwargs = dict(llm_completion_kwargs or {})
+        self.show_progress = show_progress
+        self._embedder: Embedder | None = None
+
+    # -- stage construction -------------------------------------------------------------
+    def _get_embedder(self) -> Embedder:
+        if self._embedder is None:
+            from faultmap.embedding import resolve_embedder
+
+            self._embedder = resolve_embedder(
+                self.embedding_model,
+                max_text_chars=self.embedding_max_text_chars,
+                usage_kwargs=self.embedding_usage_kwargs,
+                max_concurrent_requests=min(self.max_concurrent_requests, 16),
+                show_progress=self.show_progress,
+            )
+        return self._embedder
+
+    def _get_clusterer(self) -> Clusterer:
+        if isinstance(self.clustering_method, str):
+            return CLUSTERERS[self.clustering_method](self.random_state)
+        return self.clustering_method
+
+    def llm_config(self) -> LLMConfig | None:
+        """The LLM settings used for naming (``None`` when no ``model`` is set)."""
+        if self.model is None:
+            return None
+        return LLMConfig(
+            model=self.model,
+            timeout=self.llm_timeout,
+            max_retries=self.llm_max_retries,
+            max_concurrent_requests=self.max_concurrent_requests,
+            completion_kwargs=self.llm_completion_kwargs,
+        )
+
+    def _get_namer(self) -> tuple[Namer, Any]:
+        if self.namer is not None:
+            return self.namer, None
+        from faultmap.naming.keywords import KeywordNamer
+
+        config = self.llm_config()
+        if config is None:
+            return KeywordNamer(), None
+        from faultmap.llm.client import LLMClient
+        from faultmap.naming.llm import LLMNamer
+
+        client = LLMClient(config)
+        return LLMNamer(client), client
+
+    # -- helpers -------------------------------------------------------------------------
+    def _embed_prompts(self, prompts: list[str], embeddings: Any) -> tuple[np.ndarray, str]:
+        if embeddings is not None:
+            return as_embeddings("embeddings", embeddings, len(prompts)), "precomputed"
+        embedder = self._get_embedder()
+        try:
+            raw = embedder.embed(prompts, role="query")
+        except (EmbeddingError, DataError, ConfigurationError, ImportError):
+            raise
+        except Exception as exc:
+            raise EmbeddingError(
+                f"Embedding the prompts failed ({type(exc).__name__}: {exc}). Pass "
+                "embeddings= to skip the model."
+            ) from exc
+        return as_embeddings("embedding model output", raw, len(prompts)), embedder.identity
+
+    def _check_texts(self, prompts: Any, responses: Any) -> tuple[list[str], list[str], dict]:
+        prompts = as_text_list("prompts", prompts)
+        responses = as_text_list("responses", responses, allow_empty=True)
+        check_same_length(("prompts", prompts), ("responses", responses))
+        if len(prompts) < self.min_slice_size:
+            raise DataError(
+                f"'prompts' has {len(prompts)} entries, fewer than min_slice_size="
+                f"{self.min_slice_size}; pass more prompts or lower min_slice_size."
+            )
+        meta: dict[str, Any] = {}
+        duplicates = len(prompts) - len(set(prompts))
+        if duplicates:
+            warnings.warn(
+                f"{duplicates} prompt(s) repeat an earlier prompt; each copy is analysed as its "
+                "own row. Deduplicate first if the copies are not separate evaluations.",
+                FaultmapWarning,
+                stacklevel=3,
+            )
+            meta["num_duplicate_prompts"] = duplicates
+        limit = self.embedding_max_text_chars
+        if limit is not None:
+            long_texts = sum(len(p) > limit for p in prompts)
+            if long_texts:
+                meta["num_prompts_truncated_for_embedding"] = long_texts
+        return prompts, responses, meta
+
+    # -- public API -----------------------------------------------------------------------
+    def analyze(
+        self,
+        prompts: Any,
+        responses: Any,
+        scores: Any = None,
+        references: Any = None,
+        *,
+        embeddings: Any = None,
+        scorer: Scorer | None = None,
+    ) -> AnalysisReport:
+        """Find failure slices: groups of similar prompts that fail more than the rest.
+
+        ``scores`` are qualities in [0, 1], higher = better; a row fails when its score is
+        below ``failure_threshold``. ``embeddings`` (n, d) skips the embedding model.
+        ``scorer`` replaces the scoring stage with your own :class:`~faultmap.scoring.Scorer`.
+
+        Example:
+            >>> report = SliceAnalyzer().analyze(prompts, responses, scores=scores)  # doctest: +SKIP
+            >>> report.slices[0].name, report.slices[0].adjusted_p_value           # doctest: +SKIP
+        """
+        from faultmap.pipeline import SliceSettings, find_slices
+
+        started = time.perf_counter()
+        prompts, responses, meta = self._check_texts(prompts, responses)
+        if scorer is None:
+            if scores is None:
+                raise ConfigurationError(
+                    "analyze() needs scores= (mode 1: one score in [0, 1] per prompt, higher = "
+                    "better) or scorer=. Reference-based (references=) and reference-free "
+                    "scoring are not available in this version yet."
+                )
+            from faultmap.scoring.precomputed import PrecomputedScorer
+
+            if references is not None:
+                warnings.warn("Both scores and references were given; using scores.",
+                              FaultmapWarning, stacklevel=2)
+            scorer = PrecomputedScorer(scores)
+        t0 = time.perf_counter()
+        scored = scorer.score(prompts, responses)
+        score_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        vectors, embedding_id = self._embed_prompts(prompts, embeddings)
+        embed_s = time.perf_counter() - t0
+        namer, client = self._get_namer()
+        report = find_slices(
+            prompts,
+            responses,
+            scored.scores,
+            vectors,
+            clusterer=self._get_clusterer(),
+            namer=namer,
+            settings=SliceSettings(
+                significance_level=self.significance_level,
+                min_slice_size=self.min_slice_size,
+                failure_threshold=self.failure_threshold,
+                test=self.test,
+            ),
+            embedding_model=embedding_id,
+            scoring_mode=scored.mode,
+            metadata={**meta, **scored.metadata, "random_state": self.random_state},
+        )
+        report.metadata["timings_s"] = {
+            "score": round(score_s, 4),
+            "embed": round(embed_s, 4),
+            **report.metadata.get("timings_s", {}),
+            "total": round(time.perf_counter() - started, 4),
+        }
+        if client is not None:
+            report.metadata["llm"] = {"model": self.model, **client.stats.to_dict()}
+        logger.info("faultmap: %d significant slice(s) among %d prompts",
+                    report.num_significant, report.total_prompts)
+        return report
+
+    def __repr__(self) -> str:
+        return (
+            f"SliceAnalyzer(model={self.model!r}, embedding_model={self.embedding_model!r}, "
+            f"clustering_method={self.clustering_method!r}, min_slice_size={self.min_slice_size})"
+        )

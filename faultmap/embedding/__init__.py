@@ -1,0 +1,91 @@
+"""Stage 2: texts -> float32 (n, d) L2-normalised vectors.
+
+Backends: a local sentence-transformers model (default: the packaged all-MiniLM-L6-v2), any
+litellm embedding model, or vectors you already have. Choice by explicit rule, see
+:func:`resolve_embedder`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from faultmap.embedding.api import LiteLLMEmbedder
+from faultmap.embedding.base import Embedder, normalize_rows
+from faultmap.embedding.local import DEFAULT_LOCAL_MODEL, SentenceTransformerEmbedder
+from faultmap.embedding.precomputed import PrecomputedEmbedder
+from faultmap.exceptions import ConfigurationError
+
+__all__ = [
+    "DEFAULT_LOCAL_MODEL",
+    "LOCAL_MODELS",
+    "Embedder",
+    "LiteLLMEmbedder",
+    "PrecomputedEmbedder",
+    "SentenceTransformerEmbedder",
+    "normalize_rows",
+    "resolve_embedder",
+]
+
+# Well-known sentence-transformers models that a bare name selects as local. Any other bare
+# name is taken as a litellm model string; "local:" / "litellm:" prefixes force a backend.
+LOCAL_MODELS = frozenset(
+    {
+        "all-MiniLM-L6-v2",
+        "all-MiniLM-L12-v2",
+        "all-mpnet-base-v2",
+        "all-distilroberta-v1",
+        "multi-qa-MiniLM-L6-cos-v1",
+        "multi-qa-mpnet-base-dot-v1",
+        "paraphrase-MiniLM-L6-v2",
+        "paraphrase-multilingual-MiniLM-L12-v2",
+        "paraphrase-multilingual-mpnet-base-v2",
+        "BAAI/bge-small-en-v1.5",
+        "BAAI/bge-base-en-v1.5",
+        "intfloat/e5-small-v2",
+        "thenlper/gte-small",
+    }
+)
+
+
+def resolve_embedder(spec: str | Embedder, **options: Any) -> Embedder:
+    """Turn ``embedding_model`` into an :class:`Embedder`.
+
+    Rules, in order: an object with ``embed`` and ``identity`` is used as is;
+    ``"local:NAME_OR_PATH"`` is a sentence-transformers model; ``"litellm:MODEL"`` is an API
+    model; a bare name in :data:`LOCAL_MODELS` (with or without ``sentence-transformers/``)
+    or an existing directory is local; any other string is a litellm model.
+    ``options`` go to the backend's constructor (``max_text_chars``, ``usage_kwargs``, ...).
+
+    Example:
+        >>> type(resolve_embedder("all-MiniLM-L6-v2")).__name__
+        'SentenceTransformerEmbedder'
+        >>> type(resolve_embedder("text-embedding-3-small")).__name__
+        'LiteLLMEmbedder'
+    """
+    if not isinstance(spec, str):
+        if callable(getattr(spec, "embed", None)) and hasattr(spec, "identity"):
+            return spec
+        raise ConfigurationError(
+            "The 'embedding_model' parameter of SliceAnalyzer must be a model name or an object "
+            f"with embed(texts) and identity. Got {type(spec).__name__}."
+        )
+    if not spec.strip():
+        raise ConfigurationError(
+            "The 'embedding_model' parameter of SliceAnalyzer must be a non-empty str. Got ''."
+        )
+    local_options = {k: v for k, v in options.items() if k in {"max_text_chars", "show_progress"}}
+    if spec.startswith("local:"):
+        return SentenceTransformerEmbedder(spec[len("local:") :], **local_options)
+    if spec.startswith("litellm:"):
+        return LiteLLMEmbedder(spec[len("litellm:") :], **_api_options(options))
+    bare = spec.removeprefix("sentence-transformers/")
+    if bare in LOCAL_MODELS or os.path.isdir(spec):
+        return SentenceTransformerEmbedder(spec, **local_options)
+    return LiteLLMEmbedder(spec, **_api_options(options))
+
+
+def _api_options(options: dict[str, Any]) -> dict[str, Any]:
+    allowed = {"max_text_chars", "usage_kwargs", "timeout", "max_retries",
+               "max_concurrent_requests", "batch_size"}
+    return {k: v for k, v in options.items() if k in allowed}

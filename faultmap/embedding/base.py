@@ -1,0 +1,34 @@
+"""Stage 2 protocol: texts -> float32 (n, d) L2-normalised vectors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["Embedder", "normalize_rows"]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Anything that turns texts into vectors.
+
+    ``identity`` names the model and its settings; two embedders with equal identities must
+    return the same vectors for the same text (the embedding cache relies on it).
+    ``role`` is ``"query"`` for prompts and ``"document"`` for responses and references; most
+    models ignore it.
+    """
+
+    @property
+    def identity(self) -> str: ...
+
+    def embed(self, texts: Sequence[str], *, role: str = "query") -> np.ndarray: ...
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    """Return a float32 copy of ``vectors`` with unit-length rows (zero rows stay zero)."""
+    out = np.asarray(vectors, dtype=np.float32).copy()
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    np.divide(out, norms, out=out, where=norms > 0)
+    return out

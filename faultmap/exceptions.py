@@ -1,0 +1,54 @@
+"""Exception and warning classes raised by faultmap.
+
+Every error faultmap raises derives from :class:`FaultmapError`. The two that describe bad
+input, :class:`ConfigurationError` and :class:`DataError`, also derive from ``ValueError`` so
+ordinary ``except ValueError`` code keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClusteringError",
+    "ConfigurationError",
+    "DataError",
+    "EmbeddingError",
+    "FaultmapError",
+    "FaultmapWarning",
+    "LLMError",
+    "MissingDependencyError",
+]
+
+
+class FaultmapError(Exception):
+    """Base class of every faultmap error."""
+
+
+class ConfigurationError(FaultmapError, ValueError):
+    """A parameter of a faultmap object or function has an invalid value."""
+
+
+class DataError(FaultmapError, ValueError):
+    """Input data (prompts, scores, embeddings, ...) cannot be analysed as given."""
+
+
+class MissingDependencyError(FaultmapError, ImportError):
+    """An optional dependency needed for the requested feature is not installed."""
+
+
+class EmbeddingError(FaultmapError):
+    """The embedding backend failed to produce vectors."""
+
+
+class ClusteringError(FaultmapError):
+    """The clustering backend failed."""
+
+
+class LLMError(FaultmapError):
+    """A call to a language model failed after all retries.
+
+    The message carries the provider's explanation with any API key redacted.
+    """
+
+
+class FaultmapWarning(UserWarning):
+    """Warnings emitted by faultmap about questionable but usable input."""

@@ -1,0 +1,120 @@
+"""Offline naming from each slice's distinctive words (class-based TF-IDF)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from faultmap.naming.base import SliceContext, SliceLabel
+
+__all__ = ["KeywordNamer", "distinctive_terms"]
+
+
+def distinctive_terms(
+    texts: Sequence[str], labels: np.ndarray, *, top_k: int = 8, max_chars: int = 2000
+) -> dict[int, list[str]]:
+    """Top terms of each label against all other labels, by class-based TF-IDF.
+
+    Each label's texts are one document; a term scores ``tf(term, label) * log(1 + A / f(term))``
+    with ``tf`` the term's share of the label's words, ``A`` the mean number of words per label
+    and ``f`` the term's count over all labels. Noise (-1) takes part as one more class, so
+    words common to everything rank low. Unigrams and bigrams, English stop words removed.
+
+    Example:
+        >>> texts = ["tax refund form", "tax filing deadline", "cat food brand", "cat litter"]
+        >>> distinctive_terms(texts, np.array([0, 0, 1, 1]), top_k=1)
+        {0: ['tax'], 1: ['cat']}
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    docs = [t[:max_chars] for t in texts]
+    vectorizer = CountVectorizer(
+        stop_words="english",
+        ngram_range=(1, 2),
+        token_pattern=r"(?u)\b[^\W\d_][\w'-]*[^\W_]\b",
+        lowercase=True,
+        min_df=1,
+    )
+    try:
+        counts = vectorizer.fit_transform(docs)
+    except ValueError:  # only stop words / no tokens at all
+        return {int(c): [] for c in classes}
+    vocab = np.asarray(vectorizer.get_feature_names_out())
+    rows = np.searchsorted(classes, labels)
+    import scipy.sparse as sp
+
+    membership = sp.csr_matrix(
+        (np.ones(len(labels)), (rows, np.arange(len(labels)))), shape=(len(classes), len(labels))
+    )
+    per_class = np.asarray((membership @ counts).todense(), dtype=np.float64)
+    totals = per_class.sum(axis=1, keepdims=True)
+    tf = np.divide(per_class, totals, out=np.zeros_like(per_class), where=totals > 0)
+    term_totals = per_class.sum(axis=0)
+    mean_words = totals.mean()
+    idf = np.log1p(mean_words / np.maximum(term_totals, 1.0))
+    scores = tf * idf
+    out: dict[int, list[str]] = {}
+    for row, cls in enumerate(classes):
+        order = np.lexsort((vocab, -scores[row]))  # score desc, then alphabetical: deterministic
+        chosen: list[str] = []
+        for j in order:
+            if scores[row, j] <= 0 or len(chosen) >= top_k:
+                break
+            term = str(vocab[j])
+            # skip a unigram already inside a chosen bigram and vice versa
+            if any(term in c.split() or c in term.split() for c in chosen):
+                continue
+            chosen.append(term)
+        out[int(cls)] = chosen
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+class KeywordNamer:
+    """Deterministic names from distinctive words; no network, no model.
+
+    The name joins the top three keywords; names are made unique across the batch by adding
+    the next keyword (or a number). The description quotes the slice's words and a member.
+
+    Example:
+        >>> ctx = SliceContext(0, 12, 0.75, 0.2, ("date", "yesterday", "format"),
+        ...                    ("What was the date yesterday?",), ())
+        >>> KeywordNamer().name([ctx])[0].name
+        'date / yesterday / format'
+    """
+
+    def __init__(self, terms_in_name: int = 3) -> None:
+        self.terms_in_name = terms_in_name
+
+    def name(self, slices: Sequence[SliceContext]) -> list[SliceLabel]:
+        used: set[str] = set()
+        labels = []
+        for ctx in slices:
+            words = list(ctx.keywords)
+            k = self.terms_in_name
+            name = " / ".join(words[:k]) or f"slice {ctx.slice_id}"
+            while name in used and k < len(words):
+                k += 1
+                name = " / ".join(words[:k])
+            base, n = name, 2
+            while name in used:
+                name, n = f"{base} ({n})", n + 1
+            used.add(name)
+            example = ctx.representative_prompts[0] if ctx.representative_prompts else ""
+            if len(example) > 120:
+                example = example[:117] + "..."
+            description = (
+                f"{ctx.size} prompts characterised by: {', '.join(words[:6]) or 'no distinctive words'}. "
+                f"Failure rate {_pct(ctx.failure_rate)} against a baseline of "
+                f"{_pct(ctx.baseline_rate)}."
+            )
+            if example:
+                description += f' Typical prompt: "{example}"'
+            labels.append(SliceLabel(name=name, description=description, source="keywords"))
+        return labels

@@ -1,0 +1,238 @@
+"""Orchestration over the stage protocols: embed -> cluster -> test -> name -> report.
+
+Nothing here looks up strings or touches files; :mod:`faultmap.analyzer` builds the stages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from faultmap.clustering.base import Clusterer
+from faultmap.exceptions import ClusteringError, DataError
+from faultmap.naming.base import Namer, SliceContext, SliceLabel
+from faultmap.naming.keywords import KeywordNamer, distinctive_terms
+from faultmap.reports.models import AnalysisReport, ClusterTest, FailureSlice
+from faultmap.significance.tests import (
+    benjamini_hochberg,
+    one_sided_proportion_test,
+    wilson_interval,
+)
+
+__all__ = ["SliceSettings", "find_slices"]
+
+logger = logging.getLogger("faultmap")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SliceSettings:
+    significance_level: float = 0.05
+    min_slice_size: int = 10
+    failure_threshold: float = 0.5
+    test: str = "fisher"
+    n_examples: int = 5
+    n_representative: int = 5
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, stage: str, start: float) -> None:
+        self.timings[stage] = round(time.perf_counter() - start, 4)
+
+
+def _cluster(clusterer: Clusterer, vectors: np.ndarray, min_size: int) -> np.ndarray:
+    try:
+        labels = np.asarray(clusterer.fit_predict(vectors, min_cluster_size=min_size))
+    except (DataError, ClusteringError):
+        raise
+    except Exception as exc:
+        raise ClusteringError(
+            f"Clustering with {clusterer.name!r} failed ({type(exc).__name__}: {exc})."
+        ) from exc
+    if labels.shape != (len(vectors),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ClusteringError(
+            f"Clusterer {clusterer.name!r} returned labels of shape {labels.shape} and dtype "
+            f"{labels.dtype}; expected one integer per prompt."
+        )
+    return labels.astype(np.int64)
+
+
+def _representatives(vectors: np.ndarray, members: np.ndarray, k: int) -> np.ndarray:
+    centroid = vectors[members].mean(axis=0)
+    sims = vectors[members] @ centroid
+    order = np.lexsort((members, -sims))  # most central first; ties by index
+    return members[order[:k]]
+
+
+def _name_safely(namer: Namer, contexts: list[SliceContext]) -> list[SliceLabel]:
+    fallback = KeywordNamer()
+    try:
+        labels = list(namer.name(contexts))
+        if len(labels) != len(contexts):
+            raise ValueError(f"returned {len(labels)} labels for {len(contexts)} slices")
+        return labels
+    except Exception as exc:  # a namer must never cost the analysis
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.warning("Naming failed (%s); using keyword names", reason)
+        return [
+            SliceLabel(**{**lab.__dict__, "error": reason}) for lab in fallback.name(contexts)
+        ]
+
+
+def find_slices(
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    scores: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    clusterer: Clusterer,
+    namer: Namer,
+    settings: SliceSettings,
+    embedding_model: str,
+    scoring_mode: str = "precomputed",
+    metadata: dict[str, Any] | None = None,
+) -> AnalysisReport:
+    """Cluster ``vectors``, test each cluster's failure rate, name the significant ones.
+
+    Inputs are assumed validated (same lengths, scores in [0, 1], unit vectors).
+    """
+    timer = _Timer()
+    meta: dict[str, Any] = dict(metadata or {})
+    n = len(prompts)
+    failures = scores < settings.failure_threshold
+    total_failures = int(failures.sum())
+    baseline = total_failures / n
+    common = dict(
+        total_prompts=n,
+        total_failures=total_failures,
+        baseline_failure_rate=baseline,
+        clustering_method=clusterer.name,
+        embedding_model=embedding_model,
+        scoring_mode=scoring_mode,
+        significance_level=settings.significance_level,
+        failure_threshold=settings.failure_threshold,
+        min_slice_size=settings.min_slice_size,
+    )
+    if total_failures in (0, n):
+        meta["note"] = "no failures" if total_failures == 0 else "every prompt failed"
+        meta["timings_s"] = timer.timings
+        return AnalysisReport(num_significant=0, slices=[], metadata=meta, **common)
+
+    start = time.perf_counter()
+    labels = _cluster(clusterer, vectors, settings.min_slice_size)
+    timer("cluster", start)
+
+    start = time.perf_counter()
+    ids, sizes = np.unique(labels[labels >= 0], return_counts=True)
+    fail_counts = np.bincount(labels[labels >= 0], weights=failures[labels >= 0],
+                              minlength=int(ids.max()) + 1 if ids.size else 0)
+    tested_ids = [int(c) for c, s in zip(ids, sizes) if s >= settings.min_slice_size]
+    raw = [
+        one_sided_proportion_test(
+            int(fail_counts[c]), int((labels == c).sum()), total_failures, n, test=settings.test
+        )
+        for c in tested_ids
+    ]
+    adjusted = benjamini_hochberg([r.p_value for r in raw])
+    tests = [
+        ClusterTest(
+            cluster_id=c,
+            size=int((labels == c).sum()),
+            num_failures=int(fail_counts[c]),
+            p_value=r.p_value,
+            adjusted_p_value=float(a),
+            test_used=r.test_used,
+        )
+        for c, r, a in zip(tested_ids, raw, adjusted)
+    ]
+    significant = [
+        t for t in tests
+        if t.adjusted_p_value < settings.significance_level and t.failure_rate > baseline
+    ]
+    significant.sort(key=lambda t: (t.adjusted_p_value, -t.failure_rate, t.cluster_id))
+    timer("test", start)
+
+    start = time.perf_counter()
+    keywords = distinctive_terms(prompts, labels) if significant else {}
+    contexts, members_of = [], {}
+    for t in significant:
+        members = np.flatnonzero(labels == t.cluster_id)
+        members_of[t.cluster_id] = members
+        reps = _representatives(vectors, members, settings.n_representative)
+        failing = members[failures[members]]
+        failing = failing[np.argsort(scores[failing], kind="stable")][: settings.n_examples]
+        contexts.append(
+            SliceContext(
+                slice_id=t.cluster_id,
+                size=t.size,
+                failure_rate=t.failure_rate,
+                baseline_rate=baseline,
+                keywords=tuple(keywords.get(t.cluster_id, ())),
+                representative_prompts=tuple(prompts[i] for i in reps),
+                failing_examples=tuple(
+                    (prompts[i], responses[i], float(scores[i])) for i in failing
+                ),
+            )
+        )
+    names = _name_safely(namer, contexts) if contexts else []
+    timer("name", start)
+
+    slices = []
+    for t, ctx, label in zip(significant, contexts, names):
+        members = members_of[t.cluster_id]
+        rest_n, rest_fail = n - t.size, total_failures - t.num_failures
+        failing = [int(i) for i in members[failures[members]]][: settings.n_examples]
+        passing = [int(i) for i in members[~failures[members]]][: settings.n_examples]
+        examples = [
+            {"index": i, "prompt": prompts[i], "response": responses[i],
+             "score": float(scores[i]), "failed": bool(failures[i])}
+            for i in failing + passing
+        ]
+        slices.append(
+            FailureSlice(
+                name=label.name,
+                description=label.description,
+                size=t.size,
+                failure_rate=t.failure_rate,
+                baseline_rate=baseline,
+                effect_size=t.failure_rate / baseline,
+                p_value=t.p_value,
+                adjusted_p_value=t.adjusted_p_value,
+                test_used=t.test_used,
+                root_cause=label.root_cause,
+                suggested_remediation=label.suggested_remediation,
+                sample_indices=[int(i) for i in members],
+                examples=examples,
+                representative_prompts=list(ctx.representative_prompts),
+                cluster_id=t.cluster_id,
+                num_failures=t.num_failures,
+                rest_failure_rate=rest_fail / rest_n,
+                risk_difference=t.failure_rate - baseline,
+                confidence_interval=wilson_interval(t.num_failures, t.size),
+                keywords=list(ctx.keywords),
+                naming_source=label.source,
+                naming_error=label.error,
+            )
+        )
+    naming_errors = [s.naming_error for s in slices if s.naming_error]
+    if naming_errors:
+        meta["naming_fallbacks"] = len(naming_errors)
+    meta["timings_s"] = timer.timings
+    return AnalysisReport(
+        num_significant=len(slices),
+        slices=slices,
+        metadata=meta,
+        num_clusters=int(ids.size),
+        num_unclustered=int((labels < 0).sum()),
+        num_untested=int(sum(s for s in sizes if s < settings.min_slice_size)),
+        clusters=tests,
+        cluster_labels=[int(x) for x in labels],
+        **common,
+    )
