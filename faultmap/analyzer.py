@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -95,6 +96,7 @@ class SliceAnalyzer:
         llm_max_retries: int = 3,
         llm_completion_kwargs: Mapping[str, Any] | None = None,
         show_progress: bool | None = None,
+        embedding_cache: bool | str | os.PathLike[str] = True,
     ) -> None:
         check_param(_OWNER, "model", model, None, IsInstance((str,), "a litellm model str"))
         check_param(_OWNER, "significance_level", significance_level,
@@ -115,6 +117,8 @@ class SliceAnalyzer:
         check_param(_OWNER, "llm_timeout", llm_timeout, Interval(float, 0, None, "neither"))
         check_param(_OWNER, "llm_max_retries", llm_max_retries, Interval(int, 0, None))
         check_param(_OWNER, "show_progress", show_progress, None, BOOL)
+        check_param(_OWNER, "embedding_cache", embedding_cache, BOOL,
+                    IsInstance((str, os.PathLike), "a cache directory path"))
         if isinstance(clustering_method, str):
             check_param(_OWNER, "clustering_method", clustering_method, Options(tuple(CLUSTERERS)))
         elif not (callable(getattr(clustering_method, "fit_predict", None))
@@ -153,6 +157,7 @@ class SliceAnalyzer:
         self.llm_max_retries = llm_max_retries
         self.llm_completion_kwargs = dict(llm_completion_kwargs or {})
         self.show_progress = show_progress
+        self.embedding_cache = embedding_cache
         self._embedder: Embedder | None = None
 
     # -- stage construction -------------------------------------------------------------
@@ -160,13 +165,19 @@ class SliceAnalyzer:
         if self._embedder is None:
             from faultmap.embedding import resolve_embedder
 
-            self._embedder = resolve_embedder(
+            embedder = resolve_embedder(
                 self.embedding_model,
                 max_text_chars=self.embedding_max_text_chars,
                 usage_kwargs=self.embedding_usage_kwargs,
                 max_concurrent_requests=min(self.max_concurrent_requests, 16),
                 show_progress=self.show_progress,
             )
+            if self.embedding_cache is not False:
+                from faultmap.embedding.cache import CachedEmbedder
+
+                folder = None if self.embedding_cache is True else self.embedding_cache
+                embedder = CachedEmbedder(embedder, folder)
+            self._embedder = embedder
         return self._embedder
 
     def _get_clusterer(self) -> Clusterer:

@@ -12,17 +12,20 @@ from typing import Any
 
 from faultmap.embedding.api import LiteLLMEmbedder
 from faultmap.embedding.base import Embedder, normalize_rows
+from faultmap.embedding.cache import CachedEmbedder, default_cache_dir
 from faultmap.embedding.local import DEFAULT_LOCAL_MODEL, SentenceTransformerEmbedder
 from faultmap.embedding.precomputed import PrecomputedEmbedder
 from faultmap.exceptions import ConfigurationError
 
 __all__ = [
     "DEFAULT_LOCAL_MODEL",
+    "CachedEmbedder",
     "LOCAL_MODELS",
     "Embedder",
     "LiteLLMEmbedder",
     "PrecomputedEmbedder",
     "SentenceTransformerEmbedder",
+    "default_cache_dir",
     "normalize_rows",
     "resolve_embedder",
 ]
