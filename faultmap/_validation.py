@@ -48,7 +48,8 @@ class Interval:
         if self.low is not None and (value < self.low or (value == self.low and not left_closed)):
             return False
         return not (
-            self.high is not None and (value > self.high or (value == self.high and not right_closed))
+            self.high is not None
+            and (value > self.high or (value == self.high and not right_closed))
         )
 
     def __str__(self) -> str:
@@ -114,9 +115,7 @@ def check_param(owner: str, name: str, value: Any, *constraints: Any) -> None:
         elif constraint.is_satisfied_by(value):
             return
     allowed = " or ".join("None" if c is None else str(c) for c in constraints)
-    raise ConfigurationError(
-        f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r}."
-    )
+    raise ConfigurationError(f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r}.")
 
 
 def _to_list(name: str, values: Any) -> list[Any]:

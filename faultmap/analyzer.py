@@ -7,7 +7,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,11 +24,20 @@ from faultmap._validation import (
 from faultmap.clustering.base import Clusterer
 from faultmap.config import LLMConfig
 from faultmap.embedding.base import Embedder
-from faultmap.exceptions import ConfigurationError, DataError, EmbeddingError, FaultmapWarning
+from faultmap.exceptions import (
+    ConfigurationError,
+    DataError,
+    EmbeddingError,
+    FaultmapWarning,
+    LLMError,
+)
 from faultmap.naming.base import Namer
 from faultmap.reports.models import AnalysisReport
 from faultmap.scoring.base import Scorer
 from faultmap.significance.tests import TESTS
+
+if TYPE_CHECKING:
+    from faultmap.llm.client import LLMClient
 
 __all__ = ["CLUSTERERS", "SliceAnalyzer"]
 
@@ -99,30 +108,42 @@ class SliceAnalyzer:
         embedding_cache: bool | str | os.PathLike[str] = True,
     ) -> None:
         check_param(_OWNER, "model", model, None, IsInstance((str,), "a litellm model str"))
-        check_param(_OWNER, "significance_level", significance_level,
-                    Interval(float, 0, 1, "neither"))
+        check_param(
+            _OWNER, "significance_level", significance_level, Interval(float, 0, 1, "neither")
+        )
         check_param(_OWNER, "min_slice_size", min_slice_size, Interval(int, 2, None))
-        check_param(_OWNER, "failure_threshold", failure_threshold,
-                    Interval(float, 0, 1, "right"))
+        check_param(_OWNER, "failure_threshold", failure_threshold, Interval(float, 0, 1, "right"))
         check_param(_OWNER, "n_samples", n_samples, Interval(int, 1, None))
-        check_param(_OWNER, "max_concurrent_requests", max_concurrent_requests,
-                    Interval(int, 1, None))
+        check_param(
+            _OWNER, "max_concurrent_requests", max_concurrent_requests, Interval(int, 1, None)
+        )
         check_param(_OWNER, "temperature", temperature, Interval(float, 0, None))
-        check_param(_OWNER, "consistency_threshold", consistency_threshold,
-                    Interval(float, -1, 1))
-        check_param(_OWNER, "embedding_max_text_chars", embedding_max_text_chars, None,
-                    Interval(int, 1, None))
+        check_param(_OWNER, "consistency_threshold", consistency_threshold, Interval(float, -1, 1))
+        check_param(
+            _OWNER,
+            "embedding_max_text_chars",
+            embedding_max_text_chars,
+            None,
+            Interval(int, 1, None),
+        )
         check_param(_OWNER, "test", test, Options(TESTS))
         check_param(_OWNER, "random_state", random_state, Interval(int, 0, None))
         check_param(_OWNER, "llm_timeout", llm_timeout, Interval(float, 0, None, "neither"))
         check_param(_OWNER, "llm_max_retries", llm_max_retries, Interval(int, 0, None))
         check_param(_OWNER, "show_progress", show_progress, None, BOOL)
-        check_param(_OWNER, "embedding_cache", embedding_cache, BOOL,
-                    IsInstance((str, os.PathLike), "a cache directory path"))
+        check_param(
+            _OWNER,
+            "embedding_cache",
+            embedding_cache,
+            BOOL,
+            IsInstance((str, os.PathLike), "a cache directory path"),
+        )
         if isinstance(clustering_method, str):
             check_param(_OWNER, "clustering_method", clustering_method, Options(tuple(CLUSTERERS)))
-        elif not (callable(getattr(clustering_method, "fit_predict", None))
-                  and hasattr(clustering_method, "name")):
+        elif not (
+            callable(getattr(clustering_method, "fit_predict", None))
+            and hasattr(clustering_method, "name")
+        ):
             raise ConfigurationError(
                 f"The 'clustering_method' parameter of {_OWNER} must be one of "
                 f"{', '.join(map(repr, CLUSTERERS))} or an object with fit_predict() and name. "
@@ -197,24 +218,60 @@ class SliceAnalyzer:
             completion_kwargs=self.llm_completion_kwargs,
         )
 
-    def _get_namer(self) -> tuple[Namer, Any]:
-        if self.namer is not None:
-            return self.namer, None
-        from faultmap.naming.keywords import KeywordNamer
-
+    def _llm_client(self) -> LLMClient | None:
         config = self.llm_config()
         if config is None:
-            return KeywordNamer(), None
+            return None
         from faultmap.llm.client import LLMClient
+
+        return LLMClient(config)
+
+    def _get_namer(self, client: LLMClient | None) -> Namer:
+        if self.namer is not None:
+            return self.namer
+        if client is None:
+            from faultmap.naming.keywords import KeywordNamer
+
+            return KeywordNamer()
         from faultmap.naming.llm import LLMNamer
 
-        client = LLMClient(config)
-        return LLMNamer(client), client
+        return LLMNamer(client)
+
+    def _get_scorer(self, scores: Any, references: Any, client: LLMClient | None) -> Scorer:
+        if scores is not None:
+            from faultmap.scoring.precomputed import PrecomputedScorer
+
+            if references is not None:
+                warnings.warn(
+                    "Both scores= and references= were given; using scores= (mode 1) and "
+                    "ignoring references=.",
+                    FaultmapWarning,
+                    stacklevel=4,
+                )
+            return PrecomputedScorer(scores)
+        if references is not None:
+            from faultmap.scoring.reference import ReferenceScorer
+
+            return ReferenceScorer(references, self._get_embedder())
+        if client is None:
+            raise ConfigurationError(
+                "No scores= and no references= were given, so faultmap would score the "
+                "responses itself by sampling from an LLM (mode 3), but no model is set. Pass "
+                "scores= (mode 1), references= (mode 2), or SliceAnalyzer(model='...') for "
+                "mode 3."
+            )
+        from faultmap.scoring.entropy import EntropyScorer
+
+        return EntropyScorer(
+            client,
+            self._get_embedder(),
+            n_samples=self.n_samples,
+            temperature=self.temperature,
+            consistency_threshold=self.consistency_threshold,
+        )
 
     # -- helpers -------------------------------------------------------------------------
-    def _embed_prompts(self, prompts: list[str], embeddings: Any) -> tuple[np.ndarray, str]:
-        if embeddings is not None:
-            return as_embeddings("embeddings", embeddings, len(prompts)), "precomputed"
+    def _embed_prompts(self, prompts: list[str]) -> tuple[np.ndarray, str]:
         embedder = self._get_embedder()
         try:
             raw = embedder.embed(prompts, role="query")
@@ -266,45 +323,71 @@ class SliceAnalyzer:
     ) -> AnalysisReport:
         """Find failure slices: groups of similar prompts that fail more than the rest.
 
-        ``scores`` are qualities in [0, 1], higher = better; a row fails when its score is
-        below ``failure_threshold``. ``embeddings`` (n, d) skips the embedding model.
-        ``scorer`` replaces the scoring stage with your own :class:`~faultmap.scoring.Scorer`.
+        Scores come from one of three modes: ``scores`` (mode 1: qualities in [0, 1], higher =
+        better); ``references`` (mode 2: cosine similarity of response and reference
+        embeddings, negative similarities count as 0); neither (mode 3, needs ``model``:
+        ``n_samples`` responses are sampled per prompt and scored by
+        ``0.5 * (1 - normalised semantic entropy) + 0.5 * self-consistency``, see
+        :func:`faultmap.scoring.entropy.semantic_entropy_score`). A row fails when its score
+        is below ``failure_threshold``. ``embeddings`` (n, d) skips the embedding model for the
+        prompts. ``scorer`` replaces the scoring stage with your own
+        :class:`~faultmap.scoring.Scorer`. Rows that could not be scored (mode 3 sampling
+        failed) are left out and listed in ``metadata["unscored_indices"]``.
 
         Example:
-            >>> report = SliceAnalyzer().analyze(prompts, responses, scores=scores)  # doctest: +SKIP
-            >>> report.slices[0].name, report.slices[0].adjusted_p_value           # doctest: +SKIP
+            >>> analyzer = SliceAnalyzer()
+            >>> report = analyzer.analyze(prompts, responses, scores=scores)  # doctest: +SKIP
+            >>> report.slices[0].name  # doctest: +SKIP
         """
         from faultmap.pipeline import SliceSettings, find_slices
 
         started = time.perf_counter()
         prompts, responses, meta = self._check_texts(prompts, responses)
+        if references is not None and scores is None:
+            references = as_text_list("references", references)
+            check_same_length(("prompts", prompts), ("references", references))
+        if embeddings is not None:  # check cheap things before any expensive scoring
+            vectors = as_embeddings("embeddings", embeddings, len(prompts))
+        client = self._llm_client()
         if scorer is None:
-            if scores is None:
-                raise ConfigurationError(
-                    "analyze() needs scores= (mode 1: one score in [0, 1] per prompt, higher = "
-                    "better) or scorer=. Reference-based (references=) and reference-free "
-                    "scoring are not available in this version yet."
-                )
-            from faultmap.scoring.precomputed import PrecomputedScorer
-
-            if references is not None:
-                warnings.warn("Both scores and references were given; using scores.",
-                              FaultmapWarning, stacklevel=2)
-            scorer = PrecomputedScorer(scores)
+            scorer = self._get_scorer(scores, references, client)
         t0 = time.perf_counter()
         scored = scorer.score(prompts, responses)
+        values = np.asarray(scored.scores, dtype=np.float64)
+        if values.shape != (len(prompts),) or np.any((values < 0) | (values > 1)):
+            raise DataError(
+                f"The scorer {type(scorer).__name__} returned scores of shape {values.shape} or "
+                "outside [0, 1]; a scorer must return one score in [0, 1] (or NaN) per prompt."
+            )
+        keep = np.flatnonzero(~np.isnan(values))
+        if keep.size == 0:
+            raise LLMError(
+                "No prompt could be scored, so there is nothing to analyse. "
+                f"Scoring metadata: {scored.metadata.get('sampling_errors', {})}"
+            )
         score_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        vectors, embedding_id = self._embed_prompts(prompts, embeddings)
+        if embeddings is None:
+            vectors, embedding_id = self._embed_prompts(prompts)
+        else:
+            embedding_id = "precomputed"
         embed_s = time.perf_counter() - t0
-        namer, client = self._get_namer()
+        meta.update(scored.metadata)
+        meta["random_state"] = self.random_state
+        subset = keep.size < len(prompts)
+        if subset:
+            meta["unscored_indices"] = [int(i) for i in np.flatnonzero(np.isnan(values))]
+            logger.warning(
+                "%d prompt(s) could not be scored and are left out of the analysis",
+                len(prompts) - keep.size,
+            )
         report = find_slices(
-            prompts,
-            responses,
-            scored.scores,
-            vectors,
+            [prompts[i] for i in keep] if subset else prompts,
+            [responses[i] for i in keep] if subset else responses,
+            values[keep],
+            vectors[keep] if subset else vectors,
             clusterer=self._get_clusterer(),
-            namer=namer,
+            namer=self._get_namer(client),
             settings=SliceSettings(
                 significance_level=self.significance_level,
                 min_slice_size=self.min_slice_size,
@@ -313,7 +396,9 @@ class SliceAnalyzer:
             ),
             embedding_model=embedding_id,
             scoring_mode=scored.mode,
-            metadata={**meta, **scored.metadata, "random_state": self.random_state},
+            metadata=meta,
+            row_ids=keep if subset else None,
+            total_rows=len(prompts),
         )
         report.metadata["timings_s"] = {
             "score": round(score_s, 4),
@@ -323,9 +408,23 @@ class SliceAnalyzer:
         }
         if client is not None:
             report.metadata["llm"] = {"model": self.model, **client.stats.to_dict()}
-        logger.info("faultmap: %d significant slice(s) among %d prompts",
-                    report.num_significant, report.total_prompts)
+        logger.info(
+            "faultmap: %d significant slice(s) among %d prompts",
+            report.num_significant,
+            report.total_prompts,
+        )
         return report
+
+    async def aanalyze(self, *args: Any, **kwargs: Any) -> AnalysisReport:
+        """Async twin of :meth:`analyze` (same arguments); runs in a worker thread.
+
+        Example:
+            >>> analyzer = SliceAnalyzer()
+            >>> report = await analyzer.aanalyze(prompts, responses, scores)  # doctest: +SKIP
+        """
+        import asyncio
+
+        return await asyncio.to_thread(self.analyze, *args, **kwargs)
 
     def __repr__(self) -> str:
         return (

@@ -33,7 +33,9 @@ class LLMConfig:
         check_param(owner, "model", self.model, NonEmptyStr())
         check_param(owner, "timeout", self.timeout, Interval(float, 0, None, "neither"))
         check_param(owner, "max_retries", self.max_retries, Interval(int, 0, None))
-        check_param(owner, "max_concurrent_requests", self.max_concurrent_requests, Interval(int, 1, None))
+        check_param(
+            owner, "max_concurrent_requests", self.max_concurrent_requests, Interval(int, 1, None)
+        )
         check_param(owner, "backoff_base", self.backoff_base, Interval(float, 0, None))
         check_param(owner, "backoff_max", self.backoff_max, Interval(float, 0, None))
         check_param(owner, "temperature", self.temperature, Interval(float, 0, None))

@@ -81,9 +81,7 @@ def _name_safely(namer: Namer, contexts: list[SliceContext]) -> list[SliceLabel]
     except Exception as exc:  # a namer must never cost the analysis
         reason = f"{type(exc).__name__}: {exc}"
         logger.warning("Naming failed (%s); using keyword names", reason)
-        return [
-            SliceLabel(**{**lab.__dict__, "error": reason}) for lab in fallback.name(contexts)
-        ]
+        return [SliceLabel(**{**lab.__dict__, "error": reason}) for lab in fallback.name(contexts)]
 
 
 def find_slices(
@@ -98,11 +96,17 @@ def find_slices(
     embedding_model: str,
     scoring_mode: str = "precomputed",
     metadata: dict[str, Any] | None = None,
+    row_ids: np.ndarray | None = None,
+    total_rows: int | None = None,
 ) -> AnalysisReport:
     """Cluster ``vectors``, test each cluster's failure rate, name the significant ones.
 
-    Inputs are assumed validated (same lengths, scores in [0, 1], unit vectors).
+    Inputs are assumed validated (same lengths, scores in [0, 1], unit vectors). When only
+    some input rows are analysed (rows that could not be scored are left out), ``row_ids``
+    gives each analysed row's index in the caller's input of ``total_rows`` rows; indices in
+    the report refer to the caller's input, and ``cluster_labels`` marks left-out rows -2.
     """
+    ids_out = np.arange(len(prompts)) if row_ids is None else np.asarray(row_ids)
     timer = _Timer()
     meta: dict[str, Any] = dict(metadata or {})
     n = len(prompts)
@@ -131,12 +135,16 @@ def find_slices(
 
     start = time.perf_counter()
     ids, sizes = np.unique(labels[labels >= 0], return_counts=True)
-    fail_counts = np.bincount(labels[labels >= 0], weights=failures[labels >= 0],
-                              minlength=int(ids.max()) + 1 if ids.size else 0)
-    tested_ids = [int(c) for c, s in zip(ids, sizes) if s >= settings.min_slice_size]
+    fail_counts = np.bincount(
+        labels[labels >= 0],
+        weights=failures[labels >= 0],
+        minlength=int(ids.max()) + 1 if ids.size else 0,
+    )
+    size_of = {int(c): int(s) for c, s in zip(ids, sizes, strict=True)}
+    tested_ids = [c for c, s in size_of.items() if s >= settings.min_slice_size]
     raw = [
         one_sided_proportion_test(
-            int(fail_counts[c]), int((labels == c).sum()), total_failures, n, test=settings.test
+            int(fail_counts[c]), size_of[c], total_failures, n, test=settings.test
         )
         for c in tested_ids
     ]
@@ -144,16 +152,17 @@ def find_slices(
     tests = [
         ClusterTest(
             cluster_id=c,
-            size=int((labels == c).sum()),
+            size=size_of[c],
             num_failures=int(fail_counts[c]),
             p_value=r.p_value,
             adjusted_p_value=float(a),
             test_used=r.test_used,
         )
-        for c, r, a in zip(tested_ids, raw, adjusted)
+        for c, r, a in zip(tested_ids, raw, adjusted, strict=True)
     ]
     significant = [
-        t for t in tests
+        t
+        for t in tests
         if t.adjusted_p_value < settings.significance_level and t.failure_rate > baseline
     ]
     significant.sort(key=lambda t: (t.adjusted_p_value, -t.failure_rate, t.cluster_id))
@@ -185,14 +194,19 @@ def find_slices(
     timer("name", start)
 
     slices = []
-    for t, ctx, label in zip(significant, contexts, names):
+    for t, ctx, label in zip(significant, contexts, names, strict=True):
         members = members_of[t.cluster_id]
         rest_n, rest_fail = n - t.size, total_failures - t.num_failures
         failing = [int(i) for i in members[failures[members]]][: settings.n_examples]
         passing = [int(i) for i in members[~failures[members]]][: settings.n_examples]
         examples = [
-            {"index": i, "prompt": prompts[i], "response": responses[i],
-             "score": float(scores[i]), "failed": bool(failures[i])}
+            {
+                "index": int(ids_out[i]),
+                "prompt": prompts[i],
+                "response": responses[i],
+                "score": float(scores[i]),
+                "failed": bool(failures[i]),
+            }
             for i in failing + passing
         ]
         slices.append(
@@ -208,7 +222,7 @@ def find_slices(
                 test_used=t.test_used,
                 root_cause=label.root_cause,
                 suggested_remediation=label.suggested_remediation,
-                sample_indices=[int(i) for i in members],
+                sample_indices=[int(i) for i in ids_out[members]],
                 examples=examples,
                 representative_prompts=list(ctx.representative_prompts),
                 cluster_id=t.cluster_id,
@@ -225,6 +239,10 @@ def find_slices(
     if naming_errors:
         meta["naming_fallbacks"] = len(naming_errors)
     meta["timings_s"] = timer.timings
+    full_labels = labels
+    if row_ids is not None:
+        full_labels = np.full(total_rows if total_rows is not None else len(labels), -2)
+        full_labels[ids_out] = labels
     return AnalysisReport(
         num_significant=len(slices),
         slices=slices,
@@ -233,6 +251,6 @@ def find_slices(
         num_unclustered=int((labels < 0).sum()),
         num_untested=int(sum(s for s in sizes if s < settings.min_slice_size)),
         clusters=tests,
-        cluster_labels=[int(x) for x in labels],
+        cluster_labels=[int(x) for x in full_labels],
         **common,
     )

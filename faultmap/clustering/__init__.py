@@ -1,4 +1,4 @@
-"""Stage 3: group prompt vectors. HDBSCAN (automatic k) by default, agglomerative, or your labels."""
+"""Stage 3: group prompt vectors: HDBSCAN (automatic k), agglomerative, or your labels."""
 
 from faultmap.clustering.agglomerative import AgglomerativeClusterer
 from faultmap.clustering.base import Clusterer

@@ -71,6 +71,10 @@ class HDBSCANClusterer:
             core_dist_n_jobs=1,
         )
         labels = model.fit_predict(x)
-        logger.info("HDBSCAN: %d clusters, %d noise points of %d",
-                    labels.max() + 1, int((labels < 0).sum()), n)
+        logger.info(
+            "HDBSCAN: %d clusters, %d noise points of %d",
+            labels.max() + 1,
+            int((labels < 0).sum()),
+            n,
+        )
         return np.asarray(labels, dtype=np.int64)

@@ -19,8 +19,8 @@ from faultmap.exceptions import ConfigurationError
 
 __all__ = [
     "DEFAULT_LOCAL_MODEL",
-    "CachedEmbedder",
     "LOCAL_MODELS",
+    "CachedEmbedder",
     "Embedder",
     "LiteLLMEmbedder",
     "PrecomputedEmbedder",
@@ -89,6 +89,12 @@ def resolve_embedder(spec: str | Embedder, **options: Any) -> Embedder:
 
 
 def _api_options(options: dict[str, Any]) -> dict[str, Any]:
-    allowed = {"max_text_chars", "usage_kwargs", "timeout", "max_retries",
-               "max_concurrent_requests", "batch_size"}
+    allowed = {
+        "max_text_chars",
+        "usage_kwargs",
+        "timeout",
+        "max_retries",
+        "max_concurrent_requests",
+        "batch_size",
+    }
     return {k: v for k, v in options.items() if k in allowed}

@@ -53,7 +53,8 @@ class LiteLLMEmbedder:
 
     @property
     def identity(self) -> str:
-        return f"litellm:{self.model}:max_chars={self.max_text_chars}:{sorted(self.usage_kwargs.items())}"
+        options = sorted(self.usage_kwargs.items())
+        return f"litellm:{self.model}:max_chars={self.max_text_chars}:{options}"
 
     def embed(self, texts: Sequence[str], *, role: str = "query") -> np.ndarray:
         from faultmap.llm.client import run_sync
@@ -72,12 +73,18 @@ class LiteLLMEmbedder:
         extra = self.usage_kwargs.get(role, {})
         client = LLMClient(
             LLMConfig(
-                model=self.model, timeout=self.timeout, max_retries=self.max_retries,
+                model=self.model,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
                 max_concurrent_requests=self.max_concurrent_requests,
             )
         )
-        batches = [list(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
-        logger.info("Embedding %d texts with %s in %d request(s)", len(texts), self.model, len(batches))
+        batches = [
+            list(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)
+        ]
+        logger.info(
+            "Embedding %d texts with %s in %d request(s)", len(texts), self.model, len(batches)
+        )
         semaphore = asyncio.Semaphore(self.max_concurrent_requests)
 
         async def one(batch: list[str]) -> list[list[float]]:
@@ -100,6 +107,6 @@ class LiteLLMEmbedder:
 def _vectors(response: Any) -> list[list[float]]:
     data = response["data"] if isinstance(response, Mapping) else response.data
     items = sorted(
-        data, key=lambda d: (d["index"] if isinstance(d, Mapping) else getattr(d, "index", 0))
+        data, key=lambda d: d["index"] if isinstance(d, Mapping) else getattr(d, "index", 0)
     )
     return [d["embedding"] if isinstance(d, Mapping) else d.embedding for d in items]

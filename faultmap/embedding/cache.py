@@ -1,10 +1,10 @@
 """On-disk embedding cache: keyed by model identity and text, stored as plain ``.npz``.
 
 Layout: ``<cache_dir>/embeddings/<sha256(identity)[:32]>/shard-<random>.npz``, each shard
-holding ``keys`` (sha256 digests of the texts, ``uint8`` rows of 32) and ``vectors`` (float32). Shards are
-written to a temporary file and renamed into place, so two processes writing at once never
-leave a torn file; readers load with ``allow_pickle=False``, so a cache file cannot execute
-code. Many small shards are merged once there are more than ``max_shards``.
+holding ``keys`` (sha256 digests of the texts, ``uint8`` rows of 32) and ``vectors``
+(float32). Shards are written to a temporary file and renamed into place, so two processes
+writing at once never leave a torn file; readers load with ``allow_pickle=False``, so a cache
+file cannot execute code. Many small shards are merged once there are more than ``max_shards``.
 """
 
 from __future__ import annotations
@@ -120,8 +120,9 @@ class CachedEmbedder:
         logger.info("Embedding cache: %d of %d texts cached", len(texts) - len(missing), len(texts))
         fresh = None
         if missing:
-            fresh = np.asarray(self.inner.embed([texts[i] for i in missing], role=role),
-                               dtype=np.float32)
+            fresh = np.asarray(
+                self.inner.embed([texts[i] for i in missing], role=role), dtype=np.float32
+            )
             new_keys = _key_array([digests[i] for i in missing])
             try:
                 self._write(folder, new_keys, fresh)

@@ -39,7 +39,9 @@ _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 _KEY_PATTERNS = [
     re.compile(r"\b(sk|pk|rk|gsk|xai|hf)[-_][A-Za-z0-9_\-]{8,}"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{8,}"),
-    re.compile(r"(?i)((?:api[_-]?key|token|secret|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"),
+    re.compile(
+        r"(?i)((?:api[_-]?key|token|secret|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"
+    ),
 ]
 
 
@@ -194,7 +196,9 @@ class LLMClient:
                     self._count(retries=1)
                     logger.debug(
                         "LLM call failed (%s); retry %d in %.2fs",
-                        type(exc).__name__, attempt + 1, delay,
+                        type(exc).__name__,
+                        attempt + 1,
+                        delay,
                     )
                     await self._sleep(delay)
                     continue
@@ -217,8 +221,11 @@ class LLMClient:
 
     async def acomplete(self, messages: Messages, **overrides: Any) -> str:
         """Return the text of one chat completion, retrying transient errors."""
-        kwargs = {"temperature": self.config.temperature, **self.config.completion_kwargs,
-                  **overrides}
+        kwargs = {
+            "temperature": self.config.temperature,
+            **self.config.completion_kwargs,
+            **overrides,
+        }
         transport = self._transport()
         response = await self.acall(
             lambda: transport(model=self.config.model, messages=messages, **kwargs)

@@ -110,7 +110,8 @@ class KeywordNamer:
             if len(example) > 120:
                 example = example[:117] + "..."
             description = (
-                f"{ctx.size} prompts characterised by: {', '.join(words[:6]) or 'no distinctive words'}. "
+                f"{ctx.size} prompts characterised by: "
+                f"{', '.join(words[:6]) or 'no distinctive words'}. "
                 f"Failure rate {_pct(ctx.failure_rate)} against a baseline of "
                 f"{_pct(ctx.baseline_rate)}."
             )

@@ -41,7 +41,10 @@ def _request(ctx: SliceContext) -> list[dict[str, str]]:
     }
     return [
         {"role": "system", "content": _SYSTEM},
-        {"role": "user", "content": "Group data (JSON):\n" + json.dumps(payload, ensure_ascii=False)},
+        {
+            "role": "user",
+            "content": "Group data (JSON):\n" + json.dumps(payload, ensure_ascii=False),
+        },
     ]
 
 
@@ -78,14 +81,16 @@ class LLMNamer:
         replies = self.client.complete_many([_request(ctx) for ctx in slices])
         labels: list[SliceLabel] = []
         used: set[str] = set()
-        for ctx, reply, backup in zip(slices, replies, fallback):
+        for ctx, reply, backup in zip(slices, replies, fallback, strict=True):
             try:
                 if isinstance(reply, Exception):
                     raise reply
                 fields = _validate(parse_json_object(reply))
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"
-                logger.warning("LLM naming of slice %d fell back to keywords (%s)", ctx.slice_id, reason)
+                logger.warning(
+                    "LLM naming of slice %d fell back to keywords (%s)", ctx.slice_id, reason
+                )
                 labels.append(SliceLabel(**{**backup.__dict__, "error": reason}))
                 used.add(backup.name)
                 continue

@@ -39,7 +39,8 @@ def headline(report: AnalysisReport) -> list[str]:
         lines.append(
             f"{r.num_clusters} clusters ({r.clustering_method}); {tested} with at least "
             f"{r.min_slice_size} prompts were tested; {r.num_unclustered} prompts fell in no "
-            f"cluster and {r.num_untested} in clusters too small to test (all stay in the baseline)."
+            f"cluster and {r.num_untested} in clusters too small to test (all stay in the "
+            "baseline)."
         )
         if r.num_significant:
             lines.append(

@@ -1,6 +1,15 @@
 """Stage 1: scores in [0, 1] (higher = better) for every (prompt, response)."""
 
-from faultmap.scoring.base import ScoreResult, Scorer
+from faultmap.scoring.base import Scorer, ScoreResult
+from faultmap.scoring.entropy import EntropyScorer, semantic_entropy_score
 from faultmap.scoring.precomputed import PrecomputedScorer
+from faultmap.scoring.reference import ReferenceScorer
 
-__all__ = ["PrecomputedScorer", "ScoreResult", "Scorer"]
+__all__ = [
+    "EntropyScorer",
+    "PrecomputedScorer",
+    "ReferenceScorer",
+    "ScoreResult",
+    "Scorer",
+    "semantic_entropy_score",
+]
