@@ -5,7 +5,9 @@
   rate limits (429, honouring ``Retry-After``), conflicts and 5xx errors;
 * the clock (``sleep``) and randomness are injectable, so tests never sleep;
 * errors become :class:`~faultmap.exceptions.LLMError` with API keys redacted;
-* calls, retries, failures and tokens are counted in :class:`LLMStats`.
+* calls, retries, failures and tokens are counted in :class:`LLMStats`;
+* after ``circuit_breaker`` consecutive failed calls the provider is treated as down and the
+  remaining calls fail at once (a dead endpoint costs a few timeouts, not thousands).
 
 The default transport is ``litellm.acompletion``; tests pass litellm's ``mock_response`` in
 ``completion_kwargs`` or inject another async callable with the same signature.
@@ -151,6 +153,7 @@ class LLMClient:
         completion_fn: Callable[..., Awaitable[Any]] | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
+        circuit_breaker: int | None = 10,
     ) -> None:
         self.config = config
         self._completion_fn = completion_fn
@@ -158,6 +161,9 @@ class LLMClient:
         self._rng = rng or random.Random(0)
         self.stats = LLMStats()
         self._lock = threading.Lock()
+        self._consecutive_failures = 0
+        self._last_error = ""
+        self.circuit_breaker = circuit_breaker
 
     def _transport(self) -> Callable[..., Awaitable[Any]]:
         if self._completion_fn is None:
@@ -182,6 +188,12 @@ class LLMClient:
         Raises :class:`LLMError` (API keys redacted) when every attempt has failed.
         """
         cfg = self.config
+        if self.circuit_breaker and self._consecutive_failures >= self.circuit_breaker:
+            self._count(failed=1)
+            raise LLMError(
+                f"Skipped: the last {self._consecutive_failures} calls to {cfg.model!r} all "
+                f"failed, so the provider is treated as down. Last error: {self._last_error}"
+            )
         last: BaseException | None = None
         for attempt in range(cfg.max_retries + 1):
             self._count(calls=1)
@@ -210,14 +222,18 @@ class LLMClient:
                     prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
                     completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
                 )
+                with self._lock:
+                    self._consecutive_failures = 0
                 return result
         self._count(failed=1)
         assert last is not None
         timed_out = isinstance(last, (asyncio.TimeoutError, TimeoutError))
         detail = f"no answer within {cfg.timeout:g}s" if timed_out else str(last)
-        raise LLMError(
-            redact(f"LLM call to {cfg.model!r} failed ({type(last).__name__}): {detail}")
-        ) from None
+        message = redact(f"LLM call to {cfg.model!r} failed ({type(last).__name__}): {detail}")
+        with self._lock:
+            self._consecutive_failures += 1
+            self._last_error = message
+        raise LLMError(message) from None
 
     async def acomplete(self, messages: Messages, **overrides: Any) -> str:
         """Return the text of one chat completion, retrying transient errors."""
