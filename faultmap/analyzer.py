@@ -73,7 +73,8 @@ class SliceAnalyzer:
     each slice is named from its distinctive words. Pass ``model="gpt-4o-mini"`` (any litellm
     model string) for LLM-written names, root causes and fixes.
 
-    Every stage also takes an object: ``embedding_model`` an :class:`~faultmap.embedding.Embedder`,
+    ``llm_client`` replaces the client built from ``model`` (e.g. one with a fake transport,
+    or your own retry settings). Every stage also takes an object: ``embedding_model`` an :class:`~faultmap.embedding.Embedder`,
     ``clustering_method`` a :class:`~faultmap.clustering.Clusterer`, ``namer`` a
     :class:`~faultmap.naming.Namer`.
 
@@ -106,6 +107,7 @@ class SliceAnalyzer:
         llm_completion_kwargs: Mapping[str, Any] | None = None,
         show_progress: bool | None = None,
         embedding_cache: bool | str | os.PathLike[str] = True,
+        llm_client: LLMClient | None = None,
     ) -> None:
         check_param(_OWNER, "model", model, None, IsInstance((str,), "a litellm model str"))
         check_param(
@@ -179,6 +181,12 @@ class SliceAnalyzer:
         self.llm_completion_kwargs = dict(llm_completion_kwargs or {})
         self.show_progress = show_progress
         self.embedding_cache = embedding_cache
+        if llm_client is not None and not callable(getattr(llm_client, "acomplete", None)):
+            raise ConfigurationError(
+                f"The 'llm_client' parameter of {_OWNER} must be None or a "
+                f"faultmap.llm.LLMClient. Got {llm_client!r}."
+            )
+        self.llm_client = llm_client
         self._embedder: Embedder | None = None
 
     # -- stage construction -------------------------------------------------------------
@@ -219,6 +227,8 @@ class SliceAnalyzer:
         )
 
     def _llm_client(self) -> LLMClient | None:
+        if self.llm_client is not None:
+            return self.llm_client
         config = self.llm_config()
         if config is None:
             return None
