@@ -20,10 +20,13 @@ Each JSON task file holds ``examples: [{"input": str, "target": str | list,
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import logging
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -40,6 +43,8 @@ logger = logging.getLogger(__name__)
 BIGBENCH_VERSION = "1.0.0"
 SDIST_NAME = f"bigbench-{BIGBENCH_VERSION}.tar.gz"
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent / ".cache" / "bigbench"
+SDIST_SHA256 = "1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2"
+FALLBACK_PIP = "pip==25.0.1"
 SDIST_ENV_VAR = "BIGBENCH_SDIST"
 """Environment variable naming an already downloaded sdist tarball to reuse."""
 
@@ -103,16 +108,64 @@ def _extract_task_files(sdist: Path, dest_root: Path) -> int:
     return count
 
 
-def _download_sdist(dest_dir: Path) -> Path:
-    """Fetch the bigbench sdist from PyPI with pip (no dependencies, no build)."""
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    logger.info("Downloading bigbench==%s sdist (~358 MB) to %s", BIGBENCH_VERSION, dest_dir)
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _current_pip_major() -> int:
+    try:
+        return int(importlib.metadata.version("pip").split(".")[0])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return 0
+
+
+def _pip_download(pip_cmd: list[str], requirement: str, dest_dir: Path) -> bool:
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-        "--disable-pip-version-check", f"bigbench=={BIGBENCH_VERSION}", "-d", str(dest_dir),
+        *pip_cmd,
+        "download",
+        "--no-deps",
+        "--disable-pip-version-check",
+        requirement,
+        "-d",
+        str(dest_dir),
     ]
-    subprocess.run(cmd, check=True)
+    return subprocess.run(cmd, check=False).returncode == 0
+
+
+def _download_sdist(dest_dir: Path) -> Path:
+    """Fetch the bigbench sdist from PyPI with pip (no dependencies).
+
+    pip always prepares an sdist's metadata, and recent pip (seen with 26.3) then
+    refuses this one ("Distributions from PyPI cannot declare direct URL
+    dependencies": its setup.py lists ``bleurt @ file://...``).  So with pip >= 26,
+    or if the current pip fails, the download uses an older pip
+    (``FALLBACK_PIP``) run in place from its wheel file, which has no such check.
+    """
+    dest_dir.mkdir(parents=True, exist_ok=True)
     sdist = dest_dir / SDIST_NAME
+    requirement = f"bigbench=={BIGBENCH_VERSION}"
+    logger.info("Downloading %s sdist (~358 MB) to %s", requirement, dest_dir)
+    if _current_pip_major() < 26:
+        current_pip = [sys.executable, "-m", "pip"]
+        if _pip_download(current_pip, requirement, dest_dir) and sdist.is_file():
+            return sdist
+        logger.warning("pip download failed; retrying with %s", FALLBACK_PIP)
+
+    logger.info("Using %s for the download", FALLBACK_PIP)
+    with tempfile.TemporaryDirectory() as tmp:
+        if not _pip_download([sys.executable, "-m", "pip"], FALLBACK_PIP, Path(tmp)):
+            raise RuntimeError(f"could not download {FALLBACK_PIP}")
+        wheels = sorted(Path(tmp).glob("pip-*.whl"))
+        if not wheels:
+            raise RuntimeError(f"no wheel for {FALLBACK_PIP} in {tmp}")
+        # A pip wheel is runnable in place: python pip-X.whl/pip <args>
+        old_pip = [sys.executable, str(wheels[0] / "pip")]
+        if not _pip_download(old_pip, requirement, dest_dir):
+            raise RuntimeError(f"pip download {requirement} failed")
     if not sdist.is_file():
         raise FileNotFoundError(f"pip download did not produce {sdist}")
     return sdist
@@ -147,6 +200,9 @@ def ensure_bigbench(
     tarball = next((Path(c) for c in candidates if c and Path(c).is_file()), None)
     if tarball is None:
         tarball = _download_sdist(cache_dir)
+    digest = _sha256(tarball)
+    if digest != SDIST_SHA256:
+        raise RuntimeError(f"{tarball}: sha256 {digest} != expected {SDIST_SHA256}")
 
     logger.info("Extracting task.json files from %s", tarball)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -156,8 +212,6 @@ def ensure_bigbench(
         if n_files == 0:
             raise RuntimeError(f"no task.json files found in {tarball}")
         if root.exists():
-            import shutil
-
             shutil.rmtree(root)
         tmp_root.rename(root)
     marker.write_text(f"{n_files} task.json files from {tarball.name}\n")
@@ -246,8 +300,7 @@ def load_tasks(
             n_skipped += 1
             continue
         usable = [
-            ex for ex in examples
-            if isinstance(ex, Mapping) and isinstance(ex.get("input"), str)
+            ex for ex in examples if isinstance(ex, Mapping) and isinstance(ex.get("input"), str)
         ]
         if not usable:
             n_skipped += 1
@@ -338,9 +391,7 @@ def planted_slice_set(
         chosen.append(rng.permutation(idx)[: min(cap, idx.size)])
     n_planted = int(sum(c.size for c in chosen))
     if n_planted > n:
-        raise ValueError(
-            f"planted tasks need {n_planted} rows but n={n}; lower planted_cap"
-        )
+        raise ValueError(f"planted tasks need {n_planted} rows but n={n}; lower planted_cap")
     other = np.flatnonzero(~np.isin(tasks_all, list(planted_set)))
     n_other = n - n_planted
     if n_other > other.size:
@@ -355,7 +406,10 @@ def planted_slice_set(
 
     logger.info(
         "Planted set: n=%d, %d planted rows in %d tasks, failure rate %.3f",
-        n, n_planted, len(planted_tasks), float(failures.mean()),
+        n,
+        n_planted,
+        len(planted_tasks),
+        float(failures.mean()),
     )
     if math.isclose(float(failures.mean()), 0.0):
         logger.warning("No failures drawn; increase n or the failure rates")

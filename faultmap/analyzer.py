@@ -74,9 +74,9 @@ class SliceAnalyzer:
     model string) for LLM-written names, root causes and fixes.
 
     ``llm_client`` replaces the client built from ``model`` (e.g. one with a fake transport,
-    or your own retry settings). Every stage also takes an object: ``embedding_model`` an :class:`~faultmap.embedding.Embedder`,
-    ``clustering_method`` a :class:`~faultmap.clustering.Clusterer`, ``namer`` a
-    :class:`~faultmap.naming.Namer`.
+    or your own retry settings). Every stage also takes an object: ``embedding_model`` an
+    :class:`~faultmap.embedding.Embedder`, ``clustering_method`` a
+    :class:`~faultmap.clustering.Clusterer`, ``namer`` a :class:`~faultmap.naming.Namer`.
 
     Example:
         >>> analyzer = SliceAnalyzer(min_slice_size=20)

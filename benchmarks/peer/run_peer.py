@@ -35,28 +35,41 @@ Output JSON: ``wall_s`` (analyze() only), ``peak_rss_mb`` (process high-water ma
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# The repository's own (new) faultmap/ package must not shadow the installed peer
+# release, e.g. when run as ``python -m benchmarks.peer.run_peer`` or with
+# PYTHONPATH pointing at the repo: drop the repo root from the import path.
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _REPO_ROOT]
+
 import argparse  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import resource  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 from unittest import mock  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import faultmap  # noqa: E402
-import faultmap.analyzer  # noqa: E402
-import faultmap.slicing  # noqa: E402
-from faultmap.embeddings import Embedder  # noqa: E402
+import faultmap  # noqa: E402  # isort: skip
+import faultmap.analyzer  # noqa: E402  # isort: skip
+import faultmap.slicing  # noqa: E402  # isort: skip
+from faultmap.embeddings import Embedder  # noqa: E402  # isort: skip
+
+PEER_VERSION = "0.5.0"
+if faultmap.__version__ != PEER_VERSION:
+    raise SystemExit(
+        f"expected faultmap=={PEER_VERSION}, imported {faultmap.__version__} from "
+        f"{faultmap.__file__}; run with benchmarks/.peer-venv/bin/python"
+    )
 
 logger = logging.getLogger("run_peer")
 
@@ -103,7 +116,9 @@ class StubLLMClient:
         self.calls += 1
         return STUB_LABEL
 
-    async def complete_batch(self, messages_list: list[list[dict[str, str]]], **_: Any) -> list[str]:
+    async def complete_batch(
+        self, messages_list: list[list[dict[str, str]]], **_: Any
+    ) -> list[str]:
         self.calls += len(messages_list)
         return [STUB_LABEL] * len(messages_list)
 
@@ -139,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-slice-size", type=int, default=10)
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument(
-        "--tracemalloc", action="store_true",
+        "--tracemalloc",
+        action="store_true",
         help="also record the tracemalloc peak (slows analyze; wall_s not comparable)",
     )
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -206,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         "tracemalloc_peak_mb": tm_peak,
         "total_failures": report.total_failures,
         "baseline_failure_rate": report.baseline_failure_rate,
-        "num_clusters": None if labels is None else int(len(set(labels.tolist()) - {-1})),
+        "num_clusters": None if labels is None else len(set(labels.tolist()) - {-1}),
         "num_noise": None if labels is None else int(np.sum(labels == -1)),
         "num_clusters_tested": report.num_clusters_tested,
         "num_significant": report.num_significant,
@@ -230,7 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(result, fh)
     logger.info(
         "n=%d wall_s=%.2f clusters=%s significant=%d peak_rss_mb=%.0f",
-        len(prompts), wall_s, result["num_clusters"], report.num_significant, peak_rss_mb,
+        len(prompts),
+        wall_s,
+        result["num_clusters"],
+        report.num_significant,
+        peak_rss_mb,
     )
     return 0
 

@@ -53,9 +53,27 @@ ROWS_PER_TASK = 250
 MAX_PROMPT_CHARS = 600
 
 _NUMBER_WORDS = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-    "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-    "seventeen", "eighteen", "nineteen", "twenty",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
 ]
 
 
@@ -117,8 +135,9 @@ def _raw_target_scores(root: Path, tasks: Sequence[str]) -> dict[tuple[str, str]
         for ex in examples:
             scores = ex.get("target_scores")
             if isinstance(ex.get("input"), str) and isinstance(scores, dict) and scores:
-                numeric = {str(k): float(v) for k, v in scores.items()
-                           if isinstance(v, (int, float))}
+                numeric = {
+                    str(k): float(v) for k, v in scores.items() if isinstance(v, (int, float))
+                }
                 out.setdefault((task, ex["input"].strip()), numeric)
     return out
 
@@ -126,7 +145,8 @@ def _raw_target_scores(root: Path, tasks: Sequence[str]) -> dict[tuple[str, str]
 def build(root: Path, seed: int = 0, per_task: int = ROWS_PER_TASK) -> list[dict[str, Any]]:
     tasks = sorted(PASS_PROB)
     rows = [
-        r for r in load_tasks(root, max_per_task=None, max_chars=10**6, seed=seed)
+        r
+        for r in load_tasks(root, max_per_task=None, max_chars=10**6, seed=seed)
         if r["task"] in PASS_PROB and len(r["prompt"]) <= MAX_PROMPT_CHARS
     ]
     raw_scores = _raw_target_scores(root, tasks)
@@ -143,9 +163,9 @@ def build(root: Path, seed: int = 0, per_task: int = ROWS_PER_TASK) -> list[dict
         if len(picked) < per_task:
             logger.warning("%s: only %d prompts available", task, len(picked))
         choices = [raw_scores.get((task, r["prompt"])) for r in picked]
-        refs = [reference_answer(r, c).strip() for r, c in zip(picked, choices)]
+        refs = [reference_answer(r, c).strip() for r, c in zip(picked, choices, strict=True)]
         passed = rng.random(len(picked)) < PASS_PROB[task]
-        for r, c, ref, ok in zip(picked, choices, refs, passed):
+        for r, c, ref, ok in zip(picked, choices, refs, passed, strict=True):
             if ok:
                 response = ref
                 score = 0.6 + 0.4 * rng.beta(5.0, 2.0)
