@@ -147,7 +147,7 @@ def as_text_list(name: str, values: Any, *, allow_empty: bool = False) -> list[s
     for i, item in enumerate(items):
         if not isinstance(item, str):
             raise DataError(
-                f"'{name}[{i}]' is a {type(item).__name__} ({item!r:.60}), not a str; "
+                f"'{name}[{i}]' is of type {type(item).__name__} ({item!r:.60}), not str; "
                 f"convert every entry of '{name}' to text first."
             )
         if not allow_empty and not item.strip():
@@ -205,7 +205,7 @@ def as_scores(name: str, values: Any, n: int, *, of: str = "prompts") -> np.ndar
         i = int(out[0])
         raise DataError(
             f"'{name}' must lie in [0, 1] (higher = better); {out.size} value(s) are outside, "
-            f"first '{name}[{i}]' = {arr[i]!r}. Rescale them, e.g. (s - min) / (max - min)."
+            f"first '{name}[{i}]' = {float(arr[i])!r}. Rescale them, e.g. (s - min) / (max - min)."
         )
     return arr
 
@@ -238,12 +238,12 @@ def as_embeddings(name: str, values: Any, n: int, *, of: str = "prompts") -> np.
             f"'{name}' has NaN or infinite values in {bad_rows.size} row(s), first row "
             f"{int(bad_rows[0])}; recompute those vectors."
         )
-    norms = np.linalg.norm(arr, axis=1)
+    wide = arr.astype(np.float64)  # float32 norms overflow at 1e20 and underflow at 1e-23
+    norms = np.linalg.norm(wide, axis=1)
     zero = np.flatnonzero(norms == 0)
     if zero.size:
         raise DataError(
             f"'{name}' has {zero.size} all-zero row(s), first row {int(zero[0])}; a zero vector "
             f"has no direction, recompute those vectors."
         )
-    arr /= norms[:, None]
-    return arr
+    return (wide / norms[:, None]).astype(np.float32)

@@ -65,6 +65,20 @@ CLUSTERERS: dict[str, Callable[[int], Clusterer]] = {
 _OWNER = "SliceAnalyzer"
 
 
+def _check_mapping(name: str, value: Any, *, nested: bool) -> None:
+    """None, or a dict with str keys (and, when ``nested``, dict values)."""
+    what = "a dict of role -> dict of request options" if nested else "a dict of options"
+    ok = value is None or (
+        isinstance(value, Mapping)
+        and all(isinstance(k, str) for k in value)
+        and (not nested or all(isinstance(v, Mapping) for v in value.values()))
+    )
+    if not ok:
+        raise ConfigurationError(
+            f"The '{name}' parameter of {_OWNER} must be None or {what}. Got {value!r}."
+        )
+
+
 class SliceAnalyzer:
     """Find groups of similar prompts where a model fails significantly more often.
 
@@ -159,8 +173,24 @@ class SliceAnalyzer:
         if model is not None and not model.strip():
             raise ConfigurationError(
                 f"The 'model' parameter of {_OWNER} must be None or a non-empty litellm model "
-                "string. Got ''."
+                f"string. Got {model!r}."
             )
+        if isinstance(embedding_model, str):
+            if not embedding_model.strip():
+                raise ConfigurationError(
+                    f"The 'embedding_model' parameter of {_OWNER} must be a non-empty model "
+                    f"name. Got {embedding_model!r}."
+                )
+        elif not (
+            callable(getattr(embedding_model, "embed", None))
+            and hasattr(embedding_model, "identity")
+        ):
+            raise ConfigurationError(
+                f"The 'embedding_model' parameter of {_OWNER} must be a model name or an "
+                f"object with embed(texts) and identity. Got {embedding_model!r}."
+            )
+        _check_mapping("embedding_usage_kwargs", embedding_usage_kwargs, nested=True)
+        _check_mapping("llm_completion_kwargs", llm_completion_kwargs, nested=False)
         self.model = model
         self.embedding_model = embedding_model
         self.significance_level = significance_level

@@ -28,7 +28,9 @@ def test_planted_slices_are_recovered(real_subset, method):
     scores = np.where(failed, 0.1, 0.9)
 
     report = SliceAnalyzer(min_slice_size=15, clustering_method=method).analyze(
-        real_subset["prompts"], ["-"] * len(tasks), scores=scores,
+        real_subset["prompts"],
+        ["-"] * len(tasks),
+        scores=scores,
         embeddings=real_subset["vectors"],
     )
 
@@ -72,7 +74,8 @@ def test_same_input_same_report(real_subset):
 def test_default_analyzer_embeds_with_packaged_model_and_writes_json(sample_rows, tmp_path):
     rows = [r for r in sample_rows if r["task"] in {"navigate", "sports_understanding"}][:300]
     report = SliceAnalyzer(min_slice_size=20).analyze(
-        [r["prompt"] for r in rows], [r["response"] for r in rows],
+        [r["prompt"] for r in rows],
+        [r["response"] for r in rows],
         scores=[r["score"] for r in rows],
     )
     assert report.embedding_model.startswith("sentence-transformers:all-MiniLM-L6-v2")

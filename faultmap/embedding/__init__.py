@@ -78,6 +78,12 @@ def resolve_embedder(spec: str | Embedder, **options: Any) -> Embedder:
             "The 'embedding_model' parameter of SliceAnalyzer must be a non-empty str. Got ''."
         )
     local_options = {k: v for k, v in options.items() if k in {"max_text_chars", "show_progress"}}
+    for prefix in ("local:", "litellm:"):
+        if spec.startswith(prefix) and not spec[len(prefix) :].strip():
+            raise ConfigurationError(
+                "The 'embedding_model' parameter of SliceAnalyzer must name a model after "
+                f"{prefix!r}, e.g. '{prefix}all-MiniLM-L6-v2'. Got {spec!r}."
+            )
     if spec.startswith("local:"):
         return SentenceTransformerEmbedder(spec[len("local:") :], **local_options)
     if spec.startswith("litellm:"):

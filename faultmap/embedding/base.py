@@ -28,7 +28,9 @@ class Embedder(Protocol):
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:
     """Return a float32 copy of ``vectors`` with unit-length rows (zero rows stay zero)."""
-    out = np.asarray(vectors, dtype=np.float32).copy()
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    np.divide(out, norms, out=out, where=norms > 0)
-    return out
+    wide = np.asarray(vectors, dtype=np.float64)
+    if wide.ndim != 2:
+        wide = wide.reshape(len(wide), -1)
+    norms = np.linalg.norm(wide, axis=1, keepdims=True)
+    out = np.divide(wide, norms, out=np.zeros_like(wide), where=norms > 0)
+    return out.astype(np.float32)

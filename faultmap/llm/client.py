@@ -42,20 +42,26 @@ _KEY_PATTERNS = [
     re.compile(r"\b(sk|pk|rk|gsk|xai|hf)[-_][A-Za-z0-9_\-]{8,}"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{8,}"),
     re.compile(
-        r"(?i)((?:api[_-]?key|token|secret|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"
+        r"(?i)((?:api[_\s-]?key|token|secret|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{6,}"
     ),
 ]
 
 
-def redact(text: str) -> str:
-    """Remove API keys and tokens from ``text`` (patterns, and values of *_KEY-like env vars).
+_SECRET_NAME = re.compile(r"(?i)(key|token|secret|password|credential)")
+
+
+def redact(text: str, secrets: Any = ()) -> str:
+    """Remove API keys and tokens from ``text``: known key shapes, values of ``*_KEY``-like
+    environment variables, and any string in ``secrets``.
 
     Example:
         >>> redact("Incorrect API key provided: sk-abcdefghijklmnop")
         'Incorrect API key provided: [REDACTED]'
     """
-    for name, value in os.environ.items():
-        if len(value) >= 8 and re.search(r"(KEY|TOKEN|SECRET|PASSWORD)", name.upper()):
+    values = [v for k, v in os.environ.items() if _SECRET_NAME.search(k)]
+    values += [str(s) for s in secrets]
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 6:
             text = text.replace(value, "[REDACTED]")
     text = _KEY_PATTERNS[0].sub("[REDACTED]", text)
     for pattern in _KEY_PATTERNS[1:]:
@@ -165,6 +171,13 @@ class LLMClient:
         self._last_error = ""
         self.circuit_breaker = circuit_breaker
 
+    def _secrets(self) -> list[str]:
+        return [
+            str(v)
+            for k, v in self.config.completion_kwargs.items()
+            if _SECRET_NAME.search(k) and isinstance(v, str)
+        ]
+
     def _transport(self) -> Callable[..., Awaitable[Any]]:
         if self._completion_fn is None:
             self._completion_fn = import_litellm().acompletion
@@ -216,12 +229,7 @@ class LLMClient:
                     continue
                 break
             else:
-                usage = getattr(result, "usage", None)
-                self._count(
-                    succeeded=1,
-                    prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-                    completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-                )
+                self._count(succeeded=1, **_usage(result))
                 with self._lock:
                     self._consecutive_failures = 0
                 return result
@@ -229,7 +237,10 @@ class LLMClient:
         assert last is not None
         timed_out = isinstance(last, (asyncio.TimeoutError, TimeoutError))
         detail = f"no answer within {cfg.timeout:g}s" if timed_out else str(last)
-        message = redact(f"LLM call to {cfg.model!r} failed ({type(last).__name__}): {detail}")
+        message = redact(
+            f"LLM call to {cfg.model!r} failed ({type(last).__name__}): {detail}",
+            self._secrets(),
+        )
         with self._lock:
             self._consecutive_failures += 1
             self._last_error = message
@@ -249,7 +260,7 @@ class LLMClient:
         try:
             return _message_text(response)
         except ValueError as exc:
-            self._count(failed=1)
+            self._count(failed=1, succeeded=-1)
             raise LLMError(f"LLM reply from {self.config.model!r} unusable: {exc}") from None
 
     async def acomplete_many(
@@ -275,6 +286,23 @@ class LLMClient:
         return run_sync(lambda: self.acomplete_many(batch, **overrides))
 
 
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _usage(response: Any) -> dict[str, int]:
+    usage = _field(response, "usage")
+    if usage is None:
+        return {}
+    counts = {}
+    for key in ("prompt_tokens", "completion_tokens"):
+        try:
+            counts[key] = int(_field(usage, key) or 0)
+        except (TypeError, ValueError):
+            counts[key] = 0
+    return counts
+
+
 def _message_text(response: Any) -> str:
     try:
         choice = response.choices[0] if hasattr(response, "choices") else response["choices"][0]
@@ -288,6 +316,8 @@ def _message_text(response: Any) -> str:
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+_OBJECT_START = re.compile(r"\{(?=\s*[\"}])")  # '{' that can open a JSON object
+_MAX_STARTS = 200
 
 
 def parse_json_object(text: str) -> dict[str, Any]:
@@ -303,10 +333,12 @@ def parse_json_object(text: str) -> dict[str, Any]:
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
     decoder = json.JSONDecoder()
     for candidate in candidates:
-        for start in (i for i, ch in enumerate(candidate) if ch == "{"):
+        for n, match in enumerate(_OBJECT_START.finditer(candidate)):
+            if n >= _MAX_STARTS:
+                break
             try:
-                obj, _ = decoder.raw_decode(candidate, start)
-            except json.JSONDecodeError:
+                obj, _ = decoder.raw_decode(candidate, match.start())
+            except (json.JSONDecodeError, RecursionError):
                 continue
             if isinstance(obj, dict):
                 return obj

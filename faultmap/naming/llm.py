@@ -59,6 +59,14 @@ def _validate(reply: dict[str, object]) -> dict[str, str]:
     return fields
 
 
+def _unique(name: str, used: set[str]) -> str:
+    candidate, n = name, 2
+    while candidate in used:
+        candidate, n = f"{name} ({n})", n + 1
+    used.add(candidate)
+    return candidate
+
+
 class LLMNamer:
     """Ask a language model to name each slice; fall back to keywords per slice on failure.
 
@@ -91,13 +99,10 @@ class LLMNamer:
                 logger.warning(
                     "LLM naming of slice %d fell back to keywords (%s)", ctx.slice_id, reason
                 )
-                labels.append(SliceLabel(**{**backup.__dict__, "error": reason}))
-                used.add(backup.name)
+                name = _unique(backup.name, used)
+                labels.append(SliceLabel(**{**backup.__dict__, "name": name, "error": reason}))
                 continue
-            name, n = fields["name"], 2
-            while name in used:
-                name, n = f"{fields['name']} ({n})", n + 1
-            used.add(name)
+            name = _unique(fields["name"], used)
             labels.append(
                 SliceLabel(
                     name=name,

@@ -110,7 +110,9 @@ def wilson_interval(failures: int, size: int, confidence: float = 0.95) -> tuple
         >>> tuple(round(x, 4) for x in wilson_interval(8, 10))
         (0.4902, 0.9433)
     """
-    if size <= 0:
+    if size < 0 or not 0 <= failures <= size:
+        raise ValueError(f"Need 0 <= failures <= size; got failures={failures}, size={size}.")
+    if size == 0:
         return (0.0, 1.0)
     from scipy import stats
 
