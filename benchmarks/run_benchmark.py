@@ -1,7 +1,8 @@
 """Planted-slice benchmark: this faultmap vs faultmap 0.5.0, on the same real vectors.
 
 Prompts are real BIG-bench task inputs (PyPI sdist ``bigbench==1.0.0``, Apache-2.0). Failures
-are planted on a few whole tasks (rate 0.6) over a low baseline (0.05) elsewhere. Both tools
+are planted on four whole tasks (rate 0.6) over a low baseline (0.05) elsewhere; one set of
+the largest size is drawn and the smaller sizes are its prefixes. Both tools
 get the same all-MiniLM-L6-v2 vectors (computed once, cached under ``benchmarks/.cache``) and
 run in their own processes; we record wall time of ``analyze()``, peak RSS, planted tasks
 found and false slices.
@@ -102,10 +103,14 @@ def main() -> None:
         cache_figure(rows)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
+    # One planted set of the largest size; smaller sizes are its prefixes (the order is
+    # random), so every size shares the same vectors and planted tasks.
+    full = planted_slice_set(rows, max(sizes), PLANTED, seed=0)
+    all_vectors = embed_all(full["prompts"])
     results = []
     for n in sizes:
-        data = planted_slice_set(rows, n, PLANTED, seed=n)
-        vectors = embed_all(data["prompts"])
+        data = {k: full[k][:n] for k in ("prompts", "tasks", "failures")}
+        vectors = all_vectors[:n]
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             np.save(tmp / "X.npy", vectors)
