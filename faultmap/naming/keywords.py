@@ -11,8 +11,29 @@ from faultmap.naming.base import SliceContext, SliceLabel
 __all__ = ["KeywordNamer", "distinctive_terms"]
 
 
+def _stratified_sample(labels: np.ndarray, max_docs: int, seed: int = 0) -> np.ndarray:
+    """Row indices keeping every class's share (and a few rows of each), deterministically."""
+    n = len(labels)
+    if n <= max_docs:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    floor = min(50, max(5, max_docs // (2 * len(classes))))
+    keep = []
+    for cls in classes:
+        rows = np.flatnonzero(labels == cls)
+        k = min(len(rows), max(floor, round(len(rows) * max_docs / n)))
+        keep.append(rng.choice(rows, size=k, replace=False))
+    return np.sort(np.concatenate(keep))
+
+
 def distinctive_terms(
-    texts: Sequence[str], labels: np.ndarray, *, top_k: int = 8, max_chars: int = 2000
+    texts: Sequence[str],
+    labels: np.ndarray,
+    *,
+    top_k: int = 8,
+    max_chars: int = 500,
+    max_docs: int = 5000,
 ) -> dict[int, list[str]]:
     """Top terms of each label against all other labels, by class-based TF-IDF.
 
@@ -20,6 +41,8 @@ def distinctive_terms(
     with ``tf`` the term's share of the label's words, ``A`` the mean number of words per label
     and ``f`` the term's count over all labels. Noise (-1) takes part as one more class, so
     words common to everything rank low. Unigrams and bigrams, English stop words removed.
+    To bound the cost on large inputs, at most ``max_docs`` texts (a fixed stratified sample
+    that keeps each label's share) and their first ``max_chars`` characters are read.
 
     Example:
         >>> texts = ["tax refund form", "tax filing deadline", "cat food brand", "cat litter"]
@@ -30,7 +53,9 @@ def distinctive_terms(
 
     labels = np.asarray(labels)
     classes = np.unique(labels)
-    docs = [t[:max_chars] for t in texts]
+    picked = _stratified_sample(labels, max_docs)
+    labels = labels[picked]
+    docs = [texts[i][:max_chars] for i in picked]
     vectorizer = CountVectorizer(
         stop_words="english",
         ngram_range=(1, 2),
@@ -76,11 +101,39 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _describe(ctx: SliceContext, words: str) -> str:
+    """The first sentences of a keyword description, worded for the slice's kind."""
+    stats = dict(ctx.statistics)
+    if ctx.kind == "coverage_gap":
+        text = (
+            f"{ctx.size} production prompts with no close test prompt, characterised by: {words}."
+        )
+        if "mean_distance" in stats:
+            text += (
+                f" Mean cosine distance to the nearest test prompt {stats['mean_distance']:.2f}."
+            )
+        return text
+    if ctx.kind == "comparison":
+        text = f"{ctx.size} prompts characterised by: {words}."
+        if "failure_rate_a" in stats and "failure_rate_b" in stats:
+            a, b = ctx.model_names if len(ctx.model_names) == 2 else ("model A", "model B")
+            text += (
+                f" Failure rate {_pct(stats['failure_rate_a'])} for {a} and "
+                f"{_pct(stats['failure_rate_b'])} for {b}."
+            )
+        return text
+    return (
+        f"{ctx.size} prompts characterised by: {words}. Failure rate "
+        f"{_pct(ctx.failure_rate)} against a baseline of {_pct(ctx.baseline_rate)}."
+    )
+
+
 class KeywordNamer:
     """Deterministic names from distinctive words; no network, no model.
 
     The name joins the top three keywords; names are made unique across the batch by adding
-    the next keyword (or a number). The description quotes the slice's words and a member.
+    the next keyword (or a number). The description quotes the slice's words, its numbers
+    (worded for its ``kind``) and a member.
 
     Example:
         >>> ctx = SliceContext(0, 12, 0.75, 0.2, ("date", "yesterday", "format"),
@@ -109,12 +162,7 @@ class KeywordNamer:
             example = ctx.representative_prompts[0] if ctx.representative_prompts else ""
             if len(example) > 120:
                 example = example[:117] + "..."
-            description = (
-                f"{ctx.size} prompts characterised by: "
-                f"{', '.join(words[:6]) or 'no distinctive words'}. "
-                f"Failure rate {_pct(ctx.failure_rate)} against a baseline of "
-                f"{_pct(ctx.baseline_rate)}."
-            )
+            description = _describe(ctx, ", ".join(words[:6]) or "no distinctive words")
             if example:
                 description += f' Typical prompt: "{example}"'
             labels.append(SliceLabel(name=name, description=description, source="keywords"))
