@@ -96,17 +96,30 @@ class SentenceTransformerEmbedder:
 
     def embed(self, texts: Sequence[str], *, role: str = "query") -> np.ndarray:
         model = self._load()
+        if not texts:
+            dim = model.get_sentence_embedding_dimension() or 0
+            return np.zeros((0, dim), dtype=np.float32)
         if self.max_text_chars is not None:
             texts = [t[: self.max_text_chars] for t in texts]
         show = self.show_progress
         if show is None:
             show = len(texts) >= 2000 and sys.stderr.isatty()
         logger.info("Embedding %d texts with %s", len(texts), self.model_name)
-        vectors = model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            show_progress_bar=show,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
-        return normalize_rows(vectors)
+        # Without a progress bar (logs, CI, notebooks' stderr), report progress in log lines.
+        step = len(texts) if show or len(texts) <= 4096 else 4096
+        parts = []
+        for start in range(0, len(texts), step):
+            chunk = list(texts[start : start + step])
+            parts.append(
+                model.encode(
+                    chunk,
+                    batch_size=self.batch_size,
+                    show_progress_bar=show,
+                    convert_to_numpy=True,
+                    normalize_embeddings=True,
+                )
+            )
+            if step < len(texts):
+                logger.info("Embedded %d/%d texts", min(start + step, len(texts)), len(texts))
+        vectors = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return normalize_rows(np.asarray(vectors).reshape(len(texts), -1))
