@@ -1,6 +1,8 @@
 """Orchestration over the stage protocols: embed -> cluster -> test -> name -> report.
 
 Nothing here looks up strings or touches files; :mod:`faultmap.analyzer` builds the stages.
+The helpers :func:`cluster_vectors`, :func:`describe_groups` and :func:`name_groups` are the
+stages' shared glue, also used by :mod:`faultmap.coverage` and :mod:`faultmap.comparison`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ from faultmap.significance.tests import (
     wilson_interval,
 )
 
-__all__ = ["SliceSettings", "find_slices"]
+__all__ = [
+    "Group",
+    "SliceSettings",
+    "cluster_vectors",
+    "describe_groups",
+    "find_slices",
+    "name_groups",
+    "representatives",
+]
 
 logger = logging.getLogger("faultmap")
 
@@ -47,7 +57,9 @@ class _Timer:
         self.timings[stage] = round(time.perf_counter() - start, 4)
 
 
-def _cluster(clusterer: Clusterer, vectors: np.ndarray, min_size: int) -> np.ndarray:
+def cluster_vectors(clusterer: Clusterer, vectors: np.ndarray, min_size: int) -> np.ndarray:
+    """Run the clustering stage; wrap its failures in :class:`ClusteringError` and check that
+    it returned one integer label per vector (-1 = noise)."""
     try:
         labels = np.asarray(clusterer.fit_predict(vectors, min_cluster_size=min_size))
     except (DataError, ClusteringError):
@@ -64,14 +76,71 @@ def _cluster(clusterer: Clusterer, vectors: np.ndarray, min_size: int) -> np.nda
     return labels.astype(np.int64)
 
 
-def _representatives(vectors: np.ndarray, members: np.ndarray, k: int) -> np.ndarray:
+def representatives(vectors: np.ndarray, members: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` members closest to the members' mean direction, most central first."""
     centroid = vectors[members].mean(axis=0)
     sims = vectors[members] @ centroid
     order = np.lexsort((members, -sims))  # most central first; ties by index
     return members[order[:k]]
 
 
-def _name_safely(namer: Namer, contexts: list[SliceContext]) -> list[SliceLabel]:
+@dataclass(frozen=True)
+class Group:
+    """Rows of one cluster to be named: member indices (ascending), the most central members
+    and the cluster's distinctive words."""
+
+    group_id: int
+    members: np.ndarray
+    representatives: np.ndarray
+    keywords: tuple[str, ...]
+
+    def context(self, prompts: Sequence[str], **fields: Any) -> SliceContext:
+        """The namer's view of this group; ``fields`` are the kind-specific ones."""
+        return SliceContext(
+            slice_id=self.group_id,
+            size=len(self.members),
+            keywords=self.keywords,
+            representative_prompts=tuple(prompts[i] for i in self.representatives),
+            **fields,
+        )
+
+
+def describe_groups(
+    prompts: Sequence[str],
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    group_ids: Sequence[int],
+    *,
+    n_representative: int,
+) -> list[Group]:
+    """Members, representatives and keywords of each cluster in ``group_ids``, in that order.
+
+    Keywords are distinctive against every other label of ``labels`` (noise included), see
+    :func:`~faultmap.naming.keywords.distinctive_terms`; they are computed only when there is
+    a group to describe.
+    """
+    if len(group_ids) == 0:
+        return []
+    keywords = distinctive_terms(prompts, labels)
+    groups = []
+    for g in group_ids:
+        members = np.flatnonzero(labels == g)
+        groups.append(
+            Group(
+                group_id=int(g),
+                members=members,
+                representatives=representatives(vectors, members, n_representative),
+                keywords=tuple(keywords.get(int(g), ())),
+            )
+        )
+    return groups
+
+
+def name_groups(namer: Namer, contexts: list[SliceContext]) -> list[SliceLabel]:
+    """One label per context from ``namer``; if the namer fails or miscounts, keyword labels
+    with the reason in ``SliceLabel.error`` (a namer must never cost the analysis)."""
+    if not contexts:
+        return []
     fallback = KeywordNamer()
     try:
         labels = list(namer.name(contexts))
@@ -130,7 +199,7 @@ def find_slices(
         return AnalysisReport(num_significant=0, slices=[], metadata=meta, **common)
 
     start = time.perf_counter()
-    labels = _cluster(clusterer, vectors, settings.min_slice_size)
+    labels = cluster_vectors(clusterer, vectors, settings.min_slice_size)
     timer("cluster", start)
 
     start = time.perf_counter()
@@ -169,33 +238,34 @@ def find_slices(
     timer("test", start)
 
     start = time.perf_counter()
-    keywords = distinctive_terms(prompts, labels) if significant else {}
-    contexts, members_of = [], {}
-    for t in significant:
-        members = np.flatnonzero(labels == t.cluster_id)
-        members_of[t.cluster_id] = members
-        reps = _representatives(vectors, members, settings.n_representative)
+    groups = describe_groups(
+        prompts,
+        vectors,
+        labels,
+        [t.cluster_id for t in significant],
+        n_representative=settings.n_representative,
+    )
+    contexts = []
+    for t, group in zip(significant, groups, strict=True):
+        members = group.members
         failing = members[failures[members]]
         failing = failing[np.argsort(scores[failing], kind="stable")][: settings.n_examples]
         contexts.append(
-            SliceContext(
-                slice_id=t.cluster_id,
-                size=t.size,
+            group.context(
+                prompts,
                 failure_rate=t.failure_rate,
                 baseline_rate=baseline,
-                keywords=tuple(keywords.get(t.cluster_id, ())),
-                representative_prompts=tuple(prompts[i] for i in reps),
                 failing_examples=tuple(
                     (prompts[i], responses[i], float(scores[i])) for i in failing
                 ),
             )
         )
-    names = _name_safely(namer, contexts) if contexts else []
+    names = name_groups(namer, contexts)
     timer("name", start)
 
     slices = []
-    for t, ctx, label in zip(significant, contexts, names, strict=True):
-        members = members_of[t.cluster_id]
+    for t, group, ctx, label in zip(significant, groups, contexts, names, strict=True):
+        members = group.members
         rest_n, rest_fail = n - t.size, total_failures - t.num_failures
         failing = [int(i) for i in members[failures[members]]][: settings.n_examples]
         passing = [int(i) for i in members[~failures[members]]][: settings.n_examples]

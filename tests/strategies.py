@@ -15,9 +15,12 @@ from hypothesis import strategies as st
 
 __all__ = [
     "Counts",
+    "CoverageCounts",
     "binomial_counts",
     "count_tables",
+    "coverage_counts",
     "degenerate_count_tables",
+    "discordant_pairs",
     "inconsistent_counts",
     "nondegenerate_count_tables",
     "p_value_lists",
@@ -123,3 +126,45 @@ p_values = st.one_of(
 def p_value_lists(*, min_size: int = 0, max_size: int = 60) -> st.SearchStrategy[list[float]]:
     """Lists of p-values in [0, 1] (ties and exact 0 / 1 included)."""
     return st.lists(p_values, min_size=min_size, max_size=max_size)
+
+
+@st.composite
+def discordant_pairs(draw: st.DrawFn, *, max_n: int = 400) -> tuple[int, int]:
+    """``(a_wins, b_wins)`` for McNemar's test, with totals around the exact/chi2 switch at
+    25 drawn often."""
+    n = draw(st.one_of(st.integers(0, max_n), st.integers(20, 30)))
+    a = draw(st.integers(0, n))
+    return a, n - a
+
+
+class CoverageCounts(NamedTuple):
+    """Counts of :func:`faultmap.significance.under_representation_test`."""
+
+    test_in: int
+    test_total: int
+    production_in: int
+    production_total: int
+
+    @property
+    def table(self) -> np.ndarray:
+        return np.array(
+            [
+                [self.test_in, self.test_total - self.test_in],
+                [self.production_in, self.production_total - self.production_in],
+            ],
+            dtype=np.int64,
+        )
+
+
+@st.composite
+def coverage_counts(draw: st.DrawFn, *, max_total: int = MAX_TOTAL) -> CoverageCounts:
+    """Consistent counts: a region holding some of the test and some of the production
+    prompts (either set may be empty)."""
+    test_total = draw(st.integers(0, max_total))
+    production_total = draw(st.integers(0, max_total))
+    return CoverageCounts(
+        draw(st.integers(0, test_total)),
+        test_total,
+        draw(st.integers(0, production_total)),
+        production_total,
+    )

@@ -11,9 +11,12 @@ from hypothesis import strategies as st
 from scipy import stats
 from strategies import (
     Counts,
+    CoverageCounts,
     binomial_counts,
     count_tables,
+    coverage_counts,
     degenerate_count_tables,
+    discordant_pairs,
     inconsistent_counts,
     nondegenerate_count_tables,
     p_value_lists,
@@ -23,7 +26,9 @@ from strategies import (
 from faultmap.exceptions import ConfigurationError
 from faultmap.significance import (
     benjamini_hochberg,
+    mcnemar_test,
     one_sided_proportion_test,
+    under_representation_test,
     wilson_interval,
 )
 
@@ -288,3 +293,101 @@ def test_wilson_docstring_example_and_empty_group() -> None:
 def test_wilson_invalid_counts_raise_value_error(k: int, n: int) -> None:
     with pytest.raises(ValueError):
         wilson_interval(k, n)
+
+
+# -- McNemar --------------------------------------------------------------------------------
+
+
+@property_settings
+@given(discordant_pairs())
+def test_mcnemar_equals_scipy(pair: tuple[int, int]) -> None:
+    a, b = pair
+    result = mcnemar_test(a, b)
+    n = a + b
+    if n == 0:
+        assert (result.p_value, result.statistic, result.test_used) == (1.0, 0.0, "none")
+    elif n < 25:
+        assert result.test_used == "exact"
+        expected = stats.binomtest(a, n, 0.5).pvalue
+        assert result.p_value == pytest.approx(min(expected, 1.0), rel=1e-12, abs=1e-300)
+    else:
+        assert result.test_used == "chi2"
+        statistic = max(abs(a - b) - 1, 0) ** 2 / n
+        assert result.statistic == pytest.approx(statistic, rel=1e-12)
+        expected = stats.chi2.sf(statistic, 1)
+        assert result.p_value == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    assert 0.0 <= result.p_value <= 1.0
+
+
+@property_settings
+@given(discordant_pairs())
+def test_mcnemar_is_symmetric_in_the_two_models(pair: tuple[int, int]) -> None:
+    a, b = pair
+    assert mcnemar_test(a, b).p_value == pytest.approx(mcnemar_test(b, a).p_value, rel=1e-12)
+
+
+def test_mcnemar_switches_from_exact_to_chi2_at_25_discordant_pairs() -> None:
+    below, at = mcnemar_test(18, 6), mcnemar_test(19, 6)
+    assert below.test_used == "exact" and at.test_used == "chi2"
+    assert below.p_value == pytest.approx(stats.binomtest(18, 24, 0.5).pvalue, rel=1e-12)
+    assert at.statistic == pytest.approx((13 - 1) ** 2 / 25)
+    assert at.p_value == pytest.approx(stats.chi2.sf(144 / 25, 1), rel=1e-12)
+
+
+def test_mcnemar_without_discordant_pairs_or_with_even_split_gives_p_1() -> None:
+    assert mcnemar_test(0, 0).p_value == 1.0 and mcnemar_test(0, 0).test_used == "none"
+    assert mcnemar_test(40, 40).p_value == 1.0  # continuity correction clamped at 0
+    assert mcnemar_test(5, 5).p_value == 1.0
+
+
+@pytest.mark.parametrize("bad", [(-1, 3), (2.5, 3), (True, 3), (3, None)])
+def test_mcnemar_rejects_non_counts(bad: tuple) -> None:
+    with pytest.raises(ValueError, match="non-negative int"):
+        mcnemar_test(*bad)
+
+
+# -- under-representation (coverage) ---------------------------------------------------------
+
+
+def _degenerate_coverage(c: CoverageCounts) -> bool:
+    region = c.test_in + c.production_in
+    return (
+        c.test_total == 0
+        or c.production_total == 0
+        or region in (0, c.test_total + c.production_total)
+    )
+
+
+@property_settings
+@given(coverage_counts())
+def test_under_representation_equals_scipy_fisher_less(c: CoverageCounts) -> None:
+    result = under_representation_test(*c)
+    assert result.test_used == "fisher"
+    if _degenerate_coverage(c):
+        assert result.p_value == 1.0
+        return
+    expected = stats.fisher_exact(c.table, alternative="less").pvalue
+    assert result.p_value == pytest.approx(min(expected, 1.0), rel=1e-12, abs=1e-300)
+
+
+@property_settings
+@given(coverage_counts())
+def test_fewer_test_prompts_in_the_region_never_raise_the_p_value(c: CoverageCounts) -> None:
+    if c.test_in == 0 or _degenerate_coverage(c):
+        return
+    fewer = CoverageCounts(c.test_in - 1, *c[1:])
+    if _degenerate_coverage(fewer):
+        return
+    assert under_representation_test(*fewer).p_value <= under_representation_test(*c).p_value
+
+
+def test_under_representation_docstring_example_and_direction() -> None:
+    assert f"{under_representation_test(0, 100, 30, 300).p_value:.3g}" == "0.000122"
+    # the test suite over-represented in the region: no evidence of a gap
+    assert under_representation_test(50, 100, 30, 300).p_value > 0.99
+
+
+@pytest.mark.parametrize("bad", [(5, 3, 1, 10), (-1, 3, 1, 10), (1, 3, 11, 10), (0, 3, -2, 10)])
+def test_under_representation_rejects_inconsistent_counts(bad: tuple) -> None:
+    with pytest.raises(ValueError, match="Inconsistent counts"):
+        under_representation_test(*bad)

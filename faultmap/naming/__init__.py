@@ -1,7 +1,15 @@
 """Stage 5: name each slice. Keywords offline (default); an LLM refines when configured."""
 
-from faultmap.naming.base import Namer, SliceContext, SliceLabel
+from faultmap.naming.base import KINDS, Namer, SliceContext, SliceLabel
 from faultmap.naming.keywords import KeywordNamer, distinctive_terms
 from faultmap.naming.llm import LLMNamer
 
-__all__ = ["KeywordNamer", "LLMNamer", "Namer", "SliceContext", "SliceLabel", "distinctive_terms"]
+__all__ = [
+    "KINDS",
+    "KeywordNamer",
+    "LLMNamer",
+    "Namer",
+    "SliceContext",
+    "SliceLabel",
+    "distinctive_terms",
+]

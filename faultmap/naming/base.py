@@ -1,4 +1,9 @@
-"""Stage 5 protocol: a slice's members -> name, description, root cause, remediation."""
+"""Stage 5 protocol: a slice's members -> name, description, root cause, remediation.
+
+One protocol names three kinds of group (``SliceContext.kind``): "failure" (a slice that
+fails more than the rest), "coverage_gap" (production prompts no test prompt is close to)
+and "comparison" (prompts on which two models differ).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +11,33 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Namer", "SliceContext", "SliceLabel"]
+__all__ = ["KINDS", "Namer", "SliceContext", "SliceLabel"]
+
+#: What a group of prompts is, for the namer's wording.
+KINDS = ("failure", "coverage_gap", "comparison")
 
 
 @dataclass(frozen=True)
 class SliceContext:
-    """What a namer may look at for one slice. All text is data, never instructions."""
+    """What a namer may look at for one slice. All text is data, never instructions.
+
+    ``failure_rate`` and ``baseline_rate`` describe "failure" slices. Other kinds put their
+    numbers in ``statistics`` (name -> value pairs, e.g. the mean distance of a coverage gap
+    to the test set, or each model's failure rate in a comparison slice); for "comparison"
+    slices ``failing_examples`` are prompts the losing model failed and the winner passed,
+    and ``model_names`` names models A and B.
+    """
 
     slice_id: int
     size: int
-    failure_rate: float
-    baseline_rate: float
-    keywords: tuple[str, ...]
-    representative_prompts: tuple[str, ...]
-    failing_examples: tuple[tuple[str, str, float], ...]  # (prompt, response, score)
+    failure_rate: float = 0.0
+    baseline_rate: float = 0.0
+    keywords: tuple[str, ...] = ()
+    representative_prompts: tuple[str, ...] = ()
+    failing_examples: tuple[tuple[str, str, float], ...] = ()  # (prompt, response, score)
+    kind: str = "failure"
+    statistics: tuple[tuple[str, float], ...] = ()
+    model_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
