@@ -107,6 +107,8 @@ class CachedEmbedder:
             raise
 
     def embed(self, texts: Sequence[str], *, role: str = "query") -> np.ndarray:
+        if not texts:
+            return self.inner.embed(texts, role=role)
         folder = self._dir(role)
         try:
             index, table, shards = self._load(folder)

@@ -269,15 +269,28 @@ class LLMClient:
         """Run many completions with at most ``max_concurrent_requests`` in flight.
 
         Failures are returned in place as :class:`LLMError`, so one bad call loses nothing else.
+        Batches of 100 calls or more log their progress every 10 %.
         """
         semaphore = asyncio.Semaphore(self.config.max_concurrent_requests)
+        total, done = len(batch), 0
+        every = max(1, total // 10) if total >= 100 else 0
 
         async def one(messages: Messages) -> str | LLMError:
+            nonlocal done
             async with semaphore:
                 try:
                     return await self.acomplete(messages, **overrides)
                 except LLMError as exc:
                     return exc
+                finally:
+                    done += 1
+                    if every and (done % every == 0 or done == total):
+                        logger.info(
+                            "LLM calls: %d/%d done (%d failed so far)",
+                            done,
+                            total,
+                            self.stats.failed,
+                        )
 
         return list(await asyncio.gather(*(one(m) for m in batch)))
 
