@@ -23,7 +23,16 @@ from faultmap.exceptions import (
     LLMError,
     MissingDependencyError,
 )
-from faultmap.reports.models import AnalysisReport, ClusterTest, FailureSlice
+from faultmap.reports.models import (
+    AnalysisReport,
+    ClusterTest,
+    ComparisonReport,
+    CoverageGap,
+    CoverageReport,
+    FailureSlice,
+    RegionTest,
+    SliceComparison,
+)
 
 try:
     __version__ = version("faultmap")
@@ -34,7 +43,10 @@ __all__ = [
     "AnalysisReport",
     "ClusterTest",
     "ClusteringError",
+    "ComparisonReport",
     "ConfigurationError",
+    "CoverageGap",
+    "CoverageReport",
     "DataError",
     "EmbeddingError",
     "FailureSlice",
@@ -43,6 +55,8 @@ __all__ = [
     "LLMConfig",
     "LLMError",
     "MissingDependencyError",
+    "RegionTest",
     "SliceAnalyzer",
+    "SliceComparison",
     "__version__",
 ]

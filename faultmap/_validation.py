@@ -238,12 +238,18 @@ def as_embeddings(name: str, values: Any, n: int, *, of: str = "prompts") -> np.
             f"'{name}' has NaN or infinite values in {bad_rows.size} row(s), first row "
             f"{int(bad_rows[0])}; recompute those vectors."
         )
-    wide = arr.astype(np.float64)  # float32 norms overflow at 1e20 and underflow at 1e-23
-    norms = np.linalg.norm(wide, axis=1)
+    # float32 norms overflow at 1e20 and underflow at 1e-23, so norms and quotients are
+    # computed in float64, a block of rows at a time (no float64 copy of a large input).
+    step = 8192
+    norms = np.zeros(len(arr))
+    for i in range(0, len(arr), step):
+        norms[i : i + step] = np.linalg.norm(arr[i : i + step].astype(np.float64), axis=1)
     zero = np.flatnonzero(norms == 0)
     if zero.size:
         raise DataError(
             f"'{name}' has {zero.size} all-zero row(s), first row {int(zero[0])}; a zero vector "
             f"has no direction, recompute those vectors."
         )
-    return (wide / norms[:, None]).astype(np.float32)
+    for i in range(0, len(arr), step):
+        arr[i : i + step] = arr[i : i + step].astype(np.float64) / norms[i : i + step, None]
+    return arr

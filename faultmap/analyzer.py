@@ -15,8 +15,10 @@ from faultmap._validation import (
     BOOL,
     Interval,
     IsInstance,
+    NonEmptyStr,
     Options,
     as_embeddings,
+    as_scores,
     as_text_list,
     check_param,
     check_same_length,
@@ -32,8 +34,8 @@ from faultmap.exceptions import (
     LLMError,
 )
 from faultmap.naming.base import Namer
-from faultmap.reports.models import AnalysisReport
-from faultmap.scoring.base import Scorer
+from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
+from faultmap.scoring.base import Scorer, ScoreResult
 from faultmap.significance.tests import TESTS
 
 if TYPE_CHECKING:
@@ -311,6 +313,19 @@ class SliceAnalyzer:
         )
 
     # -- helpers -------------------------------------------------------------------------
+    @staticmethod
+    def _score(
+        scorer: Scorer, prompts: list[str], responses: list[str]
+    ) -> tuple[ScoreResult, np.ndarray]:
+        scored = scorer.score(prompts, responses)
+        values = np.asarray(scored.scores, dtype=np.float64)
+        if values.shape != (len(prompts),) or np.any((values < 0) | (values > 1)):
+            raise DataError(
+                f"The scorer {type(scorer).__name__} returned scores of shape {values.shape} or "
+                "outside [0, 1]; a scorer must return one score in [0, 1] (or NaN) per prompt."
+            )
+        return scored, values
+
     def _embed_prompts(self, prompts: list[str]) -> tuple[np.ndarray, str]:
         embedder = self._get_embedder()
         try:
@@ -324,10 +339,12 @@ class SliceAnalyzer:
             ) from exc
         return as_embeddings("embedding model output", raw, len(prompts)), embedder.identity
 
-    def _check_texts(self, prompts: Any, responses: Any) -> tuple[list[str], list[str], dict]:
+    def _check_texts(
+        self, prompts: Any, responses: Any, responses_name: str = "responses"
+    ) -> tuple[list[str], list[str], dict]:
         prompts = as_text_list("prompts", prompts)
-        responses = as_text_list("responses", responses, allow_empty=True)
-        check_same_length(("prompts", prompts), ("responses", responses))
+        responses = as_text_list(responses_name, responses, allow_empty=True)
+        check_same_length(("prompts", prompts), (responses_name, responses))
         if len(prompts) < self.min_slice_size:
             raise DataError(
                 f"'prompts' has {len(prompts)} entries, fewer than min_slice_size="
@@ -392,13 +409,7 @@ class SliceAnalyzer:
         if scorer is None:
             scorer = self._get_scorer(scores, references, client)
         t0 = time.perf_counter()
-        scored = scorer.score(prompts, responses)
-        values = np.asarray(scored.scores, dtype=np.float64)
-        if values.shape != (len(prompts),) or np.any((values < 0) | (values > 1)):
-            raise DataError(
-                f"The scorer {type(scorer).__name__} returned scores of shape {values.shape} or "
-                "outside [0, 1]; a scorer must return one score in [0, 1] (or NaN) per prompt."
-            )
+        scored, values = self._score(scorer, prompts, responses)
         keep = np.flatnonzero(~np.isnan(values))
         if keep.size == 0:
             raise LLMError(
@@ -465,6 +476,312 @@ class SliceAnalyzer:
         import asyncio
 
         return await asyncio.to_thread(self.analyze, *args, **kwargs)
+
+    def audit_coverage(
+        self,
+        test_prompts: Any,
+        production_prompts: Any,
+        distance_threshold: float | None = None,
+        min_gap_size: int = 5,
+        *,
+        test_embeddings: Any = None,
+        production_embeddings: Any = None,
+    ) -> CoverageReport:
+        """Find production prompts your test suite has no example of, grouped into gaps.
+
+        Both sets are embedded (with the embedding cache; ``test_embeddings`` /
+        ``production_embeddings`` skip the model for that set). A production prompt is
+        *covered* when its cosine distance (``1 - cosine similarity``) to the nearest test
+        prompt is at most ``distance_threshold``; distances are exact, computed in
+        memory-bounded blocks. ``distance_threshold=None`` uses the 95th percentile of the
+        test prompts' leave-one-out nearest-neighbour distances (how far a test prompt
+        usually is from the rest of the suite; at most 5,000 sampled); the report states
+        the rule and the value.
+
+        The test and production prompts are then clustered together (blind to which is
+        which) into regions, and each region's share of the test prompts is compared with its
+        share of the production prompts by a one-sided Fisher exact test,
+        Benjamini–Hochberg-corrected at ``significance_level``. The uncovered prompts of a
+        region form a gap when there are at least ``min_gap_size`` of them and the test
+        suite is significantly under-represented there, so a gap is a statistical claim, not
+        only a distance. Gaps are named like slices (keywords, or the LLM when ``model`` is
+        set). Uncovered prompts in no gap are listed in
+        ``report.metadata["unclustered_prompt_indices"]``. See :mod:`faultmap.coverage`.
+
+        Example:
+            >>> analyzer = SliceAnalyzer()
+            >>> report = analyzer.audit_coverage(test_prompts, production_prompts)  # doctest: +SKIP
+            >>> report.overall_coverage_score, report.gaps[0].name  # doctest: +SKIP
+        """
+        from faultmap.coverage import CoverageSettings, find_coverage_gaps
+
+        owner = "SliceAnalyzer.audit_coverage"
+        started = time.perf_counter()
+        check_param(owner, "distance_threshold", distance_threshold, None, Interval(float, 0, 2))
+        check_param(owner, "min_gap_size", min_gap_size, Interval(int, 2, None))
+        tests = as_text_list("test_prompts", test_prompts)
+        production = as_text_list("production_prompts", production_prompts)
+        for name, texts, what in (
+            ("test_prompts", tests, "your evaluation prompts"),
+            ("production_prompts", production, "the prompts from your logs"),
+        ):
+            if not texts:
+                raise DataError(f"'{name}' is empty; pass at least one prompt ({what}).")
+        if distance_threshold is None and len(set(tests)) < 2:
+            raise DataError(
+                "'test_prompts' needs at least 2 distinct prompts to choose a distance "
+                "threshold from the data; pass more test prompts or distance_threshold=."
+            )
+        t0 = time.perf_counter()
+        test_vectors, production_vectors, embedding_id = self._coverage_vectors(
+            tests, production, test_embeddings, production_embeddings
+        )
+        embed_s = time.perf_counter() - t0
+        meta: dict[str, Any] = {"random_state": self.random_state}
+        for name, texts in (("test", tests), ("production", production)):
+            duplicates = len(texts) - len(set(texts))
+            if duplicates:
+                meta[f"num_duplicate_{name}_prompts"] = duplicates
+        client = self._llm_client()
+        report = find_coverage_gaps(
+            tests,
+            production,
+            test_vectors,
+            production_vectors,
+            clusterer=self._get_clusterer(),
+            namer=self._get_namer(client),
+            settings=CoverageSettings(
+                significance_level=self.significance_level,
+                min_gap_size=min_gap_size,
+                distance_threshold=(
+                    None if distance_threshold is None else float(distance_threshold)
+                ),
+                random_state=self.random_state,
+            ),
+            embedding_model=embedding_id,
+            metadata=meta,
+        )
+        report.metadata["timings_s"] = {
+            "embed": round(embed_s, 4),
+            **report.metadata.get("timings_s", {}),
+            "total": round(time.perf_counter() - started, 4),
+        }
+        if client is not None:
+            report.metadata["llm"] = {"model": self.model, **client.stats.to_dict()}
+        logger.info(
+            "faultmap: coverage %.3f, %d gap(s) among %d production prompts",
+            report.overall_coverage_score,
+            report.num_gaps,
+            report.num_production_prompts,
+        )
+        return report
+
+    def _coverage_vectors(
+        self,
+        tests: list[str],
+        production: list[str],
+        test_embeddings: Any,
+        production_embeddings: Any,
+    ) -> tuple[np.ndarray, np.ndarray, str]:
+        """Vectors of both sets: the given ones, the rest from the embedder (each distinct
+        text once, through the cache)."""
+        texts = {"test": tests, "production": production}
+        given = {"test": test_embeddings, "production": production_embeddings}
+        vectors: dict[str, np.ndarray] = {}
+        for side, values in given.items():
+            if values is not None:
+                vectors[side] = as_embeddings(
+                    f"{side}_embeddings", values, len(texts[side]), of=f"{side} prompts"
+                )
+        missing = [side for side in texts if side not in vectors]
+        embedding_id = "precomputed"
+        if missing:
+            unique = list(dict.fromkeys(t for side in missing for t in texts[side]))
+            embedded, embedding_id = self._embed_prompts(unique)
+            row = {t: i for i, t in enumerate(unique)}
+            for side in missing:
+                vectors[side] = embedded[[row[t] for t in texts[side]]]
+            if len(missing) == 1:
+                embedding_id = f"{embedding_id} ({missing[0]}), precomputed (other set)"
+        if vectors["test"].shape[1] != vectors["production"].shape[1]:
+            raise DataError(
+                f"The test vectors have {vectors['test'].shape[1]} dimensions but the "
+                f"production vectors have {vectors['production'].shape[1]}; embed both sets "
+                "with the same model (pass both test_embeddings= and production_embeddings=, "
+                "or neither)."
+            )
+        return vectors["test"], vectors["production"], embedding_id
+
+    async def aaudit_coverage(self, *args: Any, **kwargs: Any) -> CoverageReport:
+        """Async twin of :meth:`audit_coverage` (same arguments); runs in a worker thread."""
+        import asyncio
+
+        return await asyncio.to_thread(self.audit_coverage, *args, **kwargs)
+
+    def compare_models(
+        self,
+        prompts: Any,
+        responses_a: Any,
+        responses_b: Any,
+        scores_a: Any = None,
+        scores_b: Any = None,
+        references: Any = None,
+        *,
+        embeddings: Any = None,
+        model_a_name: str = "model_a",
+        model_b_name: str = "model_b",
+    ) -> ComparisonReport:
+        """Compare two models on the same prompts: overall and on each slice of prompts.
+
+        Scores follow :meth:`analyze`'s modes, for each model: ``scores_a`` and ``scores_b``
+        (mode 1; both or neither), ``references`` (mode 2: each response against the same
+        reference), or neither (mode 3, needs ``model``: each model's responses are scored
+        by sampling). A prompt fails for a model when its score is below
+        ``failure_threshold``; rows either model could not be scored on are left out and
+        listed in ``metadata["unscored_indices"]``. ``embeddings`` skips the embedding model.
+
+        McNemar's test on the prompts exactly one model failed gives the global verdict
+        (``global_winner`` "a", "b" or "tie" at ``significance_level``). The prompts are
+        clustered once; every cluster of at least ``min_slice_size`` prompts is tested the
+        same way, Benjamini–Hochberg-corrected across clusters, and reported: the
+        significant ones (``winner`` "a" or "b") first, then the ties. McNemar is exact
+        below 25 discordant pairs and chi-squared with continuity correction from 25 on; no
+        discordant pair gives p = 1 and "tie". See :mod:`faultmap.comparison`.
+
+        Example:
+            >>> report = SliceAnalyzer().compare_models(
+            ...     prompts, answers_a, answers_b, scores_a=sa, scores_b=sb,
+            ...     model_a_name="gpt-4o", model_b_name="llama-3")  # doctest: +SKIP
+            >>> report.global_winner  # doctest: +SKIP
+            'a'
+            >>> [s.name for s in report.slices if s.significant]  # doctest: +SKIP
+        """
+        from faultmap.comparison import ComparisonSettings, compare_slices
+        from faultmap.scoring.precomputed import PrecomputedScorer
+
+        owner = "SliceAnalyzer.compare_models"
+        started = time.perf_counter()
+        check_param(owner, "model_a_name", model_a_name, NonEmptyStr())
+        check_param(owner, "model_b_name", model_b_name, NonEmptyStr())
+        if model_a_name == model_b_name:
+            raise ConfigurationError(
+                f"The 'model_a_name' and 'model_b_name' parameters of {owner} must differ. "
+                f"Got {model_a_name!r} for both."
+            )
+        if (scores_a is None) != (scores_b is None):
+            given, absent = (
+                ("scores_a", "scores_b") if scores_b is None else ("scores_b", "scores_a")
+            )
+            raise DataError(
+                f"'{given}' was given but '{absent}' was not; pass scores for both models "
+                "(mode 1), or neither to score both responses against references= (mode 2) "
+                "or by sampling from an LLM (mode 3)."
+            )
+        prompts, responses_a, meta = self._check_texts(prompts, responses_a, "responses_a")
+        responses_b = as_text_list("responses_b", responses_b, allow_empty=True)
+        check_same_length(("prompts", prompts), ("responses_b", responses_b))
+        n = len(prompts)
+        if scores_a is not None:
+            scorers: tuple[Scorer, Scorer] = (
+                PrecomputedScorer(as_scores("scores_a", scores_a, n)),
+                PrecomputedScorer(as_scores("scores_b", scores_b, n)),
+            )
+            if references is not None:
+                warnings.warn(
+                    "Both scores_a=/scores_b= and references= were given; using the scores "
+                    "(mode 1) and ignoring references=.",
+                    FaultmapWarning,
+                    stacklevel=2,
+                )
+        if references is not None and scores_a is None:
+            references = as_text_list("references", references)
+            check_same_length(("prompts", prompts), ("references", references))
+        if embeddings is not None:
+            vectors = as_embeddings("embeddings", embeddings, n)
+        client = self._llm_client()
+        if scores_a is None:
+            scorer = self._get_scorer(None, references, client)
+            scorers = (scorer, scorer)
+        t0 = time.perf_counter()
+        scored_a, values_a = self._score(scorers[0], prompts, responses_a)
+        scored_b, values_b = self._score(scorers[1], prompts, responses_b)
+        score_s = time.perf_counter() - t0
+        keep = np.flatnonzero(~np.isnan(values_a) & ~np.isnan(values_b))
+        if keep.size == 0:
+            raise LLMError(
+                "No prompt could be scored for both models, so there is nothing to compare. "
+                f"Scoring metadata: {scored_a.metadata.get('sampling_errors', {})}"
+            )
+        t0 = time.perf_counter()
+        if embeddings is None:
+            vectors, embedding_id = self._embed_prompts(prompts)
+        else:
+            embedding_id = "precomputed"
+        embed_s = time.perf_counter() - t0
+        meta["random_state"] = self.random_state
+        for side, scored in (("a", scored_a), ("b", scored_b)):
+            summary = {k: v for k, v in scored.metadata.items() if not isinstance(v, list)}
+            if summary:
+                meta[f"scoring_{side}"] = summary
+        subset = keep.size < n
+        if subset:
+            meta["unscored_indices"] = [
+                int(i) for i in np.flatnonzero(np.isnan(values_a) | np.isnan(values_b))
+            ]
+            logger.warning(
+                "%d prompt(s) could not be scored for both models and are left out",
+                n - keep.size,
+            )
+
+        def pick(values: Any) -> Any:
+            if isinstance(values, np.ndarray):
+                return values[keep] if subset else values
+            return [values[i] for i in keep] if subset else values
+
+        report = compare_slices(
+            pick(prompts),
+            pick(responses_a),
+            pick(responses_b),
+            pick(values_a),
+            pick(values_b),
+            pick(vectors),
+            clusterer=self._get_clusterer(),
+            namer=self._get_namer(client),
+            settings=ComparisonSettings(
+                significance_level=self.significance_level,
+                min_slice_size=self.min_slice_size,
+                failure_threshold=self.failure_threshold,
+            ),
+            model_a_name=model_a_name,
+            model_b_name=model_b_name,
+            embedding_model=embedding_id,
+            scoring_mode=scored_a.mode,
+            metadata=meta,
+            row_ids=keep if subset else None,
+            total_rows=n,
+        )
+        report.metadata["timings_s"] = {
+            "score": round(score_s, 4),
+            "embed": round(embed_s, 4),
+            **report.metadata.get("timings_s", {}),
+            "total": round(time.perf_counter() - started, 4),
+        }
+        if client is not None:
+            report.metadata["llm"] = {"model": self.model, **client.stats.to_dict()}
+        logger.info(
+            "faultmap: %s vs %s: global winner %s, %d significant slice(s)",
+            model_a_name,
+            model_b_name,
+            report.global_winner,
+            report.num_significant_slices,
+        )
+        return report
+
+    async def acompare_models(self, *args: Any, **kwargs: Any) -> ComparisonReport:
+        """Async twin of :meth:`compare_models` (same arguments); runs in a worker thread."""
+        import asyncio
+
+        return await asyncio.to_thread(self.compare_models, *args, **kwargs)
 
     def __repr__(self) -> str:
         return (

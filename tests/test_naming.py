@@ -346,3 +346,68 @@ def test_api_key_in_naming_error_is_not_logged(caplog: pytest.LogCaptureFixture)
     assert label.source == "keywords"
     assert key not in (label.error or "")
     assert key not in caplog.text
+
+
+# -- kinds: failure slices, coverage gaps, comparison slices -------------------------------
+
+GAP = SliceContext(
+    3,
+    40,
+    keywords=("flight", "luggage"),
+    representative_prompts=("Can I bring two bags on my flight?",),
+    kind="coverage_gap",
+    statistics=(("mean_distance", 0.61234), ("test_prompts_in_region", 0.0)),
+)
+DUEL = SliceContext(
+    4,
+    30,
+    keywords=("cake",),
+    representative_prompts=("How long do I bake a sponge cake?",),
+    failing_examples=(("How long do I bake a sponge cake?", "Forever.", 0.1),),
+    kind="comparison",
+    statistics=(("failure_rate_a", 0.1), ("failure_rate_b", 0.6)),
+    model_names=("alpha", "beta"),
+)
+
+
+def test_each_kind_gets_its_own_system_prompt_with_the_same_guard() -> None:
+    answers = {c.representative_prompts[0]: good_json() for c in (DATES, GAP, DUEL)}
+    namer, transport = namer_for(answers)
+    labels = namer.name([DATES, GAP, DUEL])
+    assert [label.source for label in labels] == ["llm"] * 3
+    systems = [messages[0]["content"] for messages in transport.requests]
+    assert len(set(systems)) == 3
+    for system in systems:
+        for marker in SYSTEM_MARKERS:
+            assert marker in system
+    by_prompt = {
+        json.loads(m[1]["content"].split("\n", 1)[1])["representative_prompts"][0]: (m[0], m[1])
+        for m in transport.requests
+    }
+    gap_system, gap_user = by_prompt[GAP.representative_prompts[0]]
+    assert "test suite" in gap_system["content"]
+    gap = json.loads(gap_user["content"].split("\n", 1)[1])
+    assert gap["mean_distance"] == 0.6123 and gap["test_prompts_in_region"] == 0.0
+    assert "failure_rate" not in gap and "failing_examples" not in gap
+    duel_system, duel_user = by_prompt[DUEL.representative_prompts[0]]
+    assert "two AI models" in duel_system["content"]
+    duel = json.loads(duel_user["content"].split("\n", 1)[1])
+    assert (duel["model_a"], duel["model_b"]) == ("alpha", "beta")
+    assert duel["failing_examples"][0]["response"] == "Forever."
+    failure = json.loads(by_prompt[DATES.representative_prompts[0]][1]["content"].split("\n", 1)[1])
+    assert list(failure) == [
+        "group_size",
+        "failure_rate",
+        "baseline_failure_rate",
+        "distinctive_words",
+        "representative_prompts",
+        "failing_examples",
+    ]
+
+
+def test_keyword_descriptions_are_worded_for_the_kind() -> None:
+    gap, duel = KeywordNamer().name([GAP, DUEL])
+    assert gap.name == "flight / luggage"
+    assert gap.description.startswith("40 production prompts with no close test prompt")
+    assert "0.61" in gap.description and "Failure rate" not in gap.description
+    assert "Failure rate 10% for alpha and 60% for beta" in duel.description

@@ -13,7 +13,10 @@ EXPECTED_ALL = {
     "AnalysisReport",
     "ClusterTest",
     "ClusteringError",
+    "ComparisonReport",
     "ConfigurationError",
+    "CoverageGap",
+    "CoverageReport",
     "DataError",
     "EmbeddingError",
     "FailureSlice",
@@ -22,7 +25,9 @@ EXPECTED_ALL = {
     "LLMConfig",
     "LLMError",
     "MissingDependencyError",
+    "RegionTest",
     "SliceAnalyzer",
+    "SliceComparison",
     "__version__",
 }
 

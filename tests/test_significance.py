@@ -27,7 +27,9 @@ from faultmap.exceptions import ConfigurationError
 from faultmap.significance import (
     benjamini_hochberg,
     mcnemar_test,
+    min_detectable_region_size,
     one_sided_proportion_test,
+    under_representation_min_p,
     under_representation_test,
     wilson_interval,
 )
@@ -391,3 +393,31 @@ def test_under_representation_docstring_example_and_direction() -> None:
 def test_under_representation_rejects_inconsistent_counts(bad: tuple) -> None:
     with pytest.raises(ValueError, match="Inconsistent counts"):
         under_representation_test(*bad)
+
+
+@property_settings
+@given(coverage_counts())
+def test_min_p_is_the_p_value_of_a_region_without_test_prompts(c: CoverageCounts) -> None:
+    k = c.test_in + c.production_in
+    empty = CoverageCounts(0, c.test_total, min(k, c.production_total), c.production_total)
+    floor = under_representation_min_p(k, c.test_total, c.production_total)
+    assert floor <= under_representation_test(*c).p_value + 1e-12
+    if k <= c.production_total:
+        assert floor == pytest.approx(under_representation_test(*empty).p_value, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "test_total, production_total, alpha",
+    [(10_000, 100_000, 0.05), (540, 480, 0.05), (5, 400, 0.01), (1000, 10, 0.05)],
+)
+def test_min_detectable_region_size_is_the_smallest_size_reaching_alpha(
+    test_total: int, production_total: int, alpha: float
+) -> None:
+    k = min_detectable_region_size(test_total, production_total, alpha)
+    assert under_representation_min_p(k, test_total, production_total) <= alpha
+    assert k == 1 or under_representation_min_p(k - 1, test_total, production_total) > alpha
+
+
+def test_min_detectable_region_size_without_a_possible_region() -> None:
+    assert min_detectable_region_size(1, 5, 0.01) == 7  # even a region of all 5 is p = 1/6
+    assert min_detectable_region_size(0, 5, 0.05) == 6

@@ -8,7 +8,16 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AnalysisReport", "ClusterTest", "FailureSlice"]
+__all__ = [
+    "AnalysisReport",
+    "ClusterTest",
+    "ComparisonReport",
+    "CoverageGap",
+    "CoverageReport",
+    "FailureSlice",
+    "RegionTest",
+    "SliceComparison",
+]
 
 
 def _clean(value: Any) -> Any:
@@ -24,6 +33,20 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``data`` that are fields of the dataclass ``cls`` (others are ignored,
+    so reports written by a newer faultmap still load)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _read_json(source: str | Path) -> dict[str, Any]:
+    text = str(source)
+    if not text.lstrip().startswith("{"):
+        text = Path(source).read_text(encoding="utf-8")
+    return json.loads(text)
 
 
 def _write_json(data: dict[str, Any], path: str | Path | None, indent: int | None) -> str:
@@ -173,3 +196,273 @@ class AnalysisReport:
         from faultmap.reports.html import analysis_html
 
         return analysis_html(self)
+
+
+# -- coverage audits -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionTest:
+    """One tested region of the pooled test and production prompts: how many of each it holds
+    and whether the test suite is under-represented there (one-sided Fisher, BH-adjusted)."""
+
+    region_id: int
+    test_count: int
+    production_count: int
+    p_value: float
+    adjusted_p_value: float
+    test_used: str = "fisher"
+
+    @property
+    def size(self) -> int:
+        return self.test_count + self.production_count
+
+
+@dataclass(frozen=True)
+class CoverageGap:
+    """Production prompts with no test prompt nearby, in a region the test suite under-covers.
+
+    A gap is the uncovered production prompts of one *region* (a cluster of the pooled test
+    and production prompts). ``mean_distance`` and ``max_distance`` are the members' cosine
+    distances (1 - cosine similarity) to their nearest test prompt. The statistics describe
+    the region: ``test_count`` test and ``region_production_count`` production prompts,
+    ``expected_test_count`` test prompts expected there if the test suite followed
+    production, and the one-sided Fisher p-value of under-representation, BH-adjusted across
+    regions. ``prompt_indices`` index ``production_prompts``.
+    """
+
+    name: str
+    description: str
+    size: int
+    mean_distance: float
+    representative_prompts: list[str]
+    prompt_indices: list[int]
+    p_value: float
+    adjusted_p_value: float
+    test_count: int
+    region_production_count: int
+    expected_test_count: float
+    region_id: int = -1
+    max_distance: float = 0.0
+    keywords: list[str] = field(default_factory=list)
+    root_cause: str = ""
+    suggested_remediation: str = ""
+    naming_source: str = "keywords"
+    naming_error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CoverageGap:
+        return cls(**_known(cls, data))
+
+    def __str__(self) -> str:
+        from faultmap.reports.text import gap_text
+
+        return gap_text(self)
+
+
+@dataclass(frozen=True)
+class CoverageReport:
+    """Outcome of :meth:`faultmap.SliceAnalyzer.audit_coverage`.
+
+    ``overall_coverage_score`` is the share of production prompts whose nearest test prompt
+    lies within ``distance_threshold`` (cosine distance); ``threshold_rule`` says how the
+    threshold was chosen. ``gaps`` (largest first) are the groups of at least
+    ``min_gap_size`` uncovered prompts in a region where the test suite is significantly
+    under-represented; ``regions`` is every tested region (the Benjamini–Hochberg family).
+    ``nearest_test_distances`` and ``nearest_test_indices`` give, for every production
+    prompt, the distance to and index of its nearest test prompt. ``metadata`` holds
+    ``num_uncovered_total``, ``unclustered_prompt_indices`` (uncovered prompts in no gap),
+    ``rejected_gaps`` (groups of uncovered prompts whose region is not significantly
+    under-represented) and timings.
+    """
+
+    overall_coverage_score: float
+    num_gaps: int
+    gaps: list[CoverageGap]
+    distance_threshold: float
+    threshold_rule: str
+    num_test_prompts: int
+    num_production_prompts: int
+    embedding_model: str
+    clustering_method: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    num_uncovered: int = 0
+    significance_level: float = 0.05
+    min_gap_size: int = 5
+    regions: list[RegionTest] = field(default_factory=list)
+    nearest_test_distances: list[float] = field(default_factory=list)
+    nearest_test_indices: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON-types dict of every field (``from_dict`` rebuilds the report)."""
+        return _clean(asdict(self))
+
+    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
+        """Return the report as JSON, and write it to ``path`` when given."""
+        return _write_json(self.to_dict(), path, indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CoverageReport:
+        """Rebuild a report from :meth:`to_dict` output (plain JSON, no pickle)."""
+        kwargs = _known(cls, data)
+        kwargs["gaps"] = [CoverageGap.from_dict(g) for g in data.get("gaps", [])]
+        kwargs["regions"] = [RegionTest(**_known(RegionTest, r)) for r in data.get("regions", [])]
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, source: str | Path) -> CoverageReport:
+        """Rebuild a report from a JSON string or a path to a JSON file."""
+        return cls.from_dict(_read_json(source))
+
+    def __str__(self) -> str:
+        from faultmap.reports.text import coverage_text
+
+        return coverage_text(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"CoverageReport(num_production_prompts={self.num_production_prompts}, "
+            f"overall_coverage_score={self.overall_coverage_score:.3f}, "
+            f"num_gaps={self.num_gaps})"
+        )
+
+    def _repr_html_(self) -> str:
+        from faultmap.reports.html import coverage_html
+
+        return coverage_html(self)
+
+
+# -- model comparisons ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SliceComparison:
+    """One tested cluster of prompts in a two-model comparison.
+
+    ``discordant_a_wins`` counts prompts only model B failed, ``discordant_b_wins`` prompts
+    only model A failed; ``advantage_rate`` is A's share of those discordant pairs (0.5 when
+    there are none). ``p_value`` is McNemar's test (``test_used`` "exact", "chi2" or "none"),
+    ``adjusted_p_value`` its Benjamini–Hochberg adjustment across tested slices. ``winner`` is
+    "a" or "b" when the adjusted p-value is below the significance level, else "tie".
+    """
+
+    name: str
+    description: str
+    size: int
+    winner: str
+    failure_rate_a: float
+    failure_rate_b: float
+    advantage_rate: float
+    discordant_a_wins: int
+    discordant_b_wins: int
+    p_value: float
+    adjusted_p_value: float
+    test_used: str
+    cluster_id: int = -1
+    sample_indices: list[int] = field(default_factory=list)
+    representative_prompts: list[str] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    root_cause: str = ""
+    suggested_remediation: str = ""
+    naming_source: str = "keywords"
+    naming_error: str | None = None
+
+    @property
+    def significant(self) -> bool:
+        return self.winner != "tie"
+
+    def to_dict(self) -> dict[str, Any]:
+        return _clean(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SliceComparison:
+        return cls(**_known(cls, data))
+
+    def __str__(self) -> str:
+        from faultmap.reports.text import comparison_slice_text
+
+        return comparison_slice_text(self)
+
+
+@dataclass(frozen=True)
+class ComparisonReport:
+    """Outcome of :meth:`faultmap.SliceAnalyzer.compare_models`.
+
+    Global McNemar test on every prompt (``global_*``; ``global_advantage_rate`` is A's share
+    of the discordant pairs), then one McNemar test per cluster of at least
+    ``min_slice_size`` prompts with Benjamini–Hochberg across clusters. ``slices`` holds every
+    tested cluster, the significant ones (``winner`` "a" or "b") first by adjusted p-value,
+    then the ties by size. ``winner`` values name models by letter; ``model_a_name`` and
+    ``model_b_name`` say which model is which.
+    """
+
+    model_a_name: str
+    model_b_name: str
+    total_prompts: int
+    failure_rate_a: float
+    failure_rate_b: float
+    discordant_a_wins: int
+    discordant_b_wins: int
+    global_winner: str
+    global_advantage_rate: float
+    global_p_value: float
+    global_test_used: str
+    num_significant_slices: int
+    slices: list[SliceComparison]
+    clustering_method: str
+    embedding_model: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    scoring_mode: str = "precomputed"
+    significance_level: float = 0.05
+    failure_threshold: float = 0.5
+    min_slice_size: int = 10
+    num_clusters: int = 0
+    num_unclustered: int = 0
+    num_untested: int = 0
+    cluster_labels: list[int] = field(default_factory=list)
+
+    def winner_name(self, winner: str | None = None) -> str:
+        """The model name for a winner code ("a", "b"; "tie" stays "tie")."""
+        code = self.global_winner if winner is None else winner
+        return {"a": self.model_a_name, "b": self.model_b_name}.get(code, "tie")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON-types dict of every field (``from_dict`` rebuilds the report)."""
+        return _clean(asdict(self))
+
+    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
+        """Return the report as JSON, and write it to ``path`` when given."""
+        return _write_json(self.to_dict(), path, indent)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ComparisonReport:
+        """Rebuild a report from :meth:`to_dict` output (plain JSON, no pickle)."""
+        kwargs = _known(cls, data)
+        kwargs["slices"] = [SliceComparison.from_dict(s) for s in data.get("slices", [])]
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, source: str | Path) -> ComparisonReport:
+        """Rebuild a report from a JSON string or a path to a JSON file."""
+        return cls.from_dict(_read_json(source))
+
+    def __str__(self) -> str:
+        from faultmap.reports.text import comparison_text
+
+        return comparison_text(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"ComparisonReport({self.model_a_name!r} vs {self.model_b_name!r}, "
+            f"total_prompts={self.total_prompts}, global_winner={self.global_winner!r}, "
+            f"num_significant_slices={self.num_significant_slices})"
+        )
+
+    def _repr_html_(self) -> str:
+        from faultmap.reports.html import comparison_html
+
+        return comparison_html(self)

@@ -5,9 +5,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from faultmap.reports.models import AnalysisReport, FailureSlice
+    from faultmap.reports.models import (
+        AnalysisReport,
+        ComparisonReport,
+        CoverageGap,
+        CoverageReport,
+        FailureSlice,
+        SliceComparison,
+    )
 
-__all__ = ["analysis_text", "headline", "slice_facts", "slice_text"]
+__all__ = [
+    "analysis_text",
+    "comparison_headline",
+    "comparison_slice_facts",
+    "comparison_slice_text",
+    "comparison_text",
+    "coverage_headline",
+    "coverage_text",
+    "gap_facts",
+    "gap_text",
+    "headline",
+    "slice_facts",
+    "slice_text",
+]
 
 
 def pct(x: float) -> str:
@@ -91,4 +111,162 @@ def analysis_text(report: AnalysisReport) -> str:
     lines = ["faultmap analysis", "=================", *headline(report)]
     for i, s in enumerate(report.slices, 1):
         lines += ["", slice_text(s, i)]
+    return "\n".join(lines)
+
+
+# -- coverage audits -----------------------------------------------------------------------
+
+
+def coverage_headline(report: CoverageReport) -> list[str]:
+    """Summary sentences of a coverage audit, most important first."""
+    r = report
+    uncovered = r.metadata.get("num_uncovered_total", r.num_uncovered)
+    lines = [
+        f"{r.num_production_prompts} production prompts against {r.num_test_prompts} test "
+        f"prompts: {pct(r.overall_coverage_score)} covered (a test prompt within cosine "
+        f"distance {r.distance_threshold:.3f}).",
+        f"Threshold: {r.threshold_rule}.",
+    ]
+    if uncovered == 0:
+        lines.append("Every production prompt has a test prompt within the threshold: no gap.")
+        return lines
+    rejected = len(r.metadata.get("rejected_gaps", []))
+    unclustered = len(r.metadata.get("unclustered_prompt_indices", []))
+    if r.num_gaps:
+        lines.append(
+            f"{uncovered} production prompts are uncovered; {r.num_gaps} gap(s) of at least "
+            f"{r.min_gap_size} of them lie where the test suite is significantly "
+            f"under-represented (Benjamini–Hochberg FDR {r.significance_level:g})."
+        )
+    else:
+        lines.append(
+            f"{uncovered} production prompts are uncovered, but no group of at least "
+            f"{r.min_gap_size} of them lies where the test suite is significantly "
+            f"under-represented (FDR {r.significance_level:g}): no gap."
+        )
+    if unclustered:
+        extra = f"{unclustered} uncovered prompts belong to no gap"
+        if rejected:
+            extra += f" ({rejected} group(s) of them lie where the tests are not scarce)"
+        lines.append(extra + ".")
+    return lines
+
+
+def gap_facts(g: CoverageGap) -> list[str]:
+    """The numbered facts of one coverage gap, as short sentences."""
+    facts = [
+        f"{g.size} production prompts; cosine distance to the nearest test prompt "
+        f"{g.mean_distance:.3f} on average, {g.max_distance:.3f} at most.",
+        f"Its region holds {g.test_count} test and {g.region_production_count} production "
+        f"prompts ({g.expected_test_count:.1f} test prompts expected if the tests followed "
+        f"production): p = {pval(g.p_value)} (Fisher, one-sided), adjusted p = "
+        f"{pval(g.adjusted_p_value)}.",
+    ]
+    if g.keywords:
+        facts.append("Distinctive words: " + ", ".join(g.keywords[:8]) + ".")
+    if g.root_cause:
+        facts.append("What the tests miss: " + g.root_cause)
+    if g.suggested_remediation:
+        facts.append("Tests to add: " + g.suggested_remediation)
+    if g.naming_error:
+        facts.append("Named from keywords because the LLM failed: " + g.naming_error)
+    return facts
+
+
+def gap_text(g: CoverageGap, number: int | None = None) -> str:
+    title = f"{number}. {g.name}" if number is not None else g.name
+    lines = [title, "   " + g.description]
+    lines += ["   - " + fact for fact in gap_facts(g)]
+    if g.representative_prompts:
+        lines.append("   Typical prompts:")
+        lines += [f'     "{clip(p)}"' for p in g.representative_prompts[:3]]
+    return "\n".join(lines)
+
+
+def coverage_text(report: CoverageReport) -> str:
+    lines = ["faultmap coverage audit", "=======================", *coverage_headline(report)]
+    for i, g in enumerate(report.gaps, 1):
+        lines += ["", gap_text(g, i)]
+    return "\n".join(lines)
+
+
+# -- model comparisons ---------------------------------------------------------------------
+
+
+def _verdict(winner: str, a: str, b: str) -> str:
+    if winner == "a":
+        return f"{a} is significantly better"
+    if winner == "b":
+        return f"{b} is significantly better"
+    return "no significant difference (tie)"
+
+
+def comparison_headline(report: ComparisonReport) -> list[str]:
+    """Summary sentences of a two-model comparison, most important first."""
+    r = report
+    a, b = r.model_a_name, r.model_b_name
+    tested = len(r.slices)
+    lines = [
+        f"{r.total_prompts} prompts: {a} fails {pct(r.failure_rate_a)}, {b} fails "
+        f"{pct(r.failure_rate_b)} (score < {r.failure_threshold:g}).",
+        f"Only {b} failed on {r.discordant_a_wins} prompts and only {a} on "
+        f"{r.discordant_b_wins}; McNemar ({r.global_test_used}) p = {pval(r.global_p_value)}: "
+        f"overall, {_verdict(r.global_winner, a, b)} at level {r.significance_level:g}.",
+        f"{r.num_clusters} clusters ({r.clustering_method}); {tested} with at least "
+        f"{r.min_slice_size} prompts were tested; {r.num_unclustered} prompts fell in no "
+        f"cluster and {r.num_untested} in clusters too small to test.",
+    ]
+    if r.num_significant_slices:
+        lines.append(
+            f"{r.num_significant_slices} slice(s) differ significantly (Benjamini–Hochberg FDR "
+            f"{r.significance_level:g}); the other tested slices are ties."
+        )
+    elif tested:
+        lines.append(
+            f"No slice differs significantly at FDR {r.significance_level:g}: every tested "
+            "slice is a tie."
+        )
+    return lines
+
+
+def comparison_slice_facts(s: SliceComparison, a: str = "A", b: str = "B") -> list[str]:
+    """The numbered facts of one comparison slice, as short sentences."""
+    facts = [
+        f"{s.size} prompts: {a} fails {pct(s.failure_rate_a)}, {b} fails "
+        f"{pct(s.failure_rate_b)}; {_verdict(s.winner, a, b)}.",
+        f"Only {b} failed on {s.discordant_a_wins} and only {a} on {s.discordant_b_wins} "
+        f"({a}'s share of these {pct(s.advantage_rate)}); McNemar ({s.test_used}) "
+        f"p = {pval(s.p_value)}, adjusted p = {pval(s.adjusted_p_value)}.",
+    ]
+    if s.keywords:
+        facts.append("Distinctive words: " + ", ".join(s.keywords[:8]) + ".")
+    if s.root_cause:
+        facts.append("Why: " + s.root_cause)
+    if s.suggested_remediation:
+        facts.append("Suggested step: " + s.suggested_remediation)
+    if s.naming_error:
+        facts.append("Named from keywords because the LLM failed: " + s.naming_error)
+    return facts
+
+
+def comparison_slice_text(
+    s: SliceComparison, number: int | None = None, a: str = "A", b: str = "B"
+) -> str:
+    title = f"{number}. {s.name}" if number is not None else s.name
+    lines = [title, "   " + s.description]
+    lines += ["   - " + fact for fact in comparison_slice_facts(s, a, b)]
+    return "\n".join(lines)
+
+
+def comparison_text(report: ComparisonReport) -> str:
+    a, b = report.model_a_name, report.model_b_name
+    lines = ["faultmap model comparison", "=========================", *comparison_headline(report)]
+    significant = [s for s in report.slices if s.significant]
+    for i, s in enumerate(significant, 1):
+        lines += ["", comparison_slice_text(s, i, a, b)]
+    ties = [s for s in report.slices if not s.significant]
+    if ties:
+        lines += ["", "Ties: " + "; ".join(f"{s.name} ({s.size})" for s in ties[:20])]
+        if len(ties) > 20:
+            lines[-1] += f"; and {len(ties) - 20} more"
     return "\n".join(lines)

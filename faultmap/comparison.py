@@ -1,0 +1,282 @@
+"""Two-model comparison orchestration: which model is better, overall and per slice?
+
+Over the stage protocols only, like :mod:`faultmap.pipeline` (no string lookups, no I/O).
+Each prompt has a pass/fail outcome for model A and for model B (score below
+``failure_threshold`` = fail). Only *discordant* prompts, where exactly one model failed,
+say which model is better: McNemar's test (:func:`~faultmap.significance.mcnemar_test`)
+asks whether they split unevenly, on all prompts (the global verdict) and on each cluster of
+at least ``min_slice_size`` prompts (Benjamini–Hochberg across clusters). The clustering
+sees only the prompt vectors, never the outcomes.
+
+Every tested cluster is reported; its ``winner`` is "a" or "b" when its adjusted p-value is
+below ``significance_level`` (the significant slices), else "tie". Significant slices are
+named by the configured namer (an LLM when one is set), ties from their keywords.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from faultmap.clustering.base import Clusterer
+from faultmap.naming.base import Namer, SliceContext, SliceLabel
+from faultmap.naming.keywords import KeywordNamer
+from faultmap.pipeline import Group, cluster_vectors, describe_groups, name_groups
+from faultmap.reports.models import ComparisonReport, SliceComparison
+from faultmap.significance.tests import benjamini_hochberg, mcnemar_test
+
+__all__ = ["ComparisonSettings", "advantage_rate", "compare_slices", "winner"]
+
+logger = logging.getLogger("faultmap")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComparisonSettings:
+    significance_level: float = 0.05
+    min_slice_size: int = 10
+    failure_threshold: float = 0.5
+    n_examples: int = 5
+    n_representative: int = 5
+
+
+def advantage_rate(a_wins: int, b_wins: int) -> float:
+    """Model A's share of the discordant pairs; 0.5 when there are none.
+
+    Example:
+        >>> advantage_rate(30, 10), advantage_rate(0, 0)
+        (0.75, 0.5)
+    """
+    n = a_wins + b_wins
+    return a_wins / n if n else 0.5
+
+
+def winner(a_wins: int, b_wins: int, p_value: float, level: float) -> str:
+    """ "a" or "b" (the model winning more discordant pairs) when ``p_value < level``,
+    else "tie"."""
+    if p_value >= level or a_wins == b_wins:
+        return "tie"
+    return "a" if a_wins > b_wins else "b"
+
+
+@dataclass(frozen=True)
+class _Tested:
+    """One tested cluster before naming."""
+
+    group: Group
+    p_value: float
+    adjusted_p_value: float
+    test_used: str
+    winner: str
+    a_wins: int
+    b_wins: int
+    failure_rate_a: float
+    failure_rate_b: float
+    context: SliceContext
+
+
+def _unique_names(labels: list[SliceLabel], used: set[str]) -> list[SliceLabel]:
+    out = []
+    for label in labels:
+        name, n = label.name, 2
+        while name in used:
+            name, n = f"{label.name} ({n})", n + 1
+        used.add(name)
+        out.append(label if name == label.name else SliceLabel(**{**label.__dict__, "name": name}))
+    return out
+
+
+def compare_slices(
+    prompts: Sequence[str],
+    responses_a: Sequence[str],
+    responses_b: Sequence[str],
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    vectors: np.ndarray,
+    *,
+    clusterer: Clusterer,
+    namer: Namer,
+    settings: ComparisonSettings,
+    model_a_name: str,
+    model_b_name: str,
+    embedding_model: str,
+    scoring_mode: str = "precomputed",
+    metadata: dict[str, Any] | None = None,
+    row_ids: np.ndarray | None = None,
+    total_rows: int | None = None,
+) -> ComparisonReport:
+    """Global and per-cluster McNemar tests of model A against model B.
+
+    Inputs are assumed validated (same lengths, scores in [0, 1], unit vectors). As in
+    :func:`~faultmap.pipeline.find_slices`, ``row_ids`` maps analysed rows to the caller's
+    ``total_rows`` input rows when some were left out; ``cluster_labels`` marks those -2.
+    """
+    ids_out = np.arange(len(prompts)) if row_ids is None else np.asarray(row_ids)
+    timings: dict[str, float] = {}
+    meta: dict[str, Any] = dict(metadata or {})
+    n = len(prompts)
+    fail_a = scores_a < settings.failure_threshold
+    fail_b = scores_b < settings.failure_threshold
+    a_won = ~fail_a & fail_b  # discordant pairs: only B failed
+    b_won = fail_a & ~fail_b  # only A failed
+    a_wins, b_wins = int(a_won.sum()), int(b_won.sum())
+    overall = mcnemar_test(a_wins, b_wins)
+    common = dict(
+        model_a_name=model_a_name,
+        model_b_name=model_b_name,
+        total_prompts=n,
+        failure_rate_a=float(fail_a.mean()),
+        failure_rate_b=float(fail_b.mean()),
+        discordant_a_wins=a_wins,
+        discordant_b_wins=b_wins,
+        global_winner=winner(a_wins, b_wins, overall.p_value, settings.significance_level),
+        global_advantage_rate=advantage_rate(a_wins, b_wins),
+        global_p_value=overall.p_value,
+        global_test_used=overall.test_used,
+        clustering_method=clusterer.name,
+        embedding_model=embedding_model,
+        scoring_mode=scoring_mode,
+        significance_level=settings.significance_level,
+        failure_threshold=settings.failure_threshold,
+        min_slice_size=settings.min_slice_size,
+    )
+    if a_wins + b_wins == 0:
+        meta["note"] = "no discordant pairs: the models pass and fail on the same prompts"
+        meta["timings_s"] = timings
+        return ComparisonReport(num_significant_slices=0, slices=[], metadata=meta, **common)
+
+    start = time.perf_counter()
+    labels = cluster_vectors(clusterer, vectors, settings.min_slice_size)
+    timings["cluster"] = round(time.perf_counter() - start, 4)
+
+    start = time.perf_counter()
+    clustered = labels >= 0
+    ids, sizes = np.unique(labels[clustered], return_counts=True)
+    top = int(ids.max()) + 1 if ids.size else 0
+    a_counts = np.bincount(labels[clustered], weights=a_won[clustered], minlength=top)
+    b_counts = np.bincount(labels[clustered], weights=b_won[clustered], minlength=top)
+    tested = [int(c) for c, s in zip(ids, sizes, strict=True) if s >= settings.min_slice_size]
+    raw = [mcnemar_test(int(a_counts[c]), int(b_counts[c])) for c in tested]
+    adjusted = benjamini_hochberg([r.p_value for r in raw])
+    timings["test"] = round(time.perf_counter() - start, 4)
+
+    start = time.perf_counter()
+    groups = describe_groups(
+        prompts, vectors, labels, tested, n_representative=settings.n_representative
+    )
+    tested_rows = []
+    for group, result, adj in zip(groups, raw, adjusted, strict=True):
+        m = group.members
+        a_c, b_c = int(a_counts[group.group_id]), int(b_counts[group.group_id])
+        win = winner(a_c, b_c, float(adj), settings.significance_level)
+        rate_a, rate_b = float(fail_a[m].mean()), float(fail_b[m].mean())
+        # for the namer: prompts the losing model failed and the winner passed, worst first
+        won, loser_scores, loser_responses = (
+            (a_won, scores_b, responses_b) if win == "a" else (b_won, scores_a, responses_a)
+        )
+        lost = m[won[m]] if win != "tie" else m[:0]
+        lost = lost[np.argsort(loser_scores[lost], kind="stable")][: settings.n_examples]
+        context = group.context(
+            prompts,
+            kind="comparison",
+            model_names=(model_a_name, model_b_name),
+            statistics=(
+                ("failure_rate_a", rate_a),
+                ("failure_rate_b", rate_b),
+                ("advantage_rate_a", advantage_rate(a_c, b_c)),
+            ),
+            failing_examples=tuple(
+                (prompts[i], loser_responses[i], float(loser_scores[i])) for i in lost
+            ),
+        )
+        tested_rows.append(
+            _Tested(
+                group,
+                result.p_value,
+                float(adj),
+                result.test_used,
+                win,
+                a_c,
+                b_c,
+                rate_a,
+                rate_b,
+                context,
+            )
+        )
+    significant = [t for t in tested_rows if t.winner != "tie"]
+    ties = [t for t in tested_rows if t.winner == "tie"]
+    significant.sort(key=lambda t: (t.adjusted_p_value, -len(t.group.members), t.group.group_id))
+    ties.sort(key=lambda t: (-len(t.group.members), t.group.group_id))
+    used: set[str] = set()
+    names = _unique_names(name_groups(namer, [t.context for t in significant]), used)
+    names += _unique_names(name_groups(KeywordNamer(), [t.context for t in ties]), used)
+    timings["name"] = round(time.perf_counter() - start, 4)
+
+    slices = []
+    for t, label in zip(significant + ties, names, strict=True):
+        members = t.group.members
+        slices.append(
+            SliceComparison(
+                name=label.name,
+                description=label.description,
+                size=len(members),
+                winner=t.winner,
+                failure_rate_a=t.failure_rate_a,
+                failure_rate_b=t.failure_rate_b,
+                advantage_rate=advantage_rate(t.a_wins, t.b_wins),
+                discordant_a_wins=t.a_wins,
+                discordant_b_wins=t.b_wins,
+                p_value=t.p_value,
+                adjusted_p_value=t.adjusted_p_value,
+                test_used=t.test_used,
+                cluster_id=t.group.group_id,
+                sample_indices=[int(i) for i in ids_out[members]],
+                representative_prompts=list(t.context.representative_prompts),
+                examples=[
+                    {
+                        "index": int(ids_out[i]),
+                        "prompt": prompts[i],
+                        "response_a": responses_a[i],
+                        "response_b": responses_b[i],
+                        "score_a": float(scores_a[i]),
+                        "score_b": float(scores_b[i]),
+                        "won_by": side,
+                    }
+                    for side, mask in (("a", a_won), ("b", b_won))
+                    for i in members[mask[members]][: settings.n_examples]
+                ],
+                keywords=list(t.context.keywords),
+                root_cause=label.root_cause,
+                suggested_remediation=label.suggested_remediation,
+                naming_source=label.source,
+                naming_error=label.error,
+            )
+        )
+    naming_errors = sum(s.naming_error is not None for s in slices)
+    if naming_errors:
+        meta["naming_fallbacks"] = naming_errors
+    meta["timings_s"] = timings
+    full_labels = labels
+    if row_ids is not None:
+        full_labels = np.full(total_rows if total_rows is not None else n, -2)
+        full_labels[ids_out] = labels
+    logger.info(
+        "comparison: global winner %s; %d of %d tested slices differ significantly",
+        common["global_winner"],
+        len(significant),
+        len(slices),
+    )
+    return ComparisonReport(
+        num_significant_slices=len(significant),
+        slices=slices,
+        metadata=meta,
+        num_clusters=int(ids.size),
+        num_unclustered=int((~clustered).sum()),
+        num_untested=int(sum(s for s in sizes if s < settings.min_slice_size)),
+        cluster_labels=[int(x) for x in full_labels],
+        **common,
+    )

@@ -1,0 +1,390 @@
+"""Coverage audit orchestration: which production prompts has the test suite no example of?
+
+Over the stage protocols only, like :mod:`faultmap.pipeline` (no string lookups, no I/O):
+
+1. **Distances.** For every production prompt, the cosine distance (``1 - cosine``) to its
+   nearest test prompt, exact, in memory-bounded blocks (:mod:`faultmap._neighbors`).
+2. **Threshold.** A production prompt is *covered* when that distance is at most the
+   threshold. Unless given, the threshold is the ``threshold_quantile`` (95th percentile) of
+   the test prompts' own leave-one-out nearest-neighbour distances: how far a test prompt
+   typically is from the rest of the suite. At most ``threshold_sample_size`` distinct test
+   prompts (chosen at random, seeded) are used as queries against all distinct test prompts.
+   If production prompts followed the test suite's distribution, about 5 % of them would
+   still be uncovered by this rule, scattered; that is why gaps must also pass step 4.
+3. **Regions.** The test and production prompts are pooled and clustered together (the
+   clustering stage) without telling the clusterer which prompt came from which set. Above
+   ``max_region_points`` (10,000) a seeded uniform sample of the pool is clustered and
+   every other prompt joins the cluster of its nearest centroid if it is no farther from it
+   than the cluster's farthest sampled member (else it is in no region). The clusterer's
+   ``min_cluster_size`` is the largest of ``min_gap_size``; the *minimum detectable region
+   size* (the smallest region in which a complete absence of test prompts would give
+   p <= ``significance_level``, :func:`~faultmap.significance.min_detectable_region_size`:
+   32 prompts for 10,000 test and 100,000 production prompts), scaled to the sample; and
+   ``min_region_fraction`` (0.3 %) of the prompts clustered. The last keeps regions at the
+   scale of topics: on finer regions one missing topic splits into dozens of gaps.
+4. **Under-representation.** For every region whose smallest attainable p-value is at most
+   ``significance_level`` (a rule on its size only, so it cannot bias the family: Tarone's
+   device), Fisher's exact test asks whether its share of the test prompts is lower than its
+   share of the production prompts (:func:`~faultmap.significance.under_representation_test`);
+   Benjamini–Hochberg corrects across those regions. Because the regions are blind to the
+   split, the test is exact under the null hypothesis that both sets come from one
+   distribution, and the chance of reporting any gap then stays below
+   ``significance_level``.
+5. **Gaps.** The uncovered production prompts of a region form a gap when there are at
+   least ``min_gap_size`` of them and the region is significantly under-represented. Gaps
+   are named (keywords offline, the LLM namer when configured). Uncovered prompts in no gap
+   are listed in the report's metadata, and groups of uncovered prompts in regions where the
+   test suite is not scarce in ``metadata["rejected_gaps"]``.
+
+Clustering the pooled prompts rather than only the uncovered ones matters twice: the
+regions do not depend on the coverage decision, which keeps the test honest, and a set of
+uncovered prompts that is all one topic still forms a cluster (a clusterer run on that set
+alone may refuse to return a single cluster).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from faultmap._neighbors import DEFAULT_MEMORY_BUDGET, cosine_distance, nearest_neighbors
+from faultmap.clustering.base import Clusterer
+from faultmap.exceptions import DataError
+from faultmap.naming.base import Namer
+from faultmap.pipeline import cluster_vectors, describe_groups, name_groups
+from faultmap.reports.models import CoverageGap, CoverageReport, RegionTest
+from faultmap.significance.tests import (
+    benjamini_hochberg,
+    min_detectable_region_size,
+    under_representation_min_p,
+    under_representation_test,
+)
+
+__all__ = ["CoverageSettings", "coverage_threshold", "find_coverage_gaps"]
+
+logger = logging.getLogger("faultmap")
+
+#: Distances within this much of the threshold count as covered (float32 rounding leaves
+#: a prompt's distance to an identical test prompt a hair above 0).
+TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoverageSettings:
+    significance_level: float = 0.05
+    min_gap_size: int = 5
+    distance_threshold: float | None = None
+    threshold_quantile: float = 0.95
+    threshold_sample_size: int = 5_000
+    max_region_points: int = 10_000
+    min_region_fraction: float = 0.003
+    memory_budget: int = DEFAULT_MEMORY_BUDGET
+    n_representative: int = 5
+    random_state: int = 0
+
+
+def _first_occurrences(texts: Sequence[str]) -> np.ndarray:
+    seen: dict[str, int] = {}
+    for i, text in enumerate(texts):
+        seen.setdefault(text, i)
+    return np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
+
+
+def coverage_threshold(
+    test_prompts: Sequence[str],
+    test_vectors: np.ndarray,
+    *,
+    quantile: float = 0.95,
+    sample_size: int = 5_000,
+    random_state: int = 0,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> tuple[float, str, dict[str, Any]]:
+    """The default threshold: a quantile of the test prompts' leave-one-out NN distances.
+
+    Each of at most ``sample_size`` distinct test prompts (seeded sample) is compared with
+    every *other* distinct test prompt; the threshold is the ``quantile`` of those nearest
+    distances. Repeated test prompts are counted once, so copies do not pull it to 0.
+    Returns ``(threshold, rule sentence, details)``.
+
+    Example:
+        >>> v = np.array([[1, 0], [0.8, 0.6], [0, 1]], dtype=np.float32)
+        >>> round(coverage_threshold(["a", "b", "c"], v, quantile=0.5)[0], 3)
+        0.2
+    """
+    unique = _first_occurrences(test_prompts)
+    if unique.size < 2:
+        raise DataError(
+            f"'test_prompts' has {unique.size} distinct prompt(s); choosing a distance threshold "
+            "from the data needs at least 2. Pass more test prompts or distance_threshold=."
+        )
+    rng = np.random.default_rng(random_state)
+    if unique.size > sample_size:
+        picked = np.sort(rng.choice(unique.size, size=sample_size, replace=False))
+    else:
+        picked = np.arange(unique.size)
+    corpus = test_vectors[unique]
+    sims, _ = nearest_neighbors(corpus[picked], corpus, exclude=picked, memory_budget=memory_budget)
+    loo = cosine_distance(sims)
+    threshold = float(np.quantile(loo, quantile))
+    sampled = (
+        f"{picked.size:,} of {unique.size:,} distinct test prompts sampled"
+        if picked.size < unique.size
+        else f"all {unique.size:,} distinct test prompts"
+    )
+    rule = (
+        f"{100 * quantile:g}th percentile of the test prompts' leave-one-out nearest-neighbour "
+        f"cosine distances ({sampled})"
+    )
+    details = {
+        "quantile": quantile,
+        "num_distinct_test_prompts": int(unique.size),
+        "num_sampled": int(picked.size),
+        "median_leave_one_out_distance": float(np.median(loo)),
+    }
+    return threshold, rule, details
+
+
+def _regions(
+    clusterer: Clusterer,
+    test_vectors: np.ndarray,
+    production_vectors: np.ndarray,
+    region_size: int,
+    settings: CoverageSettings,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Region label of every test and every production prompt (-1: in no region), from a
+    clustering of the pooled prompts that never sees which set a prompt came from.
+
+    Returns the two label arrays and the ``min_cluster_size`` given to the clusterer."""
+    n_test, n_pool = len(test_vectors), len(test_vectors) + len(production_vectors)
+    n_clustered = min(n_pool, settings.max_region_points)
+    floor = max(settings.min_gap_size, math.ceil(settings.min_region_fraction * n_clustered))
+    if n_pool <= settings.max_region_points:
+        size = min(max(region_size, floor), n_pool)
+        pooled = np.concatenate([test_vectors, production_vectors])
+        labels = cluster_vectors(clusterer, pooled, size)
+        return labels[:n_test], labels[n_test:], size
+    rng = np.random.default_rng(settings.random_state)
+    sample = np.sort(rng.choice(n_pool, size=settings.max_region_points, replace=False))
+    from_test = sample[sample < n_test]
+    sample_vectors = np.concatenate(
+        [test_vectors[from_test], production_vectors[sample[sample >= n_test] - n_test]]
+    )
+    fraction = settings.max_region_points / n_pool
+    size = max(floor, math.ceil(region_size * fraction))
+    sample_labels = cluster_vectors(clusterer, sample_vectors, size)
+    ids = np.unique(sample_labels[sample_labels >= 0])
+    pooled = np.full(n_pool, -1, dtype=np.int64)
+    if ids.size:
+        centroids = np.stack([sample_vectors[sample_labels == c].mean(axis=0) for c in ids])
+        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+        centroids = centroids.astype(np.float32)
+        radius = np.array(
+            [(sample_vectors[sample_labels == c] @ centroids[k]).min() for k, c in enumerate(ids)]
+        )
+        budget = settings.memory_budget
+        for offset, block in ((0, test_vectors), (n_test, production_vectors)):
+            sims, nearest = nearest_neighbors(block, centroids, memory_budget=budget)
+            inside = sims >= radius[nearest] - TOLERANCE
+            pooled[offset : offset + len(block)] = np.where(inside, ids[nearest], -1)
+    pooled[sample] = sample_labels
+    return pooled[:n_test], pooled[n_test:], size
+
+
+def _test_regions(
+    test_regions: np.ndarray, production_regions: np.ndarray, alpha: float
+) -> list[RegionTest]:
+    """Fisher's under-representation test on every region that could be significant at
+    ``alpha`` (by its size alone), BH-adjusted across them."""
+    n_test, n_prod = len(test_regions), len(production_regions)
+    top = int(max(test_regions.max(initial=-1), production_regions.max(initial=-1))) + 1
+    test_counts = np.bincount(test_regions[test_regions >= 0], minlength=top)
+    prod_counts = np.bincount(production_regions[production_regions >= 0], minlength=top)
+    tested = [
+        r
+        for r in range(top)
+        if under_representation_min_p(int(test_counts[r] + prod_counts[r]), n_test, n_prod) <= alpha
+    ]
+    raw = [
+        under_representation_test(int(test_counts[r]), n_test, int(prod_counts[r]), n_prod)
+        for r in tested
+    ]
+    adjusted = benjamini_hochberg([t.p_value for t in raw])
+    return [
+        RegionTest(
+            region_id=r,
+            test_count=int(test_counts[r]),
+            production_count=int(prod_counts[r]),
+            p_value=t.p_value,
+            adjusted_p_value=float(a),
+            test_used=t.test_used,
+        )
+        for r, t, a in zip(tested, raw, adjusted, strict=True)
+    ]
+
+
+def find_coverage_gaps(
+    test_prompts: Sequence[str],
+    production_prompts: Sequence[str],
+    test_vectors: np.ndarray,
+    production_vectors: np.ndarray,
+    *,
+    clusterer: Clusterer,
+    namer: Namer,
+    settings: CoverageSettings,
+    embedding_model: str,
+    metadata: dict[str, Any] | None = None,
+) -> CoverageReport:
+    """Audit how well ``test_prompts`` cover ``production_prompts`` (steps in the module doc).
+
+    Inputs are assumed validated: non-empty, one L2-normalised float32 vector per prompt.
+    Indices in the report refer to ``production_prompts``.
+    """
+    timings: dict[str, float] = {}
+    meta: dict[str, Any] = dict(metadata or {})
+    n_test, n_prod = len(test_prompts), len(production_prompts)
+
+    start = time.perf_counter()
+    sims, nearest = nearest_neighbors(
+        production_vectors, test_vectors, memory_budget=settings.memory_budget
+    )
+    distances = cosine_distance(sims)
+    del sims
+    if settings.distance_threshold is None:
+        threshold, rule, details = coverage_threshold(
+            test_prompts,
+            test_vectors,
+            quantile=settings.threshold_quantile,
+            sample_size=settings.threshold_sample_size,
+            random_state=settings.random_state,
+            memory_budget=settings.memory_budget,
+        )
+        meta["threshold_details"] = details
+    else:
+        threshold, rule = float(settings.distance_threshold), "given by the caller"
+    uncovered = np.flatnonzero(distances > threshold + TOLERANCE)
+    timings["distances"] = round(time.perf_counter() - start, 4)
+    common = dict(
+        overall_coverage_score=1.0 - uncovered.size / n_prod,
+        distance_threshold=threshold,
+        threshold_rule=rule,
+        num_test_prompts=n_test,
+        num_production_prompts=n_prod,
+        embedding_model=embedding_model,
+        clustering_method=clusterer.name,
+        num_uncovered=int(uncovered.size),
+        significance_level=settings.significance_level,
+        min_gap_size=settings.min_gap_size,
+        nearest_test_distances=distances.tolist(),
+        nearest_test_indices=nearest.tolist(),
+    )
+    meta["num_uncovered_total"] = int(uncovered.size)
+    logger.info(
+        "coverage: %d of %d production prompts uncovered at cosine distance %.4f",
+        uncovered.size,
+        n_prod,
+        threshold,
+    )
+    if uncovered.size < settings.min_gap_size:
+        meta["unclustered_prompt_indices"] = uncovered.tolist()
+        meta["rejected_gaps"] = []
+        meta["timings_s"] = timings
+        return CoverageReport(num_gaps=0, gaps=[], metadata=meta, **common)
+
+    start = time.perf_counter()
+    region_size = max(
+        settings.min_gap_size,
+        min_detectable_region_size(n_test, n_prod, settings.significance_level),
+    )
+    test_regions, production_regions, cluster_size = _regions(
+        clusterer, test_vectors, production_vectors, region_size, settings
+    )
+    regions = _test_regions(test_regions, production_regions, settings.significance_level)
+    meta["regions"] = {
+        "min_region_size": int(region_size),
+        "min_cluster_size": int(cluster_size),
+        "points_clustered": int(min(n_test + n_prod, settings.max_region_points)),
+        "min_region_fraction": settings.min_region_fraction,
+    }
+    meta["num_regions"] = int(max(test_regions.max(initial=-1), production_regions.max()) + 1)
+    meta["num_regions_tested"] = len(regions)
+    timings["cluster_and_test_regions"] = round(time.perf_counter() - start, 4)
+
+    start = time.perf_counter()
+    uncovered_regions = production_regions[uncovered]
+    candidates = [
+        r for r in regions if (uncovered_regions == r.region_id).sum() >= settings.min_gap_size
+    ]
+    uncovered_prompts = [production_prompts[i] for i in uncovered]
+    groups = describe_groups(
+        uncovered_prompts,
+        production_vectors[uncovered],
+        uncovered_regions,
+        [r.region_id for r in candidates],
+        n_representative=settings.n_representative,
+    )
+    share = n_test / (n_test + n_prod)
+    accepted, rejected = [], []
+    for region, group in zip(candidates, groups, strict=True):
+        rows = uncovered[group.members]
+        facts = {
+            "region_id": region.region_id,
+            "size": len(rows),
+            "mean_distance": float(distances[rows].mean()),
+            "max_distance": float(distances[rows].max()),
+            "test_count": region.test_count,
+            "region_production_count": region.production_count,
+            "expected_test_count": region.size * share,
+            "p_value": region.p_value,
+            "adjusted_p_value": region.adjusted_p_value,
+            "prompt_indices": [int(i) for i in rows],
+        }
+        if region.adjusted_p_value < settings.significance_level:
+            accepted.append((group, facts))
+        else:
+            rejected.append({**facts, "keywords": list(group.keywords)})
+    contexts = [
+        group.context(
+            uncovered_prompts,
+            kind="coverage_gap",
+            statistics=(
+                ("mean_distance", facts["mean_distance"]),
+                ("test_prompts_in_region", float(facts["test_count"])),
+                ("expected_test_prompts_in_region", facts["expected_test_count"]),
+            ),
+        )
+        for group, facts in accepted
+    ]
+    labels = name_groups(namer, contexts)
+    timings["name"] = round(time.perf_counter() - start, 4)
+
+    gaps = [
+        CoverageGap(
+            name=label.name,
+            description=label.description,
+            representative_prompts=list(ctx.representative_prompts),
+            keywords=list(ctx.keywords),
+            root_cause=label.root_cause,
+            suggested_remediation=label.suggested_remediation,
+            naming_source=label.source,
+            naming_error=label.error,
+            **facts,
+        )
+        for (_, facts), ctx, label in zip(accepted, contexts, labels, strict=True)
+    ]
+    gaps.sort(key=lambda g: (-g.size, g.adjusted_p_value, g.region_id))
+    in_gap = np.zeros(n_prod, dtype=bool)
+    for g in gaps:
+        in_gap[g.prompt_indices] = True
+    meta["unclustered_prompt_indices"] = [int(i) for i in uncovered if not in_gap[i]]
+    meta["rejected_gaps"] = rejected
+    naming_errors = sum(g.naming_error is not None for g in gaps)
+    if naming_errors:
+        meta["naming_fallbacks"] = naming_errors
+    meta["timings_s"] = timings
+    return CoverageReport(num_gaps=len(gaps), gaps=gaps, regions=regions, metadata=meta, **common)

@@ -1,0 +1,469 @@
+"""Coverage audits: exact chunked nearest neighbours, the threshold rule, gaps as statistical
+claims, reports, bad input. Slow tests use real MiniLM vectors of real BIG-bench prompts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from html import escape
+from typing import Any
+
+import numpy as np
+import pytest
+
+from faultmap import (
+    ConfigurationError,
+    CoverageGap,
+    CoverageReport,
+    DataError,
+    RegionTest,
+    SliceAnalyzer,
+)
+from faultmap._neighbors import block_shape, cosine_distance, nearest_neighbors
+from faultmap.coverage import coverage_threshold
+from faultmap.embedding import PrecomputedEmbedder
+from faultmap.naming import SliceContext, SliceLabel
+
+# -- exact chunked nearest neighbours -------------------------------------------------------
+
+
+def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    x = rng.normal(size=(n, d))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("budget", [4, 700, 4 * 37 * 64, 10_000, 2**20, 2**28])
+def test_chunked_nearest_neighbours_equal_brute_force(budget: int) -> None:
+    rng = np.random.default_rng(budget)
+    queries, corpus = _unit(rng, 333, 12), _unit(rng, 257, 12)
+    full = queries.astype(np.float64) @ corpus.astype(np.float64).T
+    sims, where = nearest_neighbors(queries, corpus, memory_budget=budget)
+    np.testing.assert_allclose(sims, full.max(axis=1), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(full[np.arange(333), where], full.max(axis=1), atol=1e-6)
+    d = cosine_distance(sims)
+    np.testing.assert_allclose(d, 1 - full.max(axis=1), atol=1e-6)
+    assert d.dtype == np.float64 and np.all((d >= 0) & (d <= 2))
+
+
+@pytest.mark.parametrize("budget", [4, 4 * 50 * 64, 2**28])
+def test_leave_one_out_excludes_exactly_the_given_row(budget: int) -> None:
+    rng = np.random.default_rng(1)
+    x = _unit(rng, 120, 6)
+    full = x.astype(np.float64) @ x.astype(np.float64).T
+    np.fill_diagonal(full, -np.inf)
+    sims, where = nearest_neighbors(x, x, exclude=np.arange(120), memory_budget=budget)
+    np.testing.assert_allclose(sims, full.max(axis=1), atol=1e-6)
+    assert np.all(where != np.arange(120))
+    sims, where = nearest_neighbors(x[:1], x[:1], exclude=np.array([0]))
+    assert sims[0] == -np.inf and where[0] == -1  # nothing left to compare with
+
+
+@pytest.mark.parametrize(
+    "n, m, budget", [(100_000, 10_000, 256 * 2**20), (10, 10**7, 2**20), (5, 5, 1)]
+)
+def test_a_similarity_block_stays_within_the_memory_budget(n: int, m: int, budget: int) -> None:
+    rows, cols = block_shape(n, m, budget)
+    assert 1 <= rows <= n and 1 <= cols <= m
+    assert rows * cols * 4 <= max(budget, 4)
+
+
+def test_nearest_neighbours_of_empty_inputs() -> None:
+    sims, where = nearest_neighbors(np.zeros((0, 3), np.float32), np.eye(3, dtype=np.float32))
+    assert sims.shape == where.shape == (0,)
+
+
+# -- the threshold rule ----------------------------------------------------------------------
+
+
+def test_threshold_is_the_95th_percentile_of_leave_one_out_distances() -> None:
+    rng = np.random.default_rng(3)
+    x = _unit(rng, 400, 8)
+    full = x.astype(np.float64) @ x.astype(np.float64).T
+    np.fill_diagonal(full, -np.inf)
+    expected = np.quantile(1 - full.max(axis=1), 0.95)
+    threshold, rule, details = coverage_threshold([f"t{i}" for i in range(400)], x)
+    assert threshold == pytest.approx(expected, abs=1e-6)
+    assert "95th percentile" in rule and "all 400 distinct test prompts" in rule
+    assert details["num_sampled"] == 400
+
+
+def test_threshold_samples_at_most_sample_size_queries_and_ignores_copies() -> None:
+    rng = np.random.default_rng(4)
+    x = _unit(rng, 300, 8)
+    texts = [f"t{i}" for i in range(300)]
+    _, rule, details = coverage_threshold(texts, x, sample_size=100)
+    assert details["num_sampled"] == 100 and "100 of 300" in rule
+    # copies of every test prompt must not pull the threshold to 0
+    doubled, _, _ = coverage_threshold(texts + texts, np.vstack([x, x]))
+    assert doubled == pytest.approx(coverage_threshold(texts, x)[0])
+    with pytest.raises(DataError, match="distinct"):
+        coverage_threshold(["same", "same"], np.vstack([x[:1], x[:1]]))
+
+
+# -- audits on synthetic topics (fast) --------------------------------------------------------
+
+TOPIC_WORDS = {
+    "tax": "tax refund filing deadline return",
+    "cake": "chocolate cake recipe icing oven",
+    "french": "translate sentence french grammar",
+    "flight": "flight booking airline seat luggage",
+}
+
+
+def _topic_data(
+    counts: dict[str, int], seed: int, dim: int = 24
+) -> tuple[list[str], np.ndarray, list[str]]:
+    """Prompts of each topic around one direction per topic (fixed across calls)."""
+    rng = np.random.default_rng(seed)
+    centres = np.eye(dim)[: len(TOPIC_WORDS)] * 3.0
+    prompts, vectors, topics = [], [], []
+    for k, topic in enumerate(TOPIC_WORDS):
+        for i in range(counts.get(topic, 0)):
+            prompts.append(f"{TOPIC_WORDS[topic]} question {seed}-{i}")
+            vectors.append(centres[k] + rng.normal(0.0, 0.35, dim))
+            topics.append(topic)
+    v = np.asarray(vectors)
+    return prompts, (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32), topics
+
+
+TEST = _topic_data({"tax": 80, "cake": 80, "french": 80}, seed=1)
+PRODUCTION = _topic_data({"tax": 60, "cake": 60, "french": 60, "flight": 60}, seed=2)
+
+
+def _audit(analyzer: SliceAnalyzer | None = None, **kwargs: Any) -> CoverageReport:
+    return (analyzer or SliceAnalyzer()).audit_coverage(
+        TEST[0],
+        PRODUCTION[0],
+        test_embeddings=TEST[1],
+        production_embeddings=PRODUCTION[1],
+        **kwargs,
+    )
+
+
+@pytest.fixture(scope="module")
+def synthetic_report() -> CoverageReport:
+    return _audit()
+
+
+def test_the_missing_topic_is_the_only_gap(synthetic_report: CoverageReport) -> None:
+    r = synthetic_report
+    topics = np.array(PRODUCTION[2])
+    assert r.num_gaps == len(r.gaps) >= 1
+    gap_topics = {Counter(topics[g.prompt_indices]).most_common(1)[0][0] for g in r.gaps}
+    assert gap_topics == {"flight"}
+    in_gaps = sum(g.size for g in r.gaps)
+    assert in_gaps >= 0.9 * 60
+    g = r.gaps[0]
+    assert "flight" in g.name and g.test_count == 0
+    assert g.adjusted_p_value < 0.05 and g.expected_test_count > 10
+    assert g.mean_distance > r.distance_threshold
+
+
+def test_coverage_numbers_are_consistent(synthetic_report: CoverageReport) -> None:
+    r = synthetic_report
+    d = np.array(r.nearest_test_distances)
+    uncovered = np.flatnonzero(d > r.distance_threshold + 1e-6)
+    assert r.num_production_prompts == len(d) == 240 and r.num_test_prompts == 240
+    assert r.overall_coverage_score == pytest.approx(1 - uncovered.size / 240)
+    assert r.metadata["num_uncovered_total"] == r.num_uncovered == uncovered.size
+    in_gaps = sorted(i for g in r.gaps for i in g.prompt_indices)
+    assert len(in_gaps) == len(set(in_gaps))
+    assert sorted(in_gaps + r.metadata["unclustered_prompt_indices"]) == uncovered.tolist()
+    for g in r.gaps:
+        assert g.mean_distance == pytest.approx(d[g.prompt_indices].mean())
+        assert g.size == len(g.prompt_indices) >= r.min_gap_size
+    # nearest indices really are the nearest test prompts
+    sims = PRODUCTION[1] @ TEST[1].T
+    np.testing.assert_array_equal(np.array(r.nearest_test_indices), sims.argmax(axis=1))
+    assert "95th percentile" in r.threshold_rule
+    assert r.metadata["threshold_details"]["num_distinct_test_prompts"] == 240
+    assert all(isinstance(t, RegionTest) for t in r.regions)
+    assert r.embedding_model == "precomputed"
+
+
+def test_report_round_trip_and_views(synthetic_report: CoverageReport, tmp_path) -> None:
+    r = synthetic_report
+    path = tmp_path / "coverage.json"
+    r.to_json(path)
+    assert CoverageReport.from_json(path) == r
+    assert CoverageReport.from_dict(json.loads(r.to_json())) == r
+    text = str(r)
+    assert "coverage audit" in text and f"{100 * r.overall_coverage_score:.1f}%" in text
+    assert r.gaps[0].name in text and "Fisher" in text
+    assert "CoverageReport(" in repr(r)
+    assert r.gaps[0].name in str(r.gaps[0])
+    assert escape(r.gaps[0].name) in r._repr_html_()
+
+
+def test_html_escapes_prompts_and_names() -> None:
+    gap = CoverageGap(
+        name="<script>x</script>",
+        description="<b>d</b>",
+        size=5,
+        mean_distance=0.7,
+        representative_prompts=["<img src=x onerror=alert(1)>"],
+        prompt_indices=[0, 1, 2, 3, 4],
+        p_value=0.001,
+        adjusted_p_value=0.002,
+        test_count=0,
+        region_production_count=5,
+        expected_test_count=2.0,
+    )
+    report = CoverageReport(
+        overall_coverage_score=0.5,
+        num_gaps=1,
+        gaps=[gap],
+        distance_threshold=0.4,
+        threshold_rule="given by the caller",
+        num_test_prompts=10,
+        num_production_prompts=10,
+        embedding_model="precomputed",
+        clustering_method="hdbscan",
+        metadata={"num_uncovered_total": 5, "unclustered_prompt_indices": []},
+    )
+    html = report._repr_html_()
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_identical_sets_are_fully_covered_without_gaps() -> None:
+    report = SliceAnalyzer().audit_coverage(
+        PRODUCTION[0], PRODUCTION[0], test_embeddings=PRODUCTION[1],
+        production_embeddings=PRODUCTION[1],
+    )  # fmt: skip
+    assert report.overall_coverage_score == 1.0
+    assert report.num_gaps == 0 and report.gaps == []
+    assert report.metadata["num_uncovered_total"] == 0
+    assert report.metadata["unclustered_prompt_indices"] == []
+    assert max(report.nearest_test_distances) < 1e-6
+    assert "no gap" in str(report)
+
+
+def test_given_threshold_is_used_and_reported() -> None:
+    report = _audit(distance_threshold=2.0)
+    assert report.distance_threshold == 2.0 and report.threshold_rule == "given by the caller"
+    assert report.overall_coverage_score == 1.0 and report.num_gaps == 0
+    strict = _audit(distance_threshold=0.0)
+    assert strict.overall_coverage_score == 0.0
+    assert "threshold_details" not in strict.metadata
+
+
+def test_uncovered_groups_where_tests_are_not_scarce_are_rejected_not_reported() -> None:
+    # A threshold so tight that most covered-topic prompts are "uncovered" too: they form
+    # groups, but in their regions the test suite holds its share, so they are no gaps.
+    report = _audit(distance_threshold=0.05)
+    topics = np.array(PRODUCTION[2])
+    rejected = report.metadata["rejected_gaps"]
+    assert rejected, "the tight threshold should leave groups of uncovered covered-topic prompts"
+    for group in rejected:
+        assert group["adjusted_p_value"] >= 0.05
+        assert Counter(topics[group["prompt_indices"]]).most_common(1)[0][0] != "flight"
+    assert {Counter(topics[g.prompt_indices]).most_common(1)[0][0] for g in report.gaps} == {
+        "flight"
+    }
+    rejected_members = {i for group in rejected for i in group["prompt_indices"]}
+    assert rejected_members <= set(report.metadata["unclustered_prompt_indices"])
+
+
+def test_min_gap_size_larger_than_any_group_gives_no_gap() -> None:
+    report = _audit(min_gap_size=500)
+    assert report.num_gaps == 0
+    assert len(report.metadata["unclustered_prompt_indices"]) == report.num_uncovered > 0
+
+
+class RecordingNamer:
+    def __init__(self) -> None:
+        self.seen: list[SliceContext] = []
+
+    def name(self, slices: list[SliceContext]) -> list[SliceLabel]:
+        self.seen.extend(slices)
+        return [
+            SliceLabel(
+                name=f"gap {c.slice_id}",
+                description="d",
+                root_cause="no flight tests",
+                suggested_remediation="add flight tests",
+                source="llm",
+            )
+            for c in slices
+        ]
+
+
+def test_gaps_are_named_by_the_configured_namer_as_coverage_gaps() -> None:
+    namer = RecordingNamer()
+    report = _audit(SliceAnalyzer(namer=namer))
+    assert namer.seen and all(c.kind == "coverage_gap" for c in namer.seen)
+    assert all(dict(c.statistics)["test_prompts_in_region"] == 0 for c in namer.seen)
+    assert report.gaps[0].naming_source == "llm"
+    assert "Tests to add: add flight tests" in str(report)
+
+
+def test_the_embedder_and_its_cache_embed_each_distinct_text_once() -> None:
+    vectors = dict(zip(TEST[0] + PRODUCTION[0], np.vstack([TEST[1], PRODUCTION[1]]), strict=True))
+
+    calls: list[int] = []
+
+    class Counting(PrecomputedEmbedder):
+        def embed(self, texts, *, role="query"):
+            calls.append(len(texts))
+            return super().embed(texts, role=role)
+
+    embedder = Counting(vectors, name="topics")
+    analyzer = SliceAnalyzer(embedding_model=embedder, embedding_cache=False)
+    report = analyzer.audit_coverage(TEST[0], PRODUCTION[0] + PRODUCTION[0][:10])
+    assert calls == [len(TEST[0]) + len(PRODUCTION[0])]
+    assert report.embedding_model == "precomputed:topics"
+    assert report.metadata["num_duplicate_production_prompts"] == 10
+    assert {g.region_id for g in report.gaps} == {g.region_id for g in _audit().gaps}
+
+
+def test_async_twin_returns_the_same_report() -> None:
+    a = _audit()
+    b = asyncio.run(
+        SliceAnalyzer().aaudit_coverage(
+            TEST[0], PRODUCTION[0], test_embeddings=TEST[1], production_embeddings=PRODUCTION[1]
+        )
+    )
+    da, db = a.to_dict(), b.to_dict()
+    da["metadata"].pop("timings_s"), db["metadata"].pop("timings_s")
+    assert da == db
+
+
+# -- bad input -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(test_prompts=[]), DataError, "'test_prompts' is empty"),
+        (dict(production_prompts=[]), DataError, "'production_prompts' is empty"),
+        (dict(test_prompts="one string"), DataError, "not a single str"),
+        (dict(test_prompts=["ok", 3]), DataError, r"'test_prompts\[1\]'"),
+        (dict(test_prompts=["only one"]), DataError, "at least 2 distinct"),
+        (dict(distance_threshold=-0.1), ConfigurationError, "'distance_threshold' parameter"),
+        (dict(distance_threshold=2.5), ConfigurationError, "'distance_threshold' parameter"),
+        (
+            dict(min_gap_size=1),
+            ConfigurationError,
+            r"'min_gap_size' parameter of SliceAnalyzer\.audit_coverage must be an int",
+        ),
+        (dict(test_embeddings=TEST[1][:10]), DataError, "'test_embeddings' has 10 rows"),
+        (
+            dict(production_embeddings=PRODUCTION[1][:, :5]),
+            DataError,
+            "embed both sets with the same model",
+        ),
+    ],
+)
+def test_bad_input_is_a_clear_error(kwargs: dict, error: type, match: str) -> None:
+    args = dict(
+        test_prompts=TEST[0],
+        production_prompts=PRODUCTION[0],
+        test_embeddings=TEST[1],
+        production_embeddings=PRODUCTION[1],
+    )
+    if "test_prompts" in kwargs and "test_embeddings" not in kwargs:
+        args["test_embeddings"] = None
+        args["production_embeddings"] = None
+        # never reach the model: every bad value here fails validation first
+    args.update(kwargs)
+    with pytest.raises(error, match=match):
+        SliceAnalyzer(embedding_model=PrecomputedEmbedder({}, name="none")).audit_coverage(**args)
+
+
+def test_a_single_test_prompt_works_with_a_given_threshold() -> None:
+    report = SliceAnalyzer().audit_coverage(
+        TEST[0][:1],
+        PRODUCTION[0],
+        distance_threshold=0.5,
+        test_embeddings=TEST[1][:1],
+        production_embeddings=PRODUCTION[1],
+    )
+    assert 0.0 <= report.overall_coverage_score < 0.5
+
+
+# -- real prompts, real embedder (slow) --------------------------------------------------------
+
+
+def _split(real_subset: dict, missing: set[str]) -> dict[str, Any]:
+    """Test set: the first 90 prompts of every task but ``missing``; production: the other
+    60 prompts of every task (held out, so no production prompt is in the test set)."""
+    tasks = real_subset["tasks"]
+    test_idx, prod_idx = [], []
+    for task in sorted(set(tasks)):
+        rows = np.flatnonzero(tasks == task)
+        if task not in missing:
+            test_idx.extend(rows[:90])
+        prod_idx.extend(rows[90:])
+    prompts, vectors = real_subset["prompts"], real_subset["vectors"]
+    return {
+        "test_prompts": [prompts[i] for i in test_idx],
+        "production_prompts": [prompts[i] for i in prod_idx],
+        "test_embeddings": vectors[test_idx],
+        "production_embeddings": vectors[prod_idx],
+        "production_tasks": tasks[prod_idx],
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "missing",
+    [("implicatures", "navigate"), ("date_understanding", "movie_recommendation")],
+)
+def test_a_suite_missing_two_tasks_has_exactly_those_tasks_as_gaps(real_subset, missing) -> None:
+    data = _split(real_subset, set(missing))
+    tasks = data.pop("production_tasks")
+    report = SliceAnalyzer().audit_coverage(**data)
+    found: Counter[str] = Counter()
+    for g in report.gaps:
+        task, count = Counter(tasks[g.prompt_indices]).most_common(1)[0]
+        assert task in missing, f"false gap {g.name!r} is mostly {task!r}"
+        assert count / g.size >= 0.7
+        found[task] += count
+    for task in missing:
+        assert found[task] >= 0.8 * (tasks == task).sum(), f"{task} not found: {found}"
+    assert report.overall_coverage_score < 0.8
+
+
+@pytest.mark.slow
+def test_a_suite_drawn_like_production_has_no_gap(real_subset) -> None:
+    data = _split(real_subset, set())
+    data.pop("production_tasks")
+    report = SliceAnalyzer().audit_coverage(**data)
+    assert report.num_gaps == 0
+    assert report.overall_coverage_score > 0.85
+    assert len(report.regions) >= 5, "the null check needs a real family of tested regions"
+
+
+@pytest.mark.slow
+def test_real_embedder_identical_sets_cover_fully(sample_rows) -> None:
+    prompts = [r["prompt"] for r in sample_rows if r["task"] == "sports_understanding"][:40]
+    report = SliceAnalyzer().audit_coverage(prompts, list(reversed(prompts)))
+    assert report.embedding_model.startswith("sentence-transformers:all-MiniLM-L6-v2")
+    assert report.overall_coverage_score == 1.0 and report.num_gaps == 0
+
+
+def test_above_max_region_points_a_sample_is_clustered_and_the_rest_assigned() -> None:
+    from faultmap.clustering import HDBSCANClusterer
+    from faultmap.coverage import CoverageSettings, find_coverage_gaps
+    from faultmap.naming import KeywordNamer
+
+    report = find_coverage_gaps(
+        TEST[0],
+        PRODUCTION[0],
+        TEST[1],
+        PRODUCTION[1],
+        clusterer=HDBSCANClusterer(),
+        namer=KeywordNamer(),
+        settings=CoverageSettings(max_region_points=200),
+        embedding_model="precomputed",
+    )
+    assert report.metadata["regions"]["points_clustered"] == 200
+    topics = np.array(PRODUCTION[2])
+    assert {Counter(topics[g.prompt_indices]).most_common(1)[0][0] for g in report.gaps} == {
+        "flight"
+    }
+    assert sum(g.size for g in report.gaps) >= 0.9 * 60
+    # every region's counts cover more than the clustered sample
+    assert sum(r.size for r in report.regions) > 200
