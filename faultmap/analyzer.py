@@ -628,8 +628,8 @@ class SliceAnalyzer:
         references: Any = None,
         *,
         embeddings: Any = None,
-        model_a_name: str = "model_a",
-        model_b_name: str = "model_b",
+        model_a_name: str = "Model A",
+        model_b_name: str = "Model B",
     ) -> ComparisonReport:
         """Compare two models on the same prompts: overall and on each slice of prompts.
 

@@ -202,7 +202,7 @@ def test_only_significant_slices_go_to_the_namer_ties_get_keyword_names() -> Non
     report = _compare(*_scores(np.random.default_rng(5), "cake"), analyzer, model_a_name="x")
     assert len(namer.seen) == 1
     ctx = namer.seen[0]
-    assert ctx.kind == "comparison" and ctx.model_names == ("x", "model_b")
+    assert ctx.kind == "comparison" and ctx.model_names == ("x", "Model B")
     stats_ = dict(ctx.statistics)
     assert stats_["failure_rate_a"] < stats_["failure_rate_b"]
     assert ctx.failing_examples and all(score < 0.5 for _, _, score in ctx.failing_examples)
@@ -329,7 +329,7 @@ def test_mode_3_without_a_model_is_a_clear_error() -> None:
         (dict(scores_a=[2.0] * N), DataError, r"'scores_a' must lie in \[0, 1\]"),
         (dict(prompts=[], responses_a=[], responses_b=[]), DataError, "fewer than min_slice"),
         (dict(embeddings=DATA["vectors"][:5]), DataError, "'embeddings' has 5 rows"),
-        (dict(model_b_name="model_a"), ConfigurationError, "must differ"),
+        (dict(model_b_name="Model A"), ConfigurationError, "must differ"),
         (dict(model_a_name=""), ConfigurationError, "'model_a_name' parameter"),
         (dict(references=["r"] * 3, scores_a=None, scores_b=None), DataError, "'references'"),
     ],
