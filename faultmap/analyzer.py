@@ -312,6 +312,22 @@ class SliceAnalyzer:
             consistency_threshold=self.consistency_threshold,
         )
 
+    def _record_run(
+        self,
+        metadata: dict[str, Any],
+        started: float,
+        client: LLMClient | None,
+        **stage_seconds: float,
+    ) -> None:
+        """Put the facade's stage timings, the total and the LLM call counts into metadata."""
+        metadata["timings_s"] = {
+            **{k: round(v, 4) for k, v in stage_seconds.items()},
+            **metadata.get("timings_s", {}),
+            "total": round(time.perf_counter() - started, 4),
+        }
+        if client is not None:
+            metadata["llm"] = {"model": client.config.model, **client.stats.to_dict()}
+
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
     def _score(
@@ -451,14 +467,7 @@ class SliceAnalyzer:
             row_ids=keep if subset else None,
             total_rows=len(prompts),
         )
-        report.metadata["timings_s"] = {
-            "score": round(score_s, 4),
-            "embed": round(embed_s, 4),
-            **report.metadata.get("timings_s", {}),
-            "total": round(time.perf_counter() - started, 4),
-        }
-        if client is not None:
-            report.metadata["llm"] = {"model": self.model, **client.stats.to_dict()}
+        self._record_run(report.metadata, started, client, score=score_s, embed=embed_s)
         logger.info(
             "faultmap: %d significant slice(s) among %d prompts",
             report.num_significant,
@@ -561,13 +570,7 @@ class SliceAnalyzer:
             embedding_model=embedding_id,
             metadata=meta,
         )
-        report.metadata["timings_s"] = {
-            "embed": round(embed_s, 4),
-            **report.metadata.get("timings_s", {}),
-            "total": round(time.perf_counter() - started, 4),
-        }
-        if client is not None:
-            report.metadata["llm"] = {"model": self.model, **client.stats.to_dict()}
+        self._record_run(report.metadata, started, client, embed=embed_s)
         logger.info(
             "faultmap: coverage %.3f, %d gap(s) among %d production prompts",
             report.overall_coverage_score,
@@ -760,14 +763,7 @@ class SliceAnalyzer:
             row_ids=keep if subset else None,
             total_rows=n,
         )
-        report.metadata["timings_s"] = {
-            "score": round(score_s, 4),
-            "embed": round(embed_s, 4),
-            **report.metadata.get("timings_s", {}),
-            "total": round(time.perf_counter() - started, 4),
-        }
-        if client is not None:
-            report.metadata["llm"] = {"model": self.model, **client.stats.to_dict()}
+        self._record_run(report.metadata, started, client, score=score_s, embed=embed_s)
         logger.info(
             "faultmap: %s vs %s: global winner %s, %d significant slice(s)",
             model_a_name,

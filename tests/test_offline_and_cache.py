@@ -125,3 +125,20 @@ def test_corrupt_shard_is_skipped_not_fatal(tmp_path):
 def test_cached_embedder_of_nothing(tmp_path, n):
     out = CachedEmbedder(_CountingEmbedder(), tmp_path).embed([])
     assert out.shape[0] == n
+
+
+class _DiesOnSecondCall(_CountingEmbedder):
+    def embed(self, texts, *, role="query"):
+        if self.calls:
+            raise KeyboardInterrupt("interrupted")
+        return super().embed(texts, role=role)
+
+
+def test_interrupted_embedding_keeps_the_blocks_already_done(tmp_path):
+    texts = [f"prompt number {i}" for i in range(25)]
+    with pytest.raises(KeyboardInterrupt):
+        CachedEmbedder(_DiesOnSecondCall(), tmp_path, write_every=10).embed(texts)
+    inner = _CountingEmbedder()
+    got = CachedEmbedder(inner, tmp_path, write_every=10).embed(texts)
+    assert inner.calls == 15, "the first block of 10 was cached before the interruption"
+    np.testing.assert_array_equal(got, _CountingEmbedder().embed(texts))

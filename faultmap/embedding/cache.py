@@ -58,11 +58,17 @@ class CachedEmbedder:
     """
 
     def __init__(
-        self, inner: Embedder, cache_dir: str | Path | None = None, *, max_shards: int = 32
+        self,
+        inner: Embedder,
+        cache_dir: str | Path | None = None,
+        *,
+        max_shards: int = 32,
+        write_every: int = 8192,
     ) -> None:
         self.inner = inner
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.max_shards = max_shards
+        self.write_every = max(1, int(write_every))
         self.hits = 0
         self.misses = 0
 
@@ -122,16 +128,36 @@ class CachedEmbedder:
         logger.info("Embedding cache: %d of %d texts cached", len(texts) - len(missing), len(texts))
         fresh = None
         if missing:
-            fresh = np.asarray(
-                self.inner.embed([texts[i] for i in missing], role=role), dtype=np.float32
-            )
-            new_keys = _key_array([digests[i] for i in missing])
-            try:
-                self._write(folder, new_keys, fresh)
-                if len(shards) + 1 > self.max_shards:
+            blocks = []
+            n_shards = len(shards)
+            step = self.write_every
+            for start in range(0, len(missing), step):
+                part = missing[start : start + step]
+                if len(missing) > step:
+                    logger.info(
+                        "Embedding block %d of %d (texts %d-%d of %d missing)",
+                        start // step + 1,
+                        -(-len(missing) // step),
+                        start + 1,
+                        start + len(part),
+                        len(missing),
+                    )
+                vectors = np.asarray(
+                    self.inner.embed([texts[i] for i in part], role=role), dtype=np.float32
+                )
+                blocks.append(vectors)
+                # Written block by block: an interrupted run keeps what it already paid for.
+                try:
+                    self._write(folder, _key_array([digests[i] for i in part]), vectors)
+                    n_shards += 1
+                except OSError as exc:
+                    logger.warning("Could not write the embedding cache (%s); continuing", exc)
+            fresh = np.concatenate(blocks)
+            if n_shards > self.max_shards:
+                try:
                     self._compact(folder)
-            except OSError as exc:
-                logger.warning("Could not write the embedding cache (%s); continuing", exc)
+                except OSError as exc:
+                    logger.warning("Could not compact the embedding cache (%s); continuing", exc)
         dim = fresh.shape[1] if fresh is not None else table.shape[1]  # type: ignore[union-attr]
         out = np.empty((len(texts), dim), dtype=np.float32)
         fresh_pos = {digests[i]: j for j, i in enumerate(missing)}

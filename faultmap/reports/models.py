@@ -6,7 +6,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "AnalysisReport",
@@ -56,6 +56,48 @@ def _write_json(data: dict[str, Any], path: str | Path | None, indent: int | Non
     return text
 
 
+class _Views:
+    """JSON round trip and the plain-text view shared by every result.
+
+    A result names its text function (in :mod:`faultmap.reports.text`) in ``_TEXT_VIEW`` and
+    defines ``to_dict`` / ``from_dict``; one source of sentences feeds every view.
+    """
+
+    _TEXT_VIEW: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every result defines it
+        raise NotImplementedError
+
+    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
+        """Return the result as JSON (plain types, no NaN), and write it to ``path`` when given.
+
+        Example:
+            >>> report.to_json("report.json")  # doctest: +SKIP
+        """
+        return _write_json(self.to_dict(), path, indent)
+
+    @classmethod
+    def from_json(cls, source: str | Path) -> Any:
+        """Rebuild a result from a JSON string or a path to a JSON file (plain JSON, no pickle)."""
+        return cls.from_dict(_read_json(source))  # type: ignore[attr-defined]
+
+    def __str__(self) -> str:
+        from faultmap.reports import text
+
+        return getattr(text, self._TEXT_VIEW)(self)
+
+
+class _ReportViews(_Views):
+    """A whole report: the views of :class:`_Views` plus the compact HTML shown by Jupyter."""
+
+    _HTML_VIEW: ClassVar[str]
+
+    def _repr_html_(self) -> str:
+        from faultmap.reports import html
+
+        return getattr(html, self._HTML_VIEW)(self)
+
+
 @dataclass(frozen=True)
 class ClusterTest:
     """One tested cluster: its counts and p-values (significant or not)."""
@@ -73,7 +115,7 @@ class ClusterTest:
 
 
 @dataclass(frozen=True)
-class FailureSlice:
+class FailureSlice(_Views):
     """A group of similar prompts that fails significantly more often than the rest.
 
     Fields up to ``representative_prompts`` match faultmap 0.5.0. ``effect_size`` is the
@@ -81,6 +123,8 @@ class FailureSlice:
     is ``failure_rate - baseline_rate``; ``confidence_interval`` is the Wilson interval of
     ``failure_rate``. ``p_value`` tests this slice against the *rest* of the data.
     """
+
+    _TEXT_VIEW: ClassVar[str] = "slice_text"
 
     name: str
     description: str
@@ -116,14 +160,9 @@ class FailureSlice:
             kwargs["confidence_interval"] = tuple(kwargs["confidence_interval"])
         return cls(**kwargs)
 
-    def __str__(self) -> str:
-        from faultmap.reports.text import slice_text
-
-        return slice_text(self)
-
 
 @dataclass(frozen=True)
-class AnalysisReport:
+class AnalysisReport(_ReportViews):
     """Outcome of :meth:`faultmap.SliceAnalyzer.analyze`.
 
     ``slices`` holds the significant slices, most significant first. ``clusters`` holds every
@@ -132,6 +171,9 @@ class AnalysisReport:
     ``num_untested`` sat in clusters smaller than ``min_slice_size``; both are counted in the
     baseline and never dropped.
     """
+
+    _TEXT_VIEW: ClassVar[str] = "analysis_text"
+    _HTML_VIEW: ClassVar[str] = "analysis_html"
 
     total_prompts: int
     total_failures: int
@@ -155,14 +197,6 @@ class AnalysisReport:
         """Plain-JSON-types dict of every field (``from_dict`` rebuilds the report)."""
         return _clean(asdict(self))
 
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
-        """Return the report as JSON, and write it to ``path`` when given.
-
-        Example:
-            >>> report.to_json("report.json")  # doctest: +SKIP
-        """
-        return _write_json(self.to_dict(), path, indent)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AnalysisReport:
         """Rebuild a report from :meth:`to_dict` output (plain JSON, no pickle)."""
@@ -172,30 +206,12 @@ class AnalysisReport:
         kwargs["clusters"] = [ClusterTest(**c) for c in data.get("clusters", [])]
         return cls(**kwargs)
 
-    @classmethod
-    def from_json(cls, source: str | Path) -> AnalysisReport:
-        """Rebuild a report from a JSON string or a path to a JSON file."""
-        text = str(source)
-        if not text.lstrip().startswith("{"):
-            text = Path(source).read_text(encoding="utf-8")
-        return cls.from_dict(json.loads(text))
-
-    def __str__(self) -> str:
-        from faultmap.reports.text import analysis_text
-
-        return analysis_text(self)
-
     def __repr__(self) -> str:
         return (
             f"AnalysisReport(total_prompts={self.total_prompts}, "
             f"baseline_failure_rate={self.baseline_failure_rate:.3f}, "
             f"num_significant={self.num_significant})"
         )
-
-    def _repr_html_(self) -> str:
-        from faultmap.reports.html import analysis_html
-
-        return analysis_html(self)
 
 
 # -- coverage audits -----------------------------------------------------------------------
@@ -219,7 +235,7 @@ class RegionTest:
 
 
 @dataclass(frozen=True)
-class CoverageGap:
+class CoverageGap(_Views):
     """Production prompts with no test prompt nearby, in a region the test suite under-covers.
 
     A gap is the uncovered production prompts of one *region* (a cluster of the pooled test
@@ -230,6 +246,8 @@ class CoverageGap:
     production, and the one-sided Fisher p-value of under-representation, BH-adjusted across
     regions. ``prompt_indices`` index ``production_prompts``.
     """
+
+    _TEXT_VIEW: ClassVar[str] = "gap_text"
 
     name: str
     description: str
@@ -257,14 +275,9 @@ class CoverageGap:
     def from_dict(cls, data: dict[str, Any]) -> CoverageGap:
         return cls(**_known(cls, data))
 
-    def __str__(self) -> str:
-        from faultmap.reports.text import gap_text
-
-        return gap_text(self)
-
 
 @dataclass(frozen=True)
-class CoverageReport:
+class CoverageReport(_ReportViews):
     """Outcome of :meth:`faultmap.SliceAnalyzer.audit_coverage`.
 
     ``overall_coverage_score`` is the share of production prompts whose nearest test prompt
@@ -278,6 +291,9 @@ class CoverageReport:
     ``rejected_gaps`` (groups of uncovered prompts whose region is not significantly
     under-represented) and timings.
     """
+
+    _TEXT_VIEW: ClassVar[str] = "coverage_text"
+    _HTML_VIEW: ClassVar[str] = "coverage_html"
 
     overall_coverage_score: float
     num_gaps: int
@@ -300,10 +316,6 @@ class CoverageReport:
         """Plain-JSON-types dict of every field (``from_dict`` rebuilds the report)."""
         return _clean(asdict(self))
 
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
-        """Return the report as JSON, and write it to ``path`` when given."""
-        return _write_json(self.to_dict(), path, indent)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CoverageReport:
         """Rebuild a report from :meth:`to_dict` output (plain JSON, no pickle)."""
@@ -312,16 +324,6 @@ class CoverageReport:
         kwargs["regions"] = [RegionTest(**_known(RegionTest, r)) for r in data.get("regions", [])]
         return cls(**kwargs)
 
-    @classmethod
-    def from_json(cls, source: str | Path) -> CoverageReport:
-        """Rebuild a report from a JSON string or a path to a JSON file."""
-        return cls.from_dict(_read_json(source))
-
-    def __str__(self) -> str:
-        from faultmap.reports.text import coverage_text
-
-        return coverage_text(self)
-
     def __repr__(self) -> str:
         return (
             f"CoverageReport(num_production_prompts={self.num_production_prompts}, "
@@ -329,17 +331,12 @@ class CoverageReport:
             f"num_gaps={self.num_gaps})"
         )
 
-    def _repr_html_(self) -> str:
-        from faultmap.reports.html import coverage_html
-
-        return coverage_html(self)
-
 
 # -- model comparisons ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class SliceComparison:
+class SliceComparison(_Views):
     """One tested cluster of prompts in a two-model comparison.
 
     ``discordant_a_wins`` counts prompts only model B failed, ``discordant_b_wins`` prompts
@@ -348,6 +345,8 @@ class SliceComparison:
     ``adjusted_p_value`` its Benjamini–Hochberg adjustment across tested slices. ``winner`` is
     "a" or "b" when the adjusted p-value is below the significance level, else "tie".
     """
+
+    _TEXT_VIEW: ClassVar[str] = "comparison_slice_text"
 
     name: str
     description: str
@@ -382,14 +381,9 @@ class SliceComparison:
     def from_dict(cls, data: dict[str, Any]) -> SliceComparison:
         return cls(**_known(cls, data))
 
-    def __str__(self) -> str:
-        from faultmap.reports.text import comparison_slice_text
-
-        return comparison_slice_text(self)
-
 
 @dataclass(frozen=True)
-class ComparisonReport:
+class ComparisonReport(_ReportViews):
     """Outcome of :meth:`faultmap.SliceAnalyzer.compare_models`.
 
     Global McNemar test on every prompt (``global_*``; ``global_advantage_rate`` is A's share
@@ -399,6 +393,9 @@ class ComparisonReport:
     then the ties by size. ``winner`` values name models by letter; ``model_a_name`` and
     ``model_b_name`` say which model is which.
     """
+
+    _TEXT_VIEW: ClassVar[str] = "comparison_text"
+    _HTML_VIEW: ClassVar[str] = "comparison_html"
 
     model_a_name: str
     model_b_name: str
@@ -434,10 +431,6 @@ class ComparisonReport:
         """Plain-JSON-types dict of every field (``from_dict`` rebuilds the report)."""
         return _clean(asdict(self))
 
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
-        """Return the report as JSON, and write it to ``path`` when given."""
-        return _write_json(self.to_dict(), path, indent)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ComparisonReport:
         """Rebuild a report from :meth:`to_dict` output (plain JSON, no pickle)."""
@@ -445,24 +438,9 @@ class ComparisonReport:
         kwargs["slices"] = [SliceComparison.from_dict(s) for s in data.get("slices", [])]
         return cls(**kwargs)
 
-    @classmethod
-    def from_json(cls, source: str | Path) -> ComparisonReport:
-        """Rebuild a report from a JSON string or a path to a JSON file."""
-        return cls.from_dict(_read_json(source))
-
-    def __str__(self) -> str:
-        from faultmap.reports.text import comparison_text
-
-        return comparison_text(self)
-
     def __repr__(self) -> str:
         return (
             f"ComparisonReport({self.model_a_name!r} vs {self.model_b_name!r}, "
             f"total_prompts={self.total_prompts}, global_winner={self.global_winner!r}, "
             f"num_significant_slices={self.num_significant_slices})"
         )
-
-    def _repr_html_(self) -> str:
-        from faultmap.reports.html import comparison_html
-
-        return comparison_html(self)
