@@ -95,8 +95,11 @@ def main() -> None:
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--peer-timeout", type=float, default=900)
     parser.add_argument("--methods", default="hdbscan")
-    parser.add_argument("--cache-figure", action="store_true",
-                        help="measure a cold vs warm analyze() of 20,000 prompts with the model")
+    parser.add_argument(
+        "--cache-figure",
+        action="store_true",
+        help="measure a cold vs warm analyze() of 20,000 prompts with the model",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -121,8 +124,14 @@ def main() -> None:
             np.save(tmp / "X.npy", vectors)
             np.save(tmp / "F.npy", data["failures"])
             (tmp / "P.json").write_text(json.dumps(data["prompts"]), encoding="utf-8")
-            common = ["--vectors", str(tmp / "X.npy"), "--failures", str(tmp / "F.npy"),
-                      "--prompts", str(tmp / "P.json")]
+            common = [
+                "--vectors",
+                str(tmp / "X.npy"),
+                "--failures",
+                str(tmp / "F.npy"),
+                "--prompts",
+                str(tmp / "P.json"),
+            ]
             tools = [("ours", [sys.executable, "-m", "benchmarks.ours_worker"])]
             if not args.no_peer and PEER_PY.exists():
                 tools.append(("peer", [str(PEER_PY), str(ROOT / "benchmarks/peer/run_peer.py")]))
@@ -134,17 +143,32 @@ def main() -> None:
                     status = run_worker(
                         [*cmd, *common, "--method", method, "--out", str(out)], timeout
                     )
-                    row = {"n": n, "tool": tool, "method": method,
-                           "failure_rate": float(np.mean(data["failures"]))}
+                    row = {
+                        "n": n,
+                        "tool": tool,
+                        "method": method,
+                        "failure_rate": float(np.mean(data["failures"])),
+                    }
                     if status is None:
                         row["error"] = True
                     elif status.get("timed_out"):
                         row.update(status)
                     else:
                         res = json.loads(out.read_text())
-                        row.update({k: res.get(k) for k in
-                                    ("wall_s", "peak_rss_mb", "num_clusters", "num_noise",
-                                     "num_clusters_tested", "timings_s")})
+                        row.update(
+                            {
+                                k: res.get(k)
+                                for k in (
+                                    "wall_s",
+                                    "cpu_s",
+                                    "peak_rss_mb",
+                                    "num_clusters",
+                                    "num_noise",
+                                    "num_clusters_tested",
+                                    "timings_s",
+                                )
+                            }
+                        )
                         row.update(score(res, data["tasks"]))
                     logger.info("%s", row)
                     results.append(row)
@@ -171,20 +195,29 @@ def cache_figure(rows: list[dict]) -> None:
     print(f"cold {times[0]:.1f}s, warm {times[1]:.2f}s, speed-up {times[0] / times[1]:.0f}x")
 
 
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
 def table(results: list[dict]) -> str:
-    lines = ["| n | tool | method | wall s | peak RSS MB | clusters | noise | planted found | "
-             "false slices | row recall | row precision |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| n | tool | method | wall s | CPU s | peak RSS MB | clusters | noise | planted found | "
+        "false slices | row recall | row precision |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         if r.get("timed_out"):
-            lines.append(f"| {r['n']} | {r['tool']} | {r['method']} | > {r['limit_s']:.0f} "
-                         "(timed out) | | | | | | | |")
+            lines.append(
+                f"| {r['n']} | {r['tool']} | {r['method']} | > {r['limit_s']:.0f} "
+                "(timed out) | | | | | | | | |"
+            )
             continue
         if r.get("error"):
-            lines.append(f"| {r['n']} | {r['tool']} | {r['method']} | error | | | | | | | |")
+            lines.append(f"| {r['n']} | {r['tool']} | {r['method']} | error | | | | | | | | |")
             continue
         lines.append(
             f"| {r['n']} | {r['tool']} | {r['method']} | {r['wall_s']:.1f} | "
+            f"{_num(r.get('cpu_s'))} | "
             f"{r['peak_rss_mb']:.0f} | {r['num_clusters']} | {r['num_noise']} | "
             f"{r['planted_found']}/{r['planted_total']} | {r['false_slices']} | "
             f"{r['row_recall']} | {r['row_precision']} |"

@@ -198,9 +198,10 @@ def main(argv: list[str] | None = None) -> int:
         rss_before = _rss_now_mb()
         if args.tracemalloc:
             tracemalloc.start()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = analyzer.analyze(prompts, responses, scores=scores)
         wall_s = time.perf_counter() - t0
+        cpu_s = time.process_time() - c0
         tm_peak = tracemalloc.get_traced_memory()[1] / 2**20 if args.tracemalloc else None
         if args.tracemalloc:
             tracemalloc.stop()
@@ -216,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         "alpha": args.alpha,
         "cpu_count": os.cpu_count(),
         "wall_s": wall_s,
+        "cpu_s": cpu_s,
         "cluster_wall_s": captured.get("cluster_wall_s"),
         "peak_rss_mb": peak_rss_mb,
         "rss_before_mb": rss_before,
