@@ -19,6 +19,7 @@ from faultmap.clustering.base import Clusterer
 from faultmap.exceptions import ClusteringError, DataError
 from faultmap.naming.base import Namer, SliceContext, SliceLabel
 from faultmap.naming.keywords import KeywordNamer, distinctive_terms
+from faultmap.reports.diff import prompt_digest
 from faultmap.reports.models import AnalysisReport, ClusterTest, FailureSlice
 from faultmap.significance.tests import (
     benjamini_hochberg,
@@ -178,6 +179,10 @@ def find_slices(
     ids_out = np.arange(len(prompts)) if row_ids is None else np.asarray(row_ids)
     timer = _Timer()
     meta: dict[str, Any] = dict(metadata or {})
+    # Digests of every analysed prompt and of each slice's members: `faultmap diff` matches
+    # slices of two runs by shared prompts (faultmap.reports.diff).
+    digests = [prompt_digest(p) for p in prompts]
+    meta["prompt_digests"] = digests
     n = len(prompts)
     failures = scores < settings.failure_threshold
     total_failures = int(failures.sum())
@@ -303,6 +308,7 @@ def find_slices(
                 keywords=list(ctx.keywords),
                 naming_source=label.source,
                 naming_error=label.error,
+                prompt_digests=[digests[i] for i in members],
             )
         )
     naming_errors = [s.naming_error for s in slices if s.naming_error]

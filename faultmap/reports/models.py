@@ -122,6 +122,9 @@ class FailureSlice(_Views):
     failure rate over the overall baseline rate (4.2 = "4.2x baseline"); ``risk_difference``
     is ``failure_rate - baseline_rate``; ``confidence_interval`` is the Wilson interval of
     ``failure_rate``. ``p_value`` tests this slice against the *rest* of the data.
+    ``prompt_digests`` holds a short digest of each member prompt's text (see
+    :func:`faultmap.reports.diff.prompt_digest`), so two reports can be matched by shared
+    prompts even when they were run on different data.
     """
 
     _TEXT_VIEW: ClassVar[str] = "slice_text"
@@ -148,6 +151,7 @@ class FailureSlice(_Views):
     keywords: list[str] = field(default_factory=list)
     naming_source: str = "keywords"
     naming_error: str | None = None
+    prompt_digests: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return _clean(asdict(self))

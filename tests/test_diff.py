@@ -1,0 +1,225 @@
+"""diff_reports: slices of two analyses matched by shared prompts (faultmap.reports.diff)."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import pytest
+
+from faultmap import AnalysisReport, ConfigurationError, DataError, FailureSlice, SliceAnalyzer
+from faultmap.reports.diff import SliceDiff, diff_reports, load_report, prompt_digest
+
+# -- hand-built reports: the matching rule on its own ----------------------------------------
+
+
+def _slice(name: str, members: list[str], universe: list[str], digests: bool = True):
+    return FailureSlice(
+        name=name,
+        description="",
+        size=len(members),
+        failure_rate=0.8,
+        baseline_rate=0.2,
+        effect_size=4.0,
+        p_value=1e-6,
+        adjusted_p_value=1e-5,
+        test_used="fisher",
+        sample_indices=[universe.index(p) for p in members],
+        prompt_digests=[prompt_digest(p) for p in members] if digests else [],
+    )
+
+
+def _report(slices: dict[str, list[str]], universe: list[str], *, listed: bool = True):
+    meta = {"prompt_digests": [prompt_digest(p) for p in universe]} if listed else {}
+    return AnalysisReport(
+        total_prompts=len(universe),
+        total_failures=len(universe) // 5,
+        baseline_failure_rate=0.2,
+        num_significant=len(slices),
+        slices=[_slice(name, members, universe) for name, members in slices.items()],
+        clustering_method="hdbscan",
+        embedding_model="test",
+        metadata=meta,
+    )
+
+
+P = [f"old prompt {i}" for i in range(100)]
+Q = [f"new prompt {i}" for i in range(100)]
+
+
+def test_prompt_digest_is_short_stable_and_normalised():
+    composed, decomposed = "café au lait?", unicodedata.normalize("NFD", "café au lait?")
+    assert composed != decomposed
+    assert prompt_digest(composed) == prompt_digest(decomposed) == prompt_digest(f"  {composed}\n")
+    assert len(prompt_digest("x")) == 16 and int(prompt_digest("x"), 16) >= 0
+    assert prompt_digest("What is 2 + 2?") != prompt_digest("What is 2 + 3?")
+    # Stable across processes and versions: a fixed value, not hash().
+    assert prompt_digest("hello") == "2cf24dba5fb0a30e"
+
+
+def test_same_report_twice_is_all_persisting():
+    report = _report({"dates": P[:20], "steps": P[20:35]}, P)
+    d = diff_reports(report, report)
+    assert not d.has_new_slices and d.new == [] and d.resolved == [] and d.not_retested == []
+    assert [(m.old.name, m.new.name, m.overlap) for m in d.persisting] == [
+        ("dates", "dates", 1.0),
+        ("steps", "steps", 1.0),
+    ]
+    assert d.matched_by == "prompt_digests" and d.shared_prompts == 100 and d.notes == []
+
+
+def test_different_prompt_sets_match_on_the_prompts_both_runs_saw():
+    # OLD saw P; NEW saw P[22:] and Q. The old slice P[0:30] has only 8 prompts in NEW
+    # (P[22:30]), all inside a new slice that is mostly new prompts. Among prompts both runs
+    # saw, the overlap is 8/8: the failure persists. Uncut it would be 8/30 (no match).
+    old = _report({"dates": P[:30]}, P)
+    new = _report({"dates again": P[22:30] + Q[:32]}, P[22:] + Q)
+    d = diff_reports(old, new)
+    assert [(m.old.name, m.new.name, m.shared_prompts, m.overlap) for m in d.persisting] == [
+        ("dates", "dates again", 8, 1.0)
+    ]
+    assert d.shared_prompts == 78 and not d.has_new_slices
+
+
+def test_new_resolved_and_not_retested():
+    old = _report({"gone": P[:20], "unseen": P[80:100], "kept": P[40:60]}, P)
+    # NEW analysed P[:80] again (so 'unseen' was never retested) plus new prompts.
+    new = _report({"kept": P[40:60], "fresh": Q[:25]}, P[:80] + Q[:50])
+    d = diff_reports(old, new)
+    assert [r.name for r in d.new] == ["fresh"]
+    assert [r.name for r in d.resolved] == ["gone"]
+    assert [r.name for r in d.not_retested] == ["unseen"]
+    assert [m.new.name for m in d.persisting] == ["kept"]
+    assert d.has_new_slices
+    text = str(d)
+    for fragment in ("1 new", "1 resolved", "1 persisting", "1 not retested", "fresh", "gone"):
+        assert fragment in text
+    data = json.loads(d.to_json())
+    assert data["new"][0]["name"] == "fresh" and data["resolved"][0]["position"] == 0
+
+
+def test_thresholds_at_their_boundaries():
+    old = _report({"a": P[:20]}, P)
+    half = _report({"b": P[10:30]}, P)  # 10 shared of min(20, 20): overlap exactly 0.5
+    less = _report({"b": P[11:31]}, P)  # 9 / 20 = 0.45
+    assert len(diff_reports(old, half).persisting) == 1
+    assert diff_reports(old, less).persisting == []
+    assert len(diff_reports(old, less, min_overlap=0.45).persisting) == 1
+    tiny = _report({"b": P[18:20] + Q[:10]}, P + Q)  # 2 shared, overlap 2/2 after the cut
+    old_full = _report({"a": P[:20]}, P)
+    assert diff_reports(old_full, tiny).persisting == []  # fewer than min_shared=3
+    assert len(diff_reports(old_full, tiny, min_shared=2).persisting) == 1
+
+
+def test_split_slice_matches_both_parts_and_is_not_new():
+    old = _report({"arithmetic": P[:40]}, P)
+    new = _report({"sums": P[:20], "products": P[20:40]}, P)
+    d = diff_reports(old, new)
+    assert sorted(m.new.name for m in d.persisting) == ["products", "sums"]
+    assert d.new == [] and d.resolved == []
+
+
+def test_reports_without_digests_fall_back_to_sample_indices():
+    old = _report({"a": P[:20]}, P).to_dict()
+    new = _report({"a": P[5:25], "b": P[60:80]}, P).to_dict()
+    for report in (old, new):
+        for s in report["slices"]:
+            del s["prompt_digests"]  # as written by an older faultmap
+        report["metadata"] = {}
+    d = diff_reports(old, new)
+    assert d.matched_by == "sample_indices" and len(d.notes) == 1
+    assert [m.new.name for m in d.persisting] == ["a"] and [r.name for r in d.new] == ["b"]
+    new["total_prompts"] = 150
+    assert len(diff_reports(old, new).notes) == 2  # different row counts: warned
+
+
+def test_unlisted_prompts_count_an_old_slice_as_resolved_and_say_so():
+    old = _report({"a": P[:20]}, P, listed=False)
+    new = _report({}, Q, listed=False)
+    d = diff_reports(old, new)
+    assert [r.name for r in d.resolved] == ["a"] and d.shared_prompts is None
+    assert any("does not list" in n for n in d.notes)
+
+
+def test_load_report_errors_name_the_file_and_the_problem(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_report(tmp_path / "nope.json", name="OLD report")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"total_prompts": 3,\n "slices": [}', encoding="utf-8")
+    with pytest.raises(DataError, match=r"not valid JSON \(line 2"):
+        load_report(bad)
+    other = tmp_path / "coverage.json"
+    other.write_text(json.dumps({"overall_coverage_score": 0.9, "gaps": []}), encoding="utf-8")
+    with pytest.raises(DataError, match="not a faultmap analysis report"):
+        diff_reports(other, other)
+    with pytest.raises(ConfigurationError, match="'min_overlap'"):
+        diff_reports(_report({}, P), _report({}, P), min_overlap=0)
+    with pytest.raises(ConfigurationError, match="'min_shared'"):
+        diff_reports(_report({}, P), _report({}, P), min_shared=0)
+
+
+# -- real analyses: real embedder, real clustering, two overlapping weeks of data -------------
+
+
+@pytest.fixture(scope="module")
+def two_weeks(sample_rows):
+    """OLD: rows 0-359; NEW: rows 90-449 (270 prompts in both). In NEW the date questions
+    were fixed (all pass) and sports questions broke (all fail)."""
+    from faultmap.embedding import CachedEmbedder, SentenceTransformerEmbedder
+
+    rows = sample_rows[:450]
+    vectors = CachedEmbedder(SentenceTransformerEmbedder(max_text_chars=2000)).embed(
+        [r["prompt"] for r in rows]
+    )
+    analyzer = SliceAnalyzer()
+
+    def run(lo: int, hi: int, change: dict[str, float]) -> tuple[AnalysisReport, list[str]]:
+        part = rows[lo:hi]
+        scores = [change.get(r["task"], r["score"]) for r in part]
+        report = analyzer.analyze(
+            [r["prompt"] for r in part],
+            [r["response"] for r in part],
+            scores=scores,
+            embeddings=vectors[lo:hi],
+        )
+        return report, [r["task"] for r in part]
+
+    old = run(0, 360, {})
+    new = run(90, 450, {"date_understanding": 1.0, "sports_understanding": 0.0})
+    return old, new
+
+
+def _main_task(report: AnalysisReport, tasks: list[str], position: int) -> tuple[str, float]:
+    members = [tasks[i] for i in report.slices[position].sample_indices]
+    top = max(set(members), key=members.count)
+    return top, members.count(top) / len(members)
+
+
+def test_real_runs_on_overlapping_prompt_sets(two_weeks, tmp_path):
+    (old, old_tasks), (new, new_tasks) = two_weeks
+    old.to_json(tmp_path / "old.json")
+    new.to_json(tmp_path / "new.json")
+    d = diff_reports(tmp_path / "old.json", tmp_path / "new.json")  # through the JSON files
+    assert isinstance(d, SliceDiff) and d.matched_by == "prompt_digests"
+    both = set(old.metadata["prompt_digests"]) & set(new.metadata["prompt_digests"])
+    assert d.shared_prompts == len(both) > 250  # rows 90-359 (a few prompts repeat)
+    new_tasks_found = [_main_task(new, new_tasks, r.position) for r in d.new]
+    resolved_tasks = [_main_task(old, old_tasks, r.position) for r in d.resolved]
+    persisting = [
+        (
+            _main_task(old, old_tasks, m.old.position)[0],
+            _main_task(new, new_tasks, m.new.position)[0],
+        )
+        for m in d.persisting
+    ]
+    # The planted break is the (only) new slice; the fixed date slice is resolved; the
+    # failures nobody touched (navigation, object counting) persist, matched to themselves.
+    assert [t for t, share in new_tasks_found] == ["sports_understanding"], new_tasks_found
+    assert new_tasks_found[0][1] >= 0.8
+    assert "date_understanding" in [t for t, _ in resolved_tasks], resolved_tasks
+    assert "sports_understanding" not in [t for t, _ in resolved_tasks]
+    assert ("navigate", "navigate") in persisting and ("object_counting", "object_counting") in (
+        persisting
+    ), persisting
+    assert all(a == b for a, b in persisting), persisting
+    assert d.has_new_slices
