@@ -393,6 +393,7 @@ class SliceAnalyzer:
         *,
         embeddings: Any = None,
         scorer: Scorer | None = None,
+        metadata: Any = None,
     ) -> AnalysisReport:
         """Find failure slices: groups of similar prompts that fail more than the rest.
 
@@ -407,6 +408,12 @@ class SliceAnalyzer:
         :class:`~faultmap.scoring.Scorer`. Rows that could not be scored (mode 3 sampling
         failed) are left out and listed in ``metadata["unscored_indices"]``.
 
+        ``metadata`` (a dict of columns or a pandas DataFrame, one value per prompt: route,
+        model, prompt version, language...) reads the metadata into the slices, see
+        :func:`faultmap.cohorts.hybrid_slices`: each slice's over-represented values
+        (``slice.over_represented_values``) and the (cluster x value) cells that fail more
+        than both their cluster and their value alone (``report.hybrid_cells``).
+
         Example:
             >>> analyzer = SliceAnalyzer()
             >>> report = analyzer.analyze(prompts, responses, scores=scores)  # doctest: +SKIP
@@ -416,6 +423,10 @@ class SliceAnalyzer:
 
         started = time.perf_counter()
         prompts, responses, meta = self._check_texts(prompts, responses)
+        if metadata is not None:  # check it before any expensive work
+            from faultmap.cohorts import read_metadata
+
+            metadata = read_metadata(metadata, len(prompts), of="prompts")
         if references is not None and scores is None:
             references = as_text_list("references", references)
             check_same_length(("prompts", prompts), ("references", references))
@@ -467,6 +478,15 @@ class SliceAnalyzer:
             row_ids=keep if subset else None,
             total_rows=len(prompts),
         )
+        if metadata is not None:
+            from faultmap.cohorts import hybrid_slices
+
+            t0 = time.perf_counter()
+            report = hybrid_slices(
+                report, metadata, values < self.failure_threshold, prompts=prompts
+            )
+            timings = report.metadata.setdefault("timings_s", {})
+            timings["metadata"] = round(time.perf_counter() - t0, 4)
         self._record_run(report.metadata, started, client, score=score_s, embed=embed_s)
         logger.info(
             "faultmap: %d significant slice(s) among %d prompts",

@@ -153,6 +153,11 @@ class FailureSlice(_Views):
     naming_error: str | None = None
     prompt_digests: list[str] = field(default_factory=list)
 
+    #: Metadata values over-represented in this slice (``analyze(..., metadata=...)``, see
+    #: :func:`faultmap.cohorts.hybrid_slices`): dicts with ``column``, ``value``, ``count``,
+    #: ``slice_share``, ``rest_share``, ``lift``, ``p_value``, ``adjusted_p_value``.
+    over_represented_values: list[dict[str, Any]] = field(default_factory=list)
+
     def to_dict(self) -> dict[str, Any]:
         return _clean(asdict(self))
 
@@ -196,6 +201,12 @@ class AnalysisReport(_ReportViews):
     num_untested: int = 0
     clusters: list[ClusterTest] = field(default_factory=list)
     cluster_labels: list[int] = field(default_factory=list)
+
+    #: (cluster x metadata value) cells that fail significantly more than both their cluster
+    #: and their value alone (``analyze(..., metadata=...)``, see
+    #: :func:`faultmap.cohorts.hybrid_slices`), as dicts; the rule and the counts of tests
+    #: are in ``metadata["metadata_analysis"]``.
+    hybrid_cells: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON-types dict of every field (``from_dict`` rebuilds the report)."""

@@ -25,6 +25,9 @@ __all__ = [
     "gap_facts",
     "gap_text",
     "headline",
+    "hybrid_cell_lines",
+    "hybrid_headline",
+    "hybrid_values_fact",
     "slice_facts",
     "slice_text",
 ]
@@ -72,7 +75,7 @@ def headline(report: AnalysisReport) -> list[str]:
                 f"No slice fails significantly more often than the rest at FDR "
                 f"{r.significance_level:g}."
             )
-    return lines
+    return lines + hybrid_headline(report)
 
 
 def slice_facts(s: FailureSlice) -> list[str]:
@@ -87,6 +90,8 @@ def slice_facts(s: FailureSlice) -> list[str]:
     ]
     if s.keywords:
         facts.append("Distinctive words: " + ", ".join(s.keywords[:8]) + ".")
+    if s.over_represented_values:
+        facts.append(hybrid_values_fact(s.over_represented_values))
     if s.root_cause:
         facts.append("Root cause: " + s.root_cause)
     if s.suggested_remediation:
@@ -111,7 +116,70 @@ def analysis_text(report: AnalysisReport) -> str:
     lines = ["faultmap analysis", "=================", *headline(report)]
     for i, s in enumerate(report.slices, 1):
         lines += ["", slice_text(s, i)]
+    cells = hybrid_cell_lines(report)
+    if cells:
+        lines += ["", "Slice x metadata cells that fail more than both their cluster and value:"]
+        lines += cells
     return "\n".join(lines)
+
+
+# -- metadata in the slices (faultmap.cohorts.hybrid_slices) ------------------------------
+
+
+def hybrid_headline(report: AnalysisReport) -> list[str]:
+    """One sentence on the metadata analysis of a report (none when there was none)."""
+    summary = report.metadata.get("metadata_analysis")
+    if not summary:
+        return []
+    columns = ", ".join(summary.get("columns", []))
+    if "note" in summary:
+        return [f"Metadata ({columns}) not analysed: {summary['note']}."]
+    return [
+        f"Metadata ({columns}): {summary['num_over_represented']} value(s) over-represented in "
+        f"the slices; {len(report.hybrid_cells)} of {summary['hybrid_cells_tested']} tested "
+        f"(cluster x value) cells fail significantly more than both their cluster and their "
+        f"value alone (both BH-adjusted p < {summary['significance_level']:g})."
+    ]
+
+
+def hybrid_values_fact(values: list[dict]) -> str:
+    """The metadata values over-represented in a slice, as one sentence."""
+    parts = [
+        f"{v['column']} = {v['value']} ({pct(v['slice_share'])} here vs "
+        f"{pct(v['rest_share'])} elsewhere, adjusted p = {pval(v['adjusted_p_value'])})"
+        for v in values[:3]
+    ]
+    more = f"; and {len(values) - 3} more" if len(values) > 3 else ""
+    return "Over-represented metadata: " + "; ".join(parts) + more + "."
+
+
+def hybrid_cell_lines(report: AnalysisReport, limit: int = 10) -> list[str]:
+    """One numbered line per hybrid (cluster x metadata value) cell, at most ``limit``."""
+    cells = report.hybrid_cells
+    lines = []
+    for i, c in enumerate(cells[:limit], 1):
+        if c.get("slice_name"):
+            where = f"slice {c['slice_name']!r}"
+        else:
+            where = f"cluster {c['cluster_id']}"
+            if c.get("keywords"):
+                where += " (" + ", ".join(c["keywords"][:4]) + ")"
+        lines.append(
+            f"  {i}. {c['column']} = {c['value']} in {where}: {c['size']} prompts fail "
+            f"{pct(c['failure_rate'])}, against {pct(c['cluster_rest_failure_rate'])} in the rest "
+            f"of the cluster and {pct(c['value_rest_failure_rate'])} for this value elsewhere; "
+            f"adjusted p = {pval(c['adjusted_p_value_vs_cluster'])} and "
+            f"{pval(c['adjusted_p_value_vs_value'])}."
+        )
+    if len(cells) > limit:
+        lines.append(f"  and {len(cells) - limit} more.")
+    explained = report.metadata.get("metadata_analysis", {}).get("explained_cells", [])
+    if lines and explained:
+        lines.append(
+            f"  ({len(explained)} more cell(s) failed only through rows of a stronger cell "
+            "above; see metadata['metadata_analysis']['explained_cells'].)"
+        )
+    return lines
 
 
 # -- coverage audits -----------------------------------------------------------------------

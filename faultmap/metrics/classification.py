@@ -1,0 +1,610 @@
+"""Classification metrics: confusion matrix, per-class rates and their averages, agreement,
+ranking and probabilistic losses, and a per-class report with the most-confused pairs.
+
+Conventions, as in scikit-learn: ``y_true`` first; labels may be numbers or strings; the
+classes are ``labels`` (in that order) when given, else the sorted union of the labels seen.
+A rate whose denominator is 0 is 0.0 (scikit-learn's ``zero_division=0``), without warning.
+``average`` is ``"binary"`` (the ``pos_label`` class only; the default, an error for more
+than two classes), ``"micro"`` (pooled counts), ``"macro"`` (unweighted mean over classes),
+``"weighted"`` (mean weighted by each class's support in ``y_true``) or ``None`` (one value
+per class, in class order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from faultmap._validation import Interval, Options, check_param, check_same_length
+from faultmap.exceptions import ConfigurationError, DataError
+from faultmap.metrics._checks import (
+    AVERAGES,
+    as_label_array,
+    binary_classes,
+    check_average,
+    encode,
+    resolve_classes,
+    resolve_probabilities,
+)
+from faultmap.metrics._results import Result, find_row, format_table, label_text
+
+__all__ = [
+    "ClassMetrics",
+    "ClassificationReport",
+    "ConfusedPair",
+    "accuracy",
+    "balanced_accuracy",
+    "classification_report",
+    "cohen_kappa",
+    "confusion_matrix",
+    "f1_score",
+    "log_loss",
+    "matthews_corrcoef",
+    "precision",
+    "recall",
+    "roc_auc",
+    "sensitivity",
+    "specificity",
+]
+
+# -- shared plumbing -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    classes: np.ndarray
+    true_index: np.ndarray
+    pred_index: np.ndarray
+
+    @property
+    def k(self) -> int:
+        return len(self.classes)
+
+    def matrix(self) -> np.ndarray:
+        """Counts: rows are true classes, columns predicted classes."""
+        k = self.k
+        flat = np.bincount(self.true_index * k + self.pred_index, minlength=k * k)
+        return flat.reshape(k, k).astype(np.int64)
+
+
+def _encode_pair(owner: str, y_true: Any, y_pred: Any, labels: Any = None) -> _Encoded:
+    yt = as_label_array("y_true", y_true)
+    yp = as_label_array("y_pred", y_pred)
+    check_same_length(("y_true", yt), ("y_pred", yp))
+    classes = resolve_classes(owner, ("y_true", yt), ("y_pred", yp), labels=labels)
+    return _Encoded(classes, encode("y_true", yt, classes), encode("y_pred", yp, classes))
+
+
+def _with_pos_label(owner: str, enc: _Encoded, pos_label: Any) -> tuple[_Encoded, int]:
+    """Check ``average="binary"`` and return the encoding and the positive class's index."""
+    names = [c.item() for c in enc.classes]
+    if enc.k > 2:
+        raise ConfigurationError(
+            f"The 'average' parameter of {owner} is 'binary' but there are {enc.k} classes "
+            f"{names}; pass average='macro', 'micro', 'weighted' or None."
+        )
+    family = "text" if enc.classes.dtype.kind in "US" else "numeric"
+    pos_family = "text" if isinstance(pos_label, str) else "numeric"
+    if pos_label in names and family == pos_family:
+        return enc, names.index(pos_label)
+    if enc.k == 2 or family != pos_family:
+        raise DataError(
+            f"pos_label={pos_label!r} is not one of the labels {names}; pass "
+            f"pos_label=<the positive class>, e.g. pos_label={names[-1]!r}."
+        )
+    # Only the negative class occurs: add the positive one (it has no true or predicted rows).
+    classes = np.unique(np.concatenate([enc.classes, np.asarray([pos_label])]))
+    remap = encode("labels", enc.classes, classes)
+    widened = _Encoded(classes, remap[enc.true_index], remap[enc.pred_index])
+    return widened, int(np.flatnonzero(classes == pos_label)[0])
+
+
+def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+
+
+def _counts(cm: np.ndarray) -> dict[str, np.ndarray]:
+    tp = np.diag(cm).astype(np.int64)
+    fp = cm.sum(axis=0) - tp
+    fn = cm.sum(axis=1) - tp
+    tn = cm.sum() - tp - fp - fn
+    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "support": tp + fn}
+
+
+_RATES = {
+    # name: (numerator keys, denominator keys)
+    "precision": (("tp",), ("tp", "fp")),
+    "recall": (("tp",), ("tp", "fn")),
+    "specificity": (("tn",), ("tn", "fp")),
+    "f1": (("tp", "tp"), ("tp", "tp", "fp", "fn")),
+}
+
+
+def _rate(counts: dict[str, np.ndarray], metric: str, pooled: bool = False) -> Any:
+    num_keys, den_keys = _RATES[metric]
+    num = sum(counts[k] for k in num_keys)
+    den = sum(counts[k] for k in den_keys)
+    if pooled:
+        return float(_divide(np.sum(num), np.sum(den)))
+    return _divide(num, den)
+
+
+def _averaged(
+    owner: str,
+    metric: str,
+    y_true: Any,
+    y_pred: Any,
+    labels: Any,
+    pos_label: Any,
+    average: str | None,
+) -> float | np.ndarray:
+    check_average(owner, average, allowed=(*AVERAGES, None))
+    enc = _encode_pair(owner, y_true, y_pred, labels)
+    pos = None
+    if average == "binary":
+        enc, pos = _with_pos_label(owner, enc, pos_label)
+    counts = _counts(enc.matrix())
+    if average == "micro":
+        return _rate(counts, metric, pooled=True)
+    per_class = _rate(counts, metric)
+    if average is None:
+        return per_class
+    if average == "binary":
+        return float(per_class[pos])
+    if average == "macro":
+        return float(per_class.mean())
+    support = counts["support"]
+    return float(np.sum(per_class * support) / support.sum()) if support.sum() else 0.0
+
+
+# -- confusion matrix and rates ------------------------------------------------------------
+
+
+def confusion_matrix(
+    y_true: Any, y_pred: Any, *, labels: Any = None, normalize: str | None = None
+) -> np.ndarray:
+    """Counts of (true, predicted) pairs: row i is true class i, column j predicted class j.
+
+    ``normalize="true"`` divides each row by its sum, ``"pred"`` each column, ``"all"`` the
+    whole matrix; an all-zero row or column stays 0. Classes are ``labels`` in that order, or
+    the sorted labels seen.
+
+    Example:
+        >>> confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2]).tolist()
+        [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    """
+    check_param("confusion_matrix", "normalize", normalize, Options(("true", "pred", "all")), None)
+    cm = _encode_pair("confusion_matrix", y_true, y_pred, labels).matrix()
+    if normalize == "true":
+        return _divide(cm, cm.sum(axis=1, keepdims=True) * np.ones_like(cm))
+    if normalize == "pred":
+        return _divide(cm, cm.sum(axis=0, keepdims=True) * np.ones_like(cm))
+    if normalize == "all":
+        return _divide(cm, np.full(cm.shape, cm.sum()))
+    return cm
+
+
+def accuracy(y_true: Any, y_pred: Any) -> float:
+    """Share of samples whose prediction equals the true label.
+
+    Example:
+        >>> accuracy(["a", "b", "b"], ["a", "b", "a"])
+        0.6666666666666666
+    """
+    enc = _encode_pair("accuracy", y_true, y_pred)
+    return float(np.mean(enc.true_index == enc.pred_index))
+
+
+def balanced_accuracy(y_true: Any, y_pred: Any) -> float:
+    """Mean recall over the classes present in ``y_true`` (classes only predicted are left out,
+    as in scikit-learn).
+
+    Example:
+        >>> balanced_accuracy([0, 0, 0, 1], [0, 0, 0, 0])
+        0.5
+    """
+    enc = _encode_pair("balanced_accuracy", y_true, y_pred)
+    counts = _counts(enc.matrix())
+    present = counts["support"] > 0
+    return float(np.mean(_divide(counts["tp"], counts["support"])[present]))
+
+
+class _RateMetric(Protocol):
+    """Signature shared by :func:`precision`, :func:`recall`, :func:`sensitivity`,
+    :func:`specificity` and :func:`f1_score`."""
+
+    def __call__(
+        self,
+        y_true: Any,
+        y_pred: Any,
+        *,
+        average: str | None = "binary",
+        pos_label: Any = 1,
+        labels: Any = None,
+    ) -> float | np.ndarray: ...
+
+
+def _rate_metric(name: str, metric: str, doc: str) -> _RateMetric:
+    """A public per-class rate function named ``name`` computing ``_RATES[metric]``."""
+
+    def rate(
+        y_true: Any,
+        y_pred: Any,
+        *,
+        average: str | None = "binary",
+        pos_label: Any = 1,
+        labels: Any = None,
+    ) -> float | np.ndarray:
+        return _averaged(name, metric, y_true, y_pred, labels, pos_label, average)
+
+    rate.__name__ = rate.__qualname__ = name
+    rate.__doc__ = doc
+    return rate
+
+
+precision = _rate_metric(
+    "precision",
+    "precision",
+    """Precision ``tp / (tp + fp)``: of the samples predicted as a class, the share that are.
+
+    Example:
+        >>> precision([0, 1, 1, 0], [1, 1, 1, 0])
+        0.6666666666666666
+        >>> precision(["a", "b", "c"], ["a", "b", "b"], average=None).tolist()
+        [1.0, 0.5, 0.0]
+    """,
+)
+
+recall = _rate_metric(
+    "recall",
+    "recall",
+    """Recall (sensitivity, true-positive rate) ``tp / (tp + fn)``: of the samples of a class,
+    the share predicted as it.
+
+    Example:
+        >>> recall([0, 1, 1, 0], [1, 1, 0, 0])
+        0.5
+    """,
+)
+
+sensitivity = _rate_metric(
+    "sensitivity",
+    "recall",
+    """Sensitivity: another name for :func:`recall`.
+
+    Example:
+        >>> sensitivity([0, 1, 1, 0], [1, 1, 0, 0])
+        0.5
+    """,
+)
+
+specificity = _rate_metric(
+    "specificity",
+    "specificity",
+    """Specificity (true-negative rate) ``tn / (tn + fp)``: of the samples *not* of a class,
+    the share not predicted as it. For more than two classes each class is taken one against
+    the rest; ``"weighted"`` weights by each class's support in ``y_true``, ``"micro"`` pools
+    the one-against-rest counts.
+
+    Example:
+        >>> specificity([0, 1, 1, 0], [1, 1, 0, 0])
+        0.5
+    """,
+)
+
+f1_score = _rate_metric(
+    "f1_score",
+    "f1",
+    """F1, the harmonic mean of precision and recall: ``2 tp / (2 tp + fp + fn)``.
+
+    Example:
+        >>> f1_score([0, 1, 1, 0], [1, 1, 0, 0])
+        0.5
+    """,
+)
+
+
+def matthews_corrcoef(y_true: Any, y_pred: Any) -> float:
+    """Matthews correlation coefficient (Gorodkin's multiclass form, as in scikit-learn), in
+    [-1, 1]; 0.0 when it is undefined (only one class in ``y_true`` or in ``y_pred``).
+
+    Example:
+        >>> matthews_corrcoef([0, 1, 1, 0], [0, 1, 1, 1])
+        0.5773502691896258
+    """
+    cm = _encode_pair("matthews_corrcoef", y_true, y_pred).matrix().astype(np.float64)
+    t_sum, p_sum = cm.sum(axis=1), cm.sum(axis=0)
+    n, correct = cm.sum(), np.trace(cm)
+    cov_tp = correct * n - t_sum @ p_sum
+    cov_pp = n * n - p_sum @ p_sum
+    cov_tt = n * n - t_sum @ t_sum
+    if cov_pp * cov_tt == 0:
+        return 0.0
+    return float(cov_tp / np.sqrt(cov_tt * cov_pp))
+
+
+def cohen_kappa(
+    y_true: Any, y_pred: Any, *, weights: str | None = None, labels: Any = None
+) -> float:
+    """Cohen's kappa: agreement beyond chance, ``1 - observed / expected`` disagreement.
+
+    ``weights="linear"`` or ``"quadratic"`` charge a disagreement by its distance in class
+    order (for ordinal classes). 0.0 when chance agreement is already perfect (every label in
+    both arrays is the same class), where kappa is undefined.
+
+    Example:
+        >>> round(cohen_kappa([0, 1, 1, 0], [0, 1, 1, 1]), 3)
+        0.5
+    """
+    check_param("cohen_kappa", "weights", weights, Options(("linear", "quadratic")), None)
+    cm = _encode_pair("cohen_kappa", y_true, y_pred, labels).matrix().astype(np.float64)
+    k = len(cm)
+    expected = np.outer(cm.sum(axis=1), cm.sum(axis=0)) / cm.sum()
+    i, j = np.indices((k, k))
+    if weights is None:
+        w = (i != j).astype(np.float64)
+    elif weights == "linear":
+        w = np.abs(i - j).astype(np.float64)
+    else:
+        w = ((i - j) ** 2).astype(np.float64)
+    denominator = float(np.sum(w * expected))
+    if denominator == 0:
+        return 0.0
+    return float(1.0 - np.sum(w * cm) / denominator)
+
+
+# -- ranking and probabilistic losses ------------------------------------------------------
+
+
+def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve = P(score of a positive > score of a negative), ties 1/2
+    (the Mann–Whitney U statistic over n_pos * n_neg)."""
+    from scipy.stats import rankdata
+
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    ranks = rankdata(score)
+    u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def roc_auc(
+    y_true: Any,
+    y_score: Any,
+    *,
+    average: str | None = "macro",
+    multi_class: str = "ovr",
+    labels: Any = None,
+) -> float | np.ndarray:
+    """Area under the ROC curve.
+
+    Binary: ``y_score`` of shape (n,) holds a score for the positive class (the greater of the
+    two labels; any real numbers, higher = more positive) or (n, 2) probabilities.
+    Multiclass: ``y_score`` is (n, k) probabilities; ``multi_class="ovr"`` scores each class
+    against the rest (``average`` "macro", "weighted" by prevalence, "micro" on the pooled
+    one-hot entries, or None per class); ``"ovo"`` averages Hand & Till's pairwise AUCs
+    ("macro" or "weighted" by the pair's prevalence). Every class must occur in ``y_true``:
+    with one class only, ROC AUC is undefined and a :class:`DataError` says so.
+
+    Example:
+        >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+        0.75
+    """
+    owner = "roc_auc"
+    check_param(owner, "multi_class", multi_class, Options(("ovr", "ovo")))
+    check_average(owner, average, allowed=("micro", "macro", "weighted", None))
+    yt = as_label_array("y_true", y_true)
+    if isinstance(y_score, (str, bytes)) or y_score is None:
+        raise DataError("'y_score' must be an array of scores.")
+    raw = np.asarray(y_score.to_numpy() if hasattr(y_score, "to_numpy") else y_score)
+    one_column = raw.ndim == 1 or (raw.ndim == 2 and raw.shape[1] == 1)
+    if one_column:
+        try:
+            score = raw.astype(np.float64).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"'y_score' must contain only numbers ({exc}).") from exc
+        check_same_length(("y_true", yt), ("y_score", score))
+        bad = np.flatnonzero(~np.isfinite(score))
+        if bad.size:
+            raise DataError(f"'y_score' has NaN or infinite values, first at index {bad[0]}.")
+        classes = binary_classes(owner, resolve_classes(owner, ("y_true", yt)), labels)
+        positive = encode("y_true", yt, classes) == 1
+        proba = None
+    else:
+        prob = resolve_probabilities(owner, yt, raw, labels=labels)
+        classes, proba = prob.classes, prob.proba
+        true_index = prob.true_index
+    if one_column or len(classes) == 2:
+        if not one_column:
+            positive, score = true_index == 1, proba[:, 1]
+        if positive.all() or not positive.any():
+            raise DataError(
+                f"ROC AUC is undefined when y_true holds only one class "
+                f"({classes[int(positive[0])].item()!r}); it needs positives and negatives."
+            )
+        return _binary_auc(positive, score)
+    support = np.bincount(true_index, minlength=len(classes))
+    if np.any(support == 0):
+        missing = [c.item() for c in classes[support == 0]]
+        raise DataError(
+            f"ROC AUC is undefined for classes absent from y_true: {missing}; every class "
+            f"(column of y_score) needs at least one true sample."
+        )
+    if multi_class == "ovo":
+        if average not in ("macro", "weighted"):
+            raise ConfigurationError(
+                f"The 'average' parameter of roc_auc must be 'macro' or 'weighted' when "
+                f"multi_class='ovo'. Got {average!r}."
+            )
+        scores, weights = [], []
+        for a in range(len(classes)):
+            for b in range(a + 1, len(classes)):
+                rows = (true_index == a) | (true_index == b)
+                ta = true_index[rows] == a
+                both = (_binary_auc(ta, proba[rows, a]) + _binary_auc(~ta, proba[rows, b])) / 2
+                scores.append(both)
+                weights.append(rows.mean())
+        return float(np.average(scores, weights=weights if average == "weighted" else None))
+    onehot = true_index[:, None] == np.arange(len(classes))[None, :]
+    if average == "micro":
+        return _binary_auc(onehot.ravel(), proba.ravel())
+    per_class = np.array([_binary_auc(onehot[:, c], proba[:, c]) for c in range(len(classes))])
+    if average is None:
+        return per_class
+    return float(np.average(per_class, weights=support if average == "weighted" else None))
+
+
+def log_loss(y_true: Any, y_prob: Any, *, labels: Any = None) -> float:
+    """Mean negative log-likelihood of the true class (natural log).
+
+    Probabilities are clipped to ``[eps, 1 - eps]`` (float64 machine epsilon, as in
+    scikit-learn), so a confident mistake costs about 36, not infinity. ``y_prob`` of shape
+    (n,) is the positive class's probability; (n, k) columns follow ``labels`` or the sorted
+    classes.
+
+    Example:
+        >>> round(log_loss([0, 1, 1], [0.1, 0.9, 0.8]), 4)
+        0.1446
+    """
+    prob = resolve_probabilities("log_loss", y_true, y_prob, labels=labels)
+    eps = np.finfo(np.float64).eps
+    p_true = np.clip(prob.proba[np.arange(len(prob.true_index)), prob.true_index], eps, 1 - eps)
+    return float(-np.mean(np.log(p_true)))
+
+
+# -- per-class report ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassMetrics(Result):
+    """One class's row of a :class:`ClassificationReport`. ``support`` counts true samples of
+    the class, ``predicted`` the samples predicted as it."""
+
+    label: Any
+    support: int
+    predicted: int
+    precision: float
+    recall: float
+    f1: float
+    specificity: float
+
+
+@dataclass(frozen=True)
+class ConfusedPair(Result):
+    """``count`` samples of class ``true_label`` were predicted as ``predicted_label``;
+    ``share`` is that count over the true class's support."""
+
+    true_label: Any
+    predicted_label: Any
+    count: int
+    share: float
+
+
+@dataclass(frozen=True)
+class ClassificationReport(Result):
+    """Per-class table (support, precision, recall, F1, specificity), overall accuracy,
+    macro and support-weighted averages, and the most-confused (true, predicted) pairs
+    ranked by count. ``confusion_matrix[i][j]`` counts true ``labels[i]`` predicted as
+    ``labels[j]``.
+    """
+
+    labels: list[Any]
+    classes: list[ClassMetrics]
+    n_samples: int
+    accuracy: float
+    balanced_accuracy: float
+    macro: dict[str, float]
+    weighted: dict[str, float]
+    confused_pairs: list[ConfusedPair]
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+
+    def for_label(self, label: Any) -> ClassMetrics:
+        """The row of one class."""
+        return find_row(self.classes, "label", label)
+
+    def __str__(self) -> str:
+        header = ["class", "support", "precision", "recall", "f1", "specificity"]
+        rows: list[list[Any]] = [
+            [c.label, c.support, c.precision, c.recall, c.f1, c.specificity] for c in self.classes
+        ]
+        for name, avg in (("macro avg", self.macro), ("weighted avg", self.weighted)):
+            rows.append([name, self.n_samples, *(avg[m] for m in header[2:])])
+        lines = [
+            format_table(header, rows),
+            "",
+            f"accuracy {self.accuracy:.3f}  balanced accuracy {self.balanced_accuracy:.3f}  "
+            f"({self.n_samples} samples)",
+        ]
+        if self.confused_pairs:
+            lines += ["", "Most confused (true -> predicted):"]
+            lines += [
+                f"  {label_text(p.true_label)} -> {label_text(p.predicted_label)}: {p.count} "
+                f"({100 * p.share:.1f}% of {label_text(p.true_label)})"
+                for p in self.confused_pairs
+            ]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"ClassificationReport(n_classes={len(self.classes)}, n_samples={self.n_samples}, "
+            f"accuracy={self.accuracy:.3f})"
+        )
+
+
+def classification_report(
+    y_true: Any, y_pred: Any, *, labels: Any = None, top_confusions: int = 10
+) -> ClassificationReport:
+    """Per-class support, precision, recall, F1 and specificity, with the ``top_confusions``
+    most frequent (true, predicted) mistakes, largest count first (ties: larger share of the
+    true class, then class order).
+
+    Example:
+        >>> r = classification_report(["a", "a", "b", "c"], ["a", "b", "b", "b"])
+        >>> r.for_label("b").precision, (r.confused_pairs[0].true_label, r.confused_pairs[0].count)
+        (0.3333333333333333, ('c', 1))
+    """
+    check_param("classification_report", "top_confusions", top_confusions, Interval(int, 0, None))
+    enc = _encode_pair("classification_report", y_true, y_pred, labels)
+    cm = enc.matrix()
+    counts = _counts(cm)
+    rates = {m: _rate(counts, m) for m in ("precision", "recall", "f1", "specificity")}
+    names = [c.item() for c in enc.classes]
+    predicted = cm.sum(axis=0)
+    classes = [
+        ClassMetrics(
+            label=names[c],
+            support=int(counts["support"][c]),
+            predicted=int(predicted[c]),
+            precision=float(rates["precision"][c]),
+            recall=float(rates["recall"][c]),
+            f1=float(rates["f1"][c]),
+            specificity=float(rates["specificity"][c]),
+        )
+        for c in range(enc.k)
+    ]
+    support = counts["support"]
+    macro = {m: float(v.mean()) for m, v in rates.items()}
+    weighted = {m: float(np.sum(v * support) / support.sum()) for m, v in rates.items()}
+    share = _divide(cm, support[:, None] * np.ones_like(cm))
+    i, j = np.nonzero(cm * (1 - np.eye(enc.k, dtype=np.int64)))
+    order = np.lexsort((j, i, -share[i, j], -cm[i, j]))[:top_confusions]
+    pairs = [
+        ConfusedPair(names[i[o]], names[j[o]], int(cm[i[o], j[o]]), float(share[i[o], j[o]]))
+        for o in order
+    ]
+    present = support > 0
+    return ClassificationReport(
+        labels=names,
+        classes=classes,
+        n_samples=int(cm.sum()),
+        accuracy=float(np.trace(cm) / cm.sum()),
+        balanced_accuracy=float(np.mean(rates["recall"][present])),
+        macro=macro,
+        weighted=weighted,
+        confused_pairs=pairs,
+        confusion_matrix=cm.tolist(),
+    )
