@@ -7,6 +7,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +41,7 @@ from faultmap.significance.tests import TESTS
 
 if TYPE_CHECKING:
     from faultmap.llm.client import LLMClient
+    from faultmap.pipeline import MapSettings
 
 __all__ = ["CLUSTERERS", "SliceAnalyzer"]
 
@@ -94,6 +96,10 @@ class SliceAnalyzer:
     :class:`~faultmap.embedding.Embedder`, ``clustering_method`` a
     :class:`~faultmap.clustering.Clusterer`, ``namer`` a :class:`~faultmap.naming.Namer`.
 
+    Every report carries a map of at most ``max_map_points`` prompts for its views
+    (``report.to_html()``, ``report.plot()``): ``map_projection`` "pca" (fast, default),
+    "umap" (slower, keeps neighbourhoods) or None (no map); ``map_dims`` 2 or 3.
+
     Example:
         >>> analyzer = SliceAnalyzer(min_slice_size=20)
         >>> report = analyzer.analyze(prompts, responses, scores=scores)  # doctest: +SKIP
@@ -124,6 +130,9 @@ class SliceAnalyzer:
         show_progress: bool | None = None,
         embedding_cache: bool | str | os.PathLike[str] = True,
         llm_client: LLMClient | None = None,
+        map_projection: str | None = "pca",
+        map_dims: int = 2,
+        max_map_points: int = 5_000,
     ) -> None:
         check_param(_OWNER, "model", model, None, IsInstance((str,), "a litellm model str"))
         check_param(
@@ -149,6 +158,9 @@ class SliceAnalyzer:
         check_param(_OWNER, "llm_timeout", llm_timeout, Interval(float, 0, None, "neither"))
         check_param(_OWNER, "llm_max_retries", llm_max_retries, Interval(int, 0, None))
         check_param(_OWNER, "show_progress", show_progress, None, BOOL)
+        check_param(_OWNER, "map_projection", map_projection, None, Options(("pca", "umap")))
+        check_param(_OWNER, "map_dims", map_dims, Options((2, 3)))
+        check_param(_OWNER, "max_map_points", max_map_points, Interval(int, 1, None))
         check_param(
             _OWNER,
             "embedding_cache",
@@ -219,6 +231,9 @@ class SliceAnalyzer:
                 f"faultmap.llm.LLMClient. Got {llm_client!r}."
             )
         self.llm_client = llm_client
+        self.map_projection = map_projection
+        self.map_dims = map_dims
+        self.max_map_points = max_map_points
         self._embedder: Embedder | None = None
 
     # -- stage construction -------------------------------------------------------------
@@ -267,6 +282,18 @@ class SliceAnalyzer:
         from faultmap.llm.client import LLMClient
 
         return LLMClient(config)
+
+    def _map_settings(self) -> MapSettings | None:
+        if self.map_projection is None:
+            return None
+        from faultmap.pipeline import MapSettings
+
+        return MapSettings(
+            projection=self.map_projection,
+            dims=self.map_dims,
+            max_points=self.max_map_points,
+            random_state=self.random_state,
+        )
 
     def _get_namer(self, client: LLMClient | None) -> Namer:
         if self.namer is not None:
@@ -477,6 +504,7 @@ class SliceAnalyzer:
             metadata=meta,
             row_ids=keep if subset else None,
             total_rows=len(prompts),
+            map_settings=self._map_settings(),
         )
         if metadata is not None:
             from faultmap.cohorts import hybrid_slices
@@ -590,6 +618,14 @@ class SliceAnalyzer:
             embedding_model=embedding_id,
             metadata=meta,
         )
+        map_settings = self._map_settings()
+        if map_settings is not None:
+            from faultmap.pipeline import coverage_map
+
+            report = replace(
+                report,
+                map=coverage_map(report, production, production_vectors, settings=map_settings),
+            )
         self._record_run(report.metadata, started, client, embed=embed_s)
         logger.info(
             "faultmap: coverage %.3f, %d gap(s) among %d production prompts",
@@ -783,6 +819,23 @@ class SliceAnalyzer:
             row_ids=keep if subset else None,
             total_rows=n,
         )
+        map_settings = self._map_settings()
+        if map_settings is not None:
+            from faultmap.pipeline import comparison_map
+
+            threshold = self.failure_threshold
+            report = replace(
+                report,
+                map=comparison_map(
+                    report,
+                    pick(prompts),
+                    pick(vectors),
+                    pick(values_a) >= threshold,
+                    pick(values_b) >= threshold,
+                    settings=map_settings,
+                    row_ids=keep if subset else None,
+                ),
+            )
         self._record_run(report.metadata, started, client, score=score_s, embed=embed_s)
         logger.info(
             "faultmap: %s vs %s: global winner %s, %d significant slice(s)",

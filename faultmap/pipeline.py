@@ -20,7 +20,13 @@ from faultmap.exceptions import ClusteringError, DataError
 from faultmap.naming.base import Namer, SliceContext, SliceLabel
 from faultmap.naming.keywords import KeywordNamer, distinctive_terms
 from faultmap.reports.diff import prompt_digest
-from faultmap.reports.models import AnalysisReport, ClusterTest, FailureSlice
+from faultmap.reports.models import (
+    AnalysisReport,
+    ClusterTest,
+    ComparisonReport,
+    CoverageReport,
+    FailureSlice,
+)
 from faultmap.significance.tests import (
     benjamini_hochberg,
     one_sided_proportion_test,
@@ -29,11 +35,16 @@ from faultmap.significance.tests import (
 
 __all__ = [
     "Group",
+    "MapSettings",
     "SliceSettings",
     "cluster_vectors",
+    "comparison_map",
+    "coverage_map",
     "describe_groups",
     "find_slices",
+    "map_sample",
     "name_groups",
+    "prompt_map",
     "representatives",
 ]
 
@@ -48,6 +59,23 @@ class SliceSettings:
     test: str = "fisher"
     n_examples: int = 5
     n_representative: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class MapSettings:
+    """How a report's map of the prompts is made (:func:`prompt_map`).
+
+    ``projection`` "pca" (default: a 2-D PCA of the mapped prompts' vectors, well under a
+    second) or "umap" (cosine UMAP with a random init and a fixed seed: neighbourhoods kept,
+    tens of seconds); ``dims`` 2 or 3; at most ``max_points`` prompts, every group kept
+    visible; prompt text clipped to ``max_text_chars``.
+    """
+
+    projection: str = "pca"
+    dims: int = 2
+    max_points: int = 5_000
+    max_text_chars: int = 200
+    random_state: int = 0
 
 
 class _Timer:
@@ -154,6 +182,165 @@ def name_groups(namer: Namer, contexts: list[SliceContext]) -> list[SliceLabel]:
         return [SliceLabel(**{**lab.__dict__, "error": reason}) for lab in fallback.name(contexts)]
 
 
+def map_sample(groups: np.ndarray, max_points: int, random_state: int = 0) -> np.ndarray:
+    """At most ``max_points`` row indices (ascending), stratified so that every group shows.
+
+    Each group keeps ``min(size, floor)`` random rows, ``floor = max_points // (2 * groups)``
+    (at least 1); the rest of the budget is a uniform random sample of the other rows.
+
+    Example:
+        >>> groups = np.array([0] * 1000 + [1] * 5)
+        >>> rows = map_sample(groups, 100)
+        >>> len(rows), int((groups[rows] == 1).sum())
+        (100, 5)
+    """
+    groups = np.asarray(groups)
+    n = len(groups)
+    if n <= max_points:
+        return np.arange(n)
+    rng = np.random.default_rng(random_state)
+    _, inverse = np.unique(groups, return_inverse=True)
+    n_groups = int(inverse.max()) + 1
+    floor = max(1, max_points // (2 * n_groups))
+    shuffled = rng.permutation(n)
+    by_group = shuffled[np.argsort(inverse[shuffled], kind="stable")]
+    starts = np.searchsorted(inverse[by_group], np.arange(n_groups))
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_group] = np.arange(n) - starts[inverse[by_group]]
+    kept = np.flatnonzero(rank < floor)
+    if kept.size >= max_points:
+        return np.sort(rng.choice(kept, size=max_points, replace=False))
+    others = np.flatnonzero(rank >= floor)
+    extra = rng.choice(others, size=max_points - kept.size, replace=False)
+    return np.sort(np.concatenate([kept, extra]))
+
+
+def prompt_map(
+    vectors: np.ndarray,
+    texts: Sequence[str],
+    labels: np.ndarray,
+    *,
+    settings: MapSettings,
+    index: np.ndarray | None = None,
+    strata: np.ndarray | None = None,
+    **columns: np.ndarray,
+) -> dict[str, Any]:
+    """Coordinates of at most ``settings.max_points`` prompts for a report's map.
+
+    Rows are sampled by :func:`map_sample` over ``strata`` (default: ``labels``), projected
+    to ``settings.dims`` dimensions (PCA, or UMAP when asked) and scaled into [-1, 1].
+    Returns plain lists: ``x``, ``y`` (``z``), ``index`` (``index[row]``, default the row),
+    ``label``, ``text`` (clipped prompt) and one list per extra column, plus ``projection``,
+    ``dims`` and ``total_points``.
+
+    Example:
+        >>> v = np.eye(4, dtype=np.float32)
+        >>> m = prompt_map(v, list("abcd"), np.array([0, 0, 1, 1]), settings=MapSettings())
+        >>> sorted(m), len(m["x"])
+        (['dims', 'index', 'label', 'projection', 'text', 'total_points', 'x', 'y'], 4)
+    """
+    from faultmap.clustering.reduce import umap_reduce
+    from faultmap.reports.text import clip
+
+    labels = np.asarray(labels)
+    rows = map_sample(
+        labels if strata is None else strata, settings.max_points, settings.random_state
+    )
+    points = np.asarray(vectors[rows], dtype=np.float32)
+    dims = settings.dims
+    if settings.projection == "umap" and len(rows) > 2 * (dims + 1):
+        coords = umap_reduce(
+            points,
+            dims,
+            n_neighbors=min(15, len(rows) - 1),
+            random_state=settings.random_state,
+        )
+    elif min(points.shape) > dims:
+        from sklearn.decomposition import PCA
+
+        # randomized SVD: a few BLAS products, fast at every size (the exact solver took
+        # seconds on a busy 2-core machine even for a few hundred prompts)
+        pca = PCA(n_components=dims, svd_solver="randomized", random_state=settings.random_state)
+        coords = pca.fit_transform(points)
+    else:  # fewer prompts or dimensions than asked for: the vectors themselves
+        coords = points - points.mean(axis=0)
+    coords = np.asarray(coords, dtype=np.float64)[:, :dims]
+    if coords.shape[1] < dims:  # fewer rows or dimensions than asked for
+        coords = np.hstack([coords, np.zeros((len(rows), dims - coords.shape[1]))])
+    coords -= coords.mean(axis=0) if len(rows) else 0.0
+    scale = float(np.abs(coords).max()) if coords.size else 0.0
+    coords = np.round(coords / scale if scale > 0 else coords, 4)
+    ids = rows if index is None else np.asarray(index)[rows]
+    out: dict[str, Any] = {
+        "projection": settings.projection,
+        "dims": dims,
+        "total_points": len(labels),
+    }
+    for axis, name in enumerate("xyz"[:dims]):
+        out[name] = coords[:, axis].tolist()
+    out["index"] = [int(i) for i in ids]
+    out["label"] = [int(x) for x in labels[rows]]
+    out["text"] = [clip(texts[i], settings.max_text_chars) for i in rows]
+    for name, values in columns.items():
+        out[name] = np.asarray(values)[rows].tolist()
+    return out
+
+
+def comparison_map(
+    report: ComparisonReport,
+    prompts: Sequence[str],
+    vectors: np.ndarray,
+    passed_a: np.ndarray,
+    passed_b: np.ndarray,
+    *,
+    settings: MapSettings,
+    row_ids: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """The map of a comparison's analysed prompts (:func:`prompt_map`), labelled by cluster,
+    with ``outcome``: "both", "a", "b" or "neither" (which model passed).
+
+    ``row_ids`` maps the analysed rows to the caller's input, as in
+    :func:`~faultmap.comparison.compare_slices`.
+    """
+    rows = np.arange(len(prompts)) if row_ids is None else np.asarray(row_ids)
+    labels = np.asarray(report.cluster_labels, dtype=np.int64)
+    labels = labels[rows] if labels.size else np.full(len(prompts), -1)
+    outcome = np.select(
+        [passed_a & passed_b, passed_a, passed_b], ["both", "a", "b"], default="neither"
+    )
+    return prompt_map(vectors, prompts, labels, settings=settings, index=rows, outcome=outcome)
+
+
+def coverage_map(
+    report: CoverageReport,
+    production_prompts: Sequence[str],
+    production_vectors: np.ndarray,
+    *,
+    settings: MapSettings,
+) -> dict[str, Any]:
+    """The map of a coverage audit's production prompts (:func:`prompt_map`): ``label`` is
+    the position of the prompt's gap in ``report.gaps`` (-1 for none), ``covered`` whether a
+    test prompt lies within the threshold. Sampling keeps every gap and both kinds of
+    prompt outside gaps visible."""
+    from faultmap.coverage import TOLERANCE
+
+    n = len(production_prompts)
+    labels = np.full(n, -1, dtype=np.int64)
+    for k, gap in enumerate(report.gaps):
+        labels[np.asarray(gap.prompt_indices, dtype=np.int64)] = k
+    distances = np.asarray(report.nearest_test_distances, dtype=np.float64)
+    covered = distances <= report.distance_threshold + TOLERANCE
+    strata = np.where(labels >= 0, labels, np.where(covered, -2, -1))
+    return prompt_map(
+        production_vectors,
+        production_prompts,
+        labels,
+        settings=settings,
+        strata=strata,
+        covered=covered,
+    )
+
+
 def find_slices(
     prompts: Sequence[str],
     responses: Sequence[str],
@@ -168,6 +355,7 @@ def find_slices(
     metadata: dict[str, Any] | None = None,
     row_ids: np.ndarray | None = None,
     total_rows: int | None = None,
+    map_settings: MapSettings | None = None,
 ) -> AnalysisReport:
     """Cluster ``vectors``, test each cluster's failure rate, name the significant ones.
 
@@ -175,6 +363,7 @@ def find_slices(
     some input rows are analysed (rows that could not be scored are left out), ``row_ids``
     gives each analysed row's index in the caller's input of ``total_rows`` rows; indices in
     the report refer to the caller's input, and ``cluster_labels`` marks left-out rows -2.
+    With ``map_settings`` the report's ``map`` places the prompts (:func:`prompt_map`).
     """
     ids_out = np.arange(len(prompts)) if row_ids is None else np.asarray(row_ids)
     timer = _Timer()
@@ -314,12 +503,20 @@ def find_slices(
     naming_errors = [s.naming_error for s in slices if s.naming_error]
     if naming_errors:
         meta["naming_fallbacks"] = len(naming_errors)
+    prompt_positions: dict[str, Any] = {}
+    if map_settings is not None:
+        start = time.perf_counter()
+        prompt_positions = prompt_map(
+            vectors, prompts, labels, settings=map_settings, index=ids_out, failed=failures
+        )
+        timer("map", start)
     meta["timings_s"] = timer.timings
     full_labels = labels
     if row_ids is not None:
         full_labels = np.full(total_rows if total_rows is not None else len(labels), -2)
         full_labels[ids_out] = labels
     return AnalysisReport(
+        map=prompt_positions,
         num_significant=len(slices),
         slices=slices,
         metadata=meta,

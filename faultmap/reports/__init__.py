@@ -1,4 +1,5 @@
-"""Report dataclasses and their views (text, JSON, HTML)."""
+"""Report dataclasses and their views (text, JSON, HTML, rich), and the JSON Schema of
+report files (:func:`validate_report`)."""
 
 from faultmap.reports.models import (
     AnalysisReport,
@@ -10,6 +11,7 @@ from faultmap.reports.models import (
     RegionTest,
     SliceComparison,
 )
+from faultmap.reports.schema import validate_report
 
 __all__ = [
     "AnalysisReport",
@@ -20,4 +22,5 @@ __all__ = [
     "FailureSlice",
     "RegionTest",
     "SliceComparison",
+    "validate_report",
 ]

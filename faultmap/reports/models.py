@@ -88,7 +88,9 @@ class _Views:
 
 
 class _ReportViews(_Views):
-    """A whole report: the views of :class:`_Views` plus the compact HTML shown by Jupyter."""
+    """A whole report: the views of :class:`_Views`, the compact HTML shown by Jupyter, a
+    self-contained HTML page, plotly figures and a rich console view (all from the sentences
+    of :mod:`faultmap.reports.text`)."""
 
     _HTML_VIEW: ClassVar[str]
 
@@ -96,6 +98,43 @@ class _ReportViews(_Views):
         from faultmap.reports import html
 
         return getattr(html, self._HTML_VIEW)(self)
+
+    def to_html(self, path: str | Path | None = None) -> str:
+        """Return the report as one self-contained HTML page and write it to ``path`` if given.
+
+        The page opens offline (no CDN, a Content-Security-Policy forbids any load): headline
+        figures, a sortable table, a card per slice and a map of the prompts with the prompt
+        on hover. Every text from the data is escaped.
+
+        Example:
+            >>> report.to_html("report.html")  # doctest: +SKIP
+        """
+        from faultmap.reports.html import render_page
+
+        return render_page(self, path)
+
+    def plot(self, kind: str = "map", **kwargs: Any) -> Any:
+        """A plotly figure: ``"map"`` (the prompts coloured by slice or gap) or ``"rates"``
+        (failure rates with 95 % Wilson intervals; both models for a comparison). Needs
+        plotly: ``pip install 'faultmap[viz]'``. See :mod:`faultmap.viz`.
+
+        Example:
+            >>> report.plot("rates")  # doctest: +SKIP
+        """
+        from faultmap.viz import plot
+
+        return plot(self, kind, **kwargs)
+
+    def print(self, console: Any = None) -> None:
+        """Print the report to the terminal with colours and tables (needs rich:
+        ``pip install 'faultmap[rich]'``); ``console`` is a ``rich.console.Console``.
+
+        Example:
+            >>> report.print()  # doctest: +SKIP
+        """
+        from faultmap.reports.rich import print_report
+
+        print_report(self, console=console)
 
 
 @dataclass(frozen=True)
@@ -178,7 +217,9 @@ class AnalysisReport(_ReportViews):
     tested cluster (the Benjamini–Hochberg family), so the correction can be redone from
     ``to_dict()``. ``num_unclustered`` prompts fell in no cluster (HDBSCAN noise) and
     ``num_untested`` sat in clusters smaller than ``min_slice_size``; both are counted in the
-    baseline and never dropped.
+    baseline and never dropped. ``map`` places at most ``max_map_points`` prompts in 2-D or 3-D
+    for the views (see :func:`faultmap.pipeline.prompt_map`): lists ``x``, ``y`` (``z``),
+    ``index`` (input row), ``label`` (cluster), ``failed`` and ``text`` (clipped prompt).
     """
 
     _TEXT_VIEW: ClassVar[str] = "analysis_text"
@@ -201,6 +242,7 @@ class AnalysisReport(_ReportViews):
     num_untested: int = 0
     clusters: list[ClusterTest] = field(default_factory=list)
     cluster_labels: list[int] = field(default_factory=list)
+    map: dict[str, Any] = field(default_factory=dict)
 
     #: (cluster x metadata value) cells that fail significantly more than both their cluster
     #: and their value alone (``analyze(..., metadata=...)``, see
@@ -304,7 +346,9 @@ class CoverageReport(_ReportViews):
     prompt, the distance to and index of its nearest test prompt. ``metadata`` holds
     ``num_uncovered_total``, ``unclustered_prompt_indices`` (uncovered prompts in no gap),
     ``rejected_gaps`` (groups of uncovered prompts whose region is not significantly
-    under-represented) and timings.
+    under-represented) and timings. ``map`` places at most ``max_map_points`` production
+    prompts in 2-D or 3-D: lists ``x``, ``y`` (``z``), ``index`` (production prompt),
+    ``label`` (position of its gap in ``gaps``, -1 for none), ``covered`` and ``text``.
     """
 
     _TEXT_VIEW: ClassVar[str] = "coverage_text"
@@ -326,6 +370,7 @@ class CoverageReport(_ReportViews):
     regions: list[RegionTest] = field(default_factory=list)
     nearest_test_distances: list[float] = field(default_factory=list)
     nearest_test_indices: list[int] = field(default_factory=list)
+    map: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON-types dict of every field (``from_dict`` rebuilds the report)."""
@@ -406,7 +451,9 @@ class ComparisonReport(_ReportViews):
     ``min_slice_size`` prompts with Benjamini–Hochberg across clusters. ``slices`` holds every
     tested cluster, the significant ones (``winner`` "a" or "b") first by adjusted p-value,
     then the ties by size. ``winner`` values name models by letter; ``model_a_name`` and
-    ``model_b_name`` say which model is which.
+    ``model_b_name`` say which model is which. ``map`` places at most ``max_map_points``
+    prompts in 2-D or 3-D: lists ``x``, ``y`` (``z``), ``index`` (input row), ``label``
+    (cluster), ``outcome`` ("both", "neither", "a" or "b": which model passed) and ``text``.
     """
 
     _TEXT_VIEW: ClassVar[str] = "comparison_text"
@@ -436,6 +483,7 @@ class ComparisonReport(_ReportViews):
     num_unclustered: int = 0
     num_untested: int = 0
     cluster_labels: list[int] = field(default_factory=list)
+    map: dict[str, Any] = field(default_factory=dict)
 
     def winner_name(self, winner: str | None = None) -> str:
         """The model name for a winner code ("a", "b"; "tie" stays "tie")."""

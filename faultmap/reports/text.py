@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from faultmap.reports.models import (
@@ -28,8 +28,12 @@ __all__ = [
     "hybrid_cell_lines",
     "hybrid_headline",
     "hybrid_values_fact",
+    "map_caption",
+    "map_legend",
+    "rate_interval",
     "slice_facts",
     "slice_text",
+    "summary_table",
 ]
 
 
@@ -338,3 +342,154 @@ def comparison_text(report: ComparisonReport) -> str:
         if len(ties) > 20:
             lines[-1] += f"; and {len(ties) - 20} more"
     return "\n".join(lines)
+
+
+# -- the map of the prompts ----------------------------------------------------------------
+
+
+def map_caption(m: dict) -> str:
+    """One sentence on how a report's map was made (``report.map``)."""
+    how = {"pca": "PCA", "umap": "UMAP"}.get(m.get("projection", ""), str(m.get("projection")))
+    shown, total = len(m.get("x", [])), int(m.get("total_points", 0))
+    which = (
+        f"all {total:,} prompts"
+        if shown >= total
+        else f"{shown:,} of {total:,} prompts (a sample that keeps every group)"
+    )
+    return f"{how} of the prompt embeddings to {m.get('dims', 2)} dimensions; {which}."
+
+
+def map_legend(report: AnalysisReport | CoverageReport | ComparisonReport) -> dict[str, list]:
+    """Legend and hover words of ``report.map``: the group and status of every mapped prompt.
+
+    Returns ``group`` (per point, an index into ``groups``), ``groups`` (legend entries: the
+    numbered slices or gaps first, as in the text view, then the prompts in none),
+    ``highlighted`` (per group, True for a slice or gap) and ``status`` (per point, an index
+    into ``statuses``, e.g. "failed").
+    """
+    from faultmap.reports.models import CoverageReport
+
+    m = report.map
+    labels = m.get("label", [])
+    items = report.gaps if isinstance(report, CoverageReport) else report.slices
+    names = [f"{k}. {item.name}" for k, item in enumerate(items, 1)]
+    if isinstance(report, CoverageReport):
+        by_label = {k: k for k in range(len(items))}
+        rest = ["uncovered, in no gap", "covered by a test prompt"]
+        group = [
+            by_label.get(lab, len(items) + int(cov))
+            for lab, cov in zip(labels, m.get("covered", []), strict=True)
+        ]
+        statuses = ["uncovered (no test prompt within the threshold)", "covered"]
+        status = [int(c) for c in m.get("covered", [])]
+    else:
+        by_label = {item.cluster_id: k for k, item in enumerate(items)}
+        rest = ["in a cluster that is not a slice", "in no cluster"]
+        group = [by_label.get(lab, len(items) + int(lab < 0)) for lab in labels]
+        if hasattr(report, "model_a_name"):
+            a, b = report.model_a_name, report.model_b_name
+            names = [f"{n}: {_verdict(s.winner, a, b)}" for n, s in zip(names, items, strict=True)]
+            rest[0] = "in a cluster too small to test"
+            codes = ["both", "a", "b", "neither"]
+            statuses = ["both passed", f"only {a} passed", f"only {b} passed", "both failed"]
+            status = [codes.index(o) for o in m.get("outcome", [])]
+        else:
+            statuses = ["passed", "failed"]
+            status = [int(f) for f in m.get("failed", [])]
+    return {
+        "group": group,
+        "groups": names + rest,
+        "highlighted": [True] * len(names) + [False] * len(rest),
+        "status": status,
+        "statuses": statuses,
+    }
+
+
+# -- the table of slices (or gaps) the graphic views show ----------------------------------
+
+
+class Cell(NamedTuple):
+    """One cell of :func:`summary_table`: what it shows, its sort key and, for a rate, the
+    ``(rate, low, high, baseline)`` a graphic view draws (``baseline`` may be None)."""
+
+    text: str
+    key: float | str
+    interval: tuple[float, float, float, float | None] | None = None
+
+
+def rate_interval(rate: float, size: int) -> tuple[float, float]:
+    """The 95 % Wilson interval of a failure rate observed on ``size`` prompts.
+
+    Example:
+        >>> tuple(round(x, 4) for x in rate_interval(0.8, 10))
+        (0.4902, 0.9433)
+    """
+    from faultmap.significance.tests import wilson_interval
+
+    return wilson_interval(min(max(round(rate * size), 0), size), size)
+
+
+def summary_table(
+    report: AnalysisReport | CoverageReport | ComparisonReport,
+) -> tuple[list[tuple[str, str]], list[list[Cell]]]:
+    """Columns ``(label, kind)`` and rows of the table of slices (gaps for a coverage audit)
+    that the HTML and rich views show. ``kind`` is "number", "text", "name" (the slice name)
+    or "rate" (a failure rate with its 95 % interval)."""
+    from faultmap.reports.models import AnalysisReport, CoverageReport
+
+    rows: list[list[Cell]] = []
+    if isinstance(report, AnalysisReport):
+        columns = [("#", "number"), ("slice", "name"), ("size", "number")]
+        columns += [("failures", "number"), ("failure rate (95% CI)", "rate")]
+        columns += [("x baseline", "number"), ("adjusted p", "number")]
+        for k, s in enumerate(report.slices, 1):
+            low, high = s.confidence_interval
+            rows.append(
+                [
+                    Cell(str(k), k),
+                    Cell(s.name, s.name.lower()),
+                    Cell(f"{s.size:,}", s.size),
+                    Cell(f"{s.num_failures:,}", s.num_failures),
+                    Cell(
+                        f"{pct(s.failure_rate)} ({pct(low)}–{pct(high)})",
+                        s.failure_rate,
+                        (s.failure_rate, low, high, s.baseline_rate),
+                    ),
+                    Cell(f"{s.effect_size:.1f}x", s.effect_size),
+                    Cell(pval(s.adjusted_p_value), s.adjusted_p_value),
+                ]
+            )
+    elif isinstance(report, CoverageReport):
+        columns = [("#", "number"), ("gap", "name"), ("size", "number")]
+        columns += [("mean distance", "number"), ("test prompts in region (expected)", "number")]
+        columns += [("production prompts in region", "number"), ("adjusted p", "number")]
+        for k, g in enumerate(report.gaps, 1):
+            rows.append(
+                [
+                    Cell(str(k), k),
+                    Cell(g.name, g.name.lower()),
+                    Cell(f"{g.size:,}", g.size),
+                    Cell(f"{g.mean_distance:.3f}", g.mean_distance),
+                    Cell(f"{g.test_count:,} ({g.expected_test_count:.1f})", g.test_count),
+                    Cell(f"{g.region_production_count:,}", g.region_production_count),
+                    Cell(pval(g.adjusted_p_value), g.adjusted_p_value),
+                ]
+            )
+    else:
+        a, b = report.model_a_name, report.model_b_name
+        columns = [("#", "number"), ("slice", "name"), ("size", "number"), ("winner", "text")]
+        columns += [(f"{a} fails (95% CI)", "rate"), (f"{b} fails (95% CI)", "rate")]
+        columns += [(f"{a}'s share of discordant pairs", "number"), ("adjusted p", "number")]
+        for k, s in enumerate(report.slices, 1):
+            winner = report.winner_name(s.winner)
+            row = [Cell(str(k), k), Cell(s.name, s.name.lower()), Cell(f"{s.size:,}", s.size)]
+            row.append(Cell(winner, winner.lower()))
+            for rate in (s.failure_rate_a, s.failure_rate_b):
+                low, high = rate_interval(rate, s.size)
+                row.append(
+                    Cell(f"{pct(rate)} ({pct(low)}–{pct(high)})", rate, (rate, low, high, None))
+                )
+            row.append(Cell(pct(s.advantage_rate), s.advantage_rate))
+            row.append(Cell(pval(s.adjusted_p_value), s.adjusted_p_value))
+            rows.append(row)
+    return columns, rows

@@ -1,0 +1,141 @@
+"""The console view of a report with rich: the same sentences and table as the HTML page.
+
+rich is optional (``pip install 'faultmap[rich]'``) and imported only when a report is
+printed. Text from the data goes in as :class:`rich.text.Text`, never as console markup, so
+a prompt containing ``[bold]`` prints as typed.
+
+Example:
+    >>> report.print()                 # doctest: +SKIP
+    >>> from faultmap.reports.rich import renderable
+    >>> Console(width=100).print(renderable(report))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from faultmap.reports.text import (
+    clip,
+    comparison_headline,
+    comparison_slice_facts,
+    coverage_headline,
+    gap_facts,
+    headline,
+    slice_facts,
+    summary_table,
+)
+
+if TYPE_CHECKING:
+    from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
+
+    Report = AnalysisReport | CoverageReport | ComparisonReport
+
+__all__ = ["print_report", "renderable"]
+
+#: Slice colours in the console, in the order of the HTML report's palette.
+STYLES = ("blue", "red", "dark_orange", "cyan", "green", "yellow", "magenta", "pink1")
+
+
+def _interval_bar(rate: float, low: float, high: float, base: float | None, width: int = 20) -> Any:
+    """The interval as a text bar: ``─`` outside, ``━`` inside, ``●`` the rate, ``│`` the
+    baseline."""
+    from rich.text import Text
+
+    def at(v: float) -> int:
+        return min(width - 1, max(0, round(v * (width - 1))))
+
+    chars = ["─"] * width
+    for k in range(at(low), at(high) + 1):
+        chars[k] = "━"
+    if base is not None:
+        chars[at(base)] = "│"
+    chars[at(rate)] = "●"
+    return Text("".join(chars), style="bold")
+
+
+def _table(report: Report) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    columns, rows = summary_table(report)
+    table = Table(show_lines=False, header_style="bold", expand=False)
+    for label, kind in columns:
+        table.add_column(
+            Text(label), justify="left" if kind in ("name", "text", "rate") else "right"
+        )
+    for r, cells in enumerate(rows):
+        shown: list[Any] = []
+        for (_, kind), cell in zip(columns, cells, strict=True):
+            style = STYLES[r % len(STYLES)] if kind == "name" else ""
+            text = Text(cell.text, style=style)
+            if cell.interval is not None:
+                text = Text.assemble(_interval_bar(*cell.interval), " ", text)
+            shown.append(text)
+        table.add_row(*shown)
+    return table
+
+
+def _card(number: int, title: str, description: str, facts: list[str], extra: list[str]) -> Any:
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.text import Text
+
+    body = [Text(description, style="italic")]
+    body += [Text("• " + fact) for fact in facts]
+    body += [Text(line, style="dim") for line in extra]
+    style = STYLES[(number - 1) % len(STYLES)]
+    return Panel(Group(*body), title=Text(f"{number}. {title}", style=f"bold {style}"), expand=True)
+
+
+def renderable(report: Report) -> Any:
+    """A rich renderable of ``report``: title, headline sentences, the table of slices (or
+    gaps) with drawn intervals, and a panel per slice with its facts and examples."""
+    from faultmap._optional import require
+
+    require("rich", extra="rich", purpose="the console view (report.print())")
+    from rich.console import Group
+    from rich.rule import Rule
+    from rich.text import Text
+
+    from faultmap.reports.models import AnalysisReport, CoverageReport
+
+    parts: list[Any] = []
+    cards: list[Any] = []
+    if isinstance(report, AnalysisReport):
+        kind, lines = "analysis", headline(report)
+        for k, s in enumerate(report.slices, 1):
+            failing = [e for e in s.examples if e.get("failed")][:3]
+            extra = ["Failing examples:"] if failing else []
+            extra += [f'  [{e["index"]}] "{clip(e["prompt"])}"' for e in failing]
+            cards.append(_card(k, s.name, s.description, slice_facts(s), extra))
+    elif isinstance(report, CoverageReport):
+        kind, lines = "coverage audit", coverage_headline(report)
+        for k, g in enumerate(report.gaps, 1):
+            typical = g.representative_prompts[:3]
+            extra = ["Typical prompts:"] if typical else []
+            extra += [f'  "{clip(p)}"' for p in typical]
+            cards.append(_card(k, g.name, g.description, gap_facts(g), extra))
+    else:
+        kind, lines = "model comparison", comparison_headline(report)
+        a, b = report.model_a_name, report.model_b_name
+        significant = [s for s in report.slices if s.significant]
+        for k, s in enumerate(significant, 1):
+            facts = comparison_slice_facts(s, a, b)
+            cards.append(_card(k, s.name, s.description, facts, []))
+    parts.append(Rule(Text(f"faultmap {kind}", style="bold")))
+    parts += [Text(line) for line in lines]
+    if cards:
+        parts += [Text(""), _table(report), *cards]
+    return Group(*parts)
+
+
+def print_report(report: Report, console: Any = None) -> None:
+    """Print ``report`` to ``console`` (default: a new ``rich.console.Console``).
+
+    Example:
+        >>> print_report(report)  # doctest: +SKIP
+    """
+    from faultmap._optional import require
+
+    console_module = require("rich.console", extra="rich", purpose="the console view")
+    (console or console_module.Console()).print(renderable(report))

@@ -1,0 +1,320 @@
+"""The HTML views: the self-contained page opened in a real headless Chromium, and the
+compact view Jupyter shows.
+
+The browser tests load each page from disk with JavaScript on, then read the DOM as it stands
+after the page's script ran (``--dump-dom``). The hostile prompts and names of
+``report_samples`` would set ``data-pwned`` on <html> or change the title if any of them ran.
+They are marked ``browser`` and fail (never skip) when Chromium is missing: install it with
+``apt-get install -y --no-install-recommends chromium`` (``make browser`` does), or deselect
+them with ``-m "not browser"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from report_samples import PAYLOADS, analysis_report, comparison_report, coverage_report
+
+from faultmap import AnalysisReport
+from faultmap.reports.html import CONTENT_SECURITY_POLICY, _json_block
+
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--virtual-time-budget=5000",
+)
+
+
+class Dom(HTMLParser):
+    """Elements (tag, attributes) and the text inside each element that has an id."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.text: dict[str, str] = {}
+        self.all_text: list[str] = []
+        self._open: list[str | None] = []
+        self.page = page
+        self.feed(page)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append((tag, dict(attrs)))
+        if tag not in ("meta", "link", "br", "hr", "input", "img", "circle", "line", "rect"):
+            self._open.append(dict(attrs).get("id"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._open and tag not in ("circle", "line", "rect"):
+            self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.all_text.append(data)
+        for ident in self._open:
+            if ident:
+                self.text[ident] = self.text.get(ident, "") + data
+
+    def find(self, tag: str, **attrs: str) -> list[dict[str, str | None]]:
+        return [
+            a
+            for t, a in self.elements
+            if t == tag and all(a.get(k.replace("_", "-")) == v for k, v in attrs.items())
+        ]
+
+    def root(self) -> dict[str, str | None]:
+        return next(a for t, a in self.elements if t == "html")
+
+    def title(self) -> str:
+        return self.page.split("<title>", 1)[1].split("</title>", 1)[0]
+
+    def table_rows(self) -> list[list[dict[str, str | None]]]:
+        """The ``<td>`` attributes of every row of the slice table, in page order."""
+        rows: list[list[dict[str, str | None]]] = []
+        for tag, attrs in self.elements:
+            if tag == "tr" and "data-group" in attrs:
+                rows.append([])
+            elif tag == "td" and rows and "data-v" in attrs:
+                rows[-1].append(attrs)
+        return rows
+
+    def circles(self) -> list[dict[str, str | None]]:
+        return [a for t, a in self.elements if t == "circle" and "data-i" in a]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None and os.path.exists("/usr/bin/chromium"):
+        path = "/usr/bin/chromium"
+    if path is None:
+        pytest.fail(
+            "The browser tests need Chromium: apt-get install -y --no-install-recommends "
+            "chromium (or `make browser`); deselect them with -m 'not browser'."
+        )
+    return path
+
+
+@pytest.fixture
+def open_page(chromium: str, tmp_path: Path) -> Any:
+    def load(page: str, fragment: str = "") -> Dom:
+        path = tmp_path / "report.html"
+        path.write_text(page, encoding="utf-8")
+        profile = tmp_path / "profile"
+        result = subprocess.run(
+            [
+                chromium,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                "--dump-dom",
+                path.as_uri() + fragment,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        assert "<html" in result.stdout, result.stderr[-2000:]
+        return Dom(result.stdout)
+
+    return load
+
+
+def _hostile_point(report: Any, payload: str) -> int:
+    return next(i for i, t in enumerate(report.map["text"]) if payload[:25] in t)
+
+
+def _assert_nothing_ran(dom: Dom, title: str) -> None:
+    root = dom.root()
+    assert root.get("data-fm-ready") == "1"  # the page's own script ran...
+    assert "data-pwned" not in root  # ...and none of the injected ones
+    assert dom.title() == title
+    assert not dom.find("img") and not dom.find("textarea") and not dom.find("iframe")
+    assert all("onload" not in a and "onerror" not in a for _, a in dom.elements)
+    assert len(dom.find("script")) == 2  # the JSON data block and the page's script
+    assert "PWNED" in "".join(dom.all_text)  # the payload is there, as text
+
+
+# -- in the browser ----------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_analysis_page_renders_table_map_and_cards(open_page: Any) -> None:
+    report = analysis_report()
+    dom = open_page(report.to_html())
+    _assert_nothing_ran(dom, "faultmap analysis")
+    assert len(dom.table_rows()) == report.num_significant >= 2
+    assert len(dom.circles()) == len(report.map["x"]) == report.total_prompts
+    assert len(dom.find("article", **{"class": "fm-card"})) == report.num_significant
+    text = "".join(dom.all_text)
+    for s in report.slices:
+        assert s.name in text  # the hostile names, as text
+        assert s.root_cause in text and s.suggested_remediation in text
+    for payload in PAYLOADS[:4]:
+        assert payload in text
+
+
+@pytest.mark.browser
+def test_hover_text_reaches_the_page_as_text(open_page: Any) -> None:
+    report = analysis_report()
+    for payload in PAYLOADS:
+        i = _hostile_point(report, payload)
+        dom = open_page(report.to_html(), f"#point={i}")
+        _assert_nothing_ran(dom, "faultmap analysis")
+        tip = dom.text["fm-tip"]
+        assert report.map["text"][i] in tip
+        assert " ".join(payload.split()) in tip  # the map's text has its spaces collapsed
+        assert f"row {report.map['index'][i]}" in tip
+
+
+@pytest.mark.browser
+def test_escaping_alone_keeps_the_payloads_inert(open_page: Any) -> None:
+    """Without the Content-Security-Policy the escaping must still hold on its own."""
+    page = analysis_report().to_html()
+    meta = f"<meta http-equiv='Content-Security-Policy' content=\"{CONTENT_SECURITY_POLICY}\">"
+    assert page.count(meta) == 1
+    dom = open_page(page.replace(meta, ""))
+    _assert_nothing_ran(dom, "faultmap analysis")
+
+
+@pytest.mark.browser
+def test_the_policy_blocks_a_script_that_got_in(open_page: Any) -> None:
+    """Defence in depth: had a script slipped through, the policy would stop it."""
+    page = analysis_report().to_html()
+    injected = page.replace(
+        "<main>", "<main><script>document.documentElement.dataset.pwned='csp'</script>", 1
+    )
+    dom = open_page(injected)
+    assert dom.root().get("data-fm-ready") == "1"
+    assert "data-pwned" not in dom.root()
+
+
+@pytest.mark.browser
+def test_table_sorts(open_page: Any) -> None:
+    report = analysis_report()
+    for order in ("descending", "ascending"):
+        dom = open_page(report.to_html(), f"#sort=2&order={order}")  # column 2: size
+        sizes = [int(str(row[2]["data-v"])) for row in dom.table_rows()]
+        assert sorted(sizes, reverse=order == "descending") == sizes
+        assert sorted(sizes) == sorted(s.size for s in report.slices)
+        heads = [a for t, a in dom.elements if t == "th" and a.get("data-key") == "2"]
+        assert heads[0]["aria-sort"] == order
+
+
+@pytest.mark.browser
+def test_3d_map_renders(open_page: Any) -> None:
+    report = analysis_report(map_dims=3, hostile_names=False)
+    assert report.map["dims"] == 3 and len(report.map["z"]) == report.total_prompts
+    dom = open_page(report.to_html(), "#point=0")
+    _assert_nothing_ran(dom, "faultmap analysis")
+    assert len(dom.circles()) == 200
+    assert report.map["text"][0] in dom.text["fm-tip"]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    "build", [coverage_report, comparison_report], ids=["coverage", "comparison"]
+)
+def test_coverage_and_comparison_pages_render(open_page: Any, build: Any) -> None:
+    report = build()
+    kind = "coverage audit" if hasattr(report, "gaps") else "model comparison"
+    dom = open_page(report.to_html(), "#point=0")
+    _assert_nothing_ran(dom, f"faultmap {kind}")
+    items = report.gaps if hasattr(report, "gaps") else report.slices
+    assert len(dom.table_rows()) == len(items) > 0
+    assert len(dom.circles()) == len(report.map["x"]) > 0
+    assert report.map["text"][0] in dom.text["fm-tip"]
+    text = "".join(dom.all_text)
+    for payload in PAYLOADS[:4]:
+        assert payload in text
+
+
+# -- the page as a file ------------------------------------------------------------------------
+
+
+def test_page_loads_nothing_from_outside(tmp_path: Path) -> None:
+    report = analysis_report()
+    path = tmp_path / "report.html"
+    page = report.to_html(path)
+    assert path.read_text(encoding="utf-8") == page
+    dom = Dom(page)
+    assert not dom.find("link") and not dom.find("img") and not dom.find("iframe")
+    for _, attrs in dom.elements:
+        assert "src" not in attrs
+        assert str(attrs.get("href") or "#").startswith("#")
+    assert "default-src 'none'" in CONTENT_SECURITY_POLICY
+    assert "url(" not in page.split("<body>", 1)[0]  # no fonts or images from anywhere
+
+
+def test_data_block_cannot_end_its_script_element() -> None:
+    report = analysis_report()
+    page = report.to_html()
+    assert page.lower().count("<script") == 2 and page.lower().count("</script") == 2
+    hostile = {"text": ["</script><script>alert(1)</script>", "<!--", "a & b", "\u2028"]}
+    block = _json_block(hostile)
+    assert "<" not in block and ">" not in block and "&" not in block
+    assert json.loads(block) == hostile
+
+
+def test_page_size_is_bounded_for_5000_points() -> None:
+    rng = np.random.default_rng(0)
+    n = 5000
+    report = AnalysisReport(
+        total_prompts=50_000,
+        total_failures=5_000,
+        baseline_failure_rate=0.1,
+        num_significant=0,
+        slices=[],
+        clustering_method="hdbscan",
+        embedding_model="test",
+        map={
+            "projection": "pca",
+            "dims": 2,
+            "total_points": 50_000,
+            "x": rng.uniform(-1, 1, n).round(4).tolist(),
+            "y": rng.uniform(-1, 1, n).round(4).tolist(),
+            "index": list(range(n)),
+            "label": rng.integers(-1, 30, n).tolist(),
+            "failed": (rng.random(n) < 0.1).tolist(),
+            "text": ["x" * 199 + "…"] * n,
+        },
+    )
+    page = report.to_html()
+    assert len(page.encode("utf-8")) < 2_500_000
+    assert page.count("<circle class='g") == n
+    assert "5,000 of 50,000 prompts" in page
+
+
+def test_report_without_map_still_renders() -> None:
+    report = AnalysisReport.from_dict({**analysis_report().to_dict(), "map": {}})
+    page = report.to_html()
+    assert "Map of the prompts" not in page and "fm-card-1" in page
+    assert "<svg id='fm-map'" not in page
+
+
+# -- the compact view (Jupyter) -----------------------------------------------------------------
+
+
+def test_compact_view_has_no_script_and_escapes_everything() -> None:
+    for report in (analysis_report(), coverage_report(), comparison_report()):
+        html = report._repr_html_()
+        assert "<script" not in html.lower()
+        assert "<img" not in html and "<textarea" not in html.lower()
+        assert "&lt;script&gt;" in html
+        dom = Dom(html)
+        assert all("onload" not in a and "onerror" not in a for _, a in dom.elements)
+        assert dom.find("svg", **{"class": "fm-map"})  # the static map
+        assert len(dom.find("circle")) <= 600 + 100  # points, and the dots of the intervals
+        assert "PWNED" in "".join(dom.all_text)
