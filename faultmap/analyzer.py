@@ -534,6 +534,43 @@ class SliceAnalyzer:
 
         return await asyncio.to_thread(self.analyze, *args, **kwargs)
 
+    def analyze_frame(
+        self,
+        frame: Any,
+        prompt_col: str = "prompt",
+        response_col: str | None = "response",
+        score_col: str | None = None,
+        reference_col: str | None = None,
+        *,
+        embedding_col: str | None = None,
+        **kwargs: Any,
+    ) -> AnalysisReport:
+        """:meth:`analyze` on the columns of a DataFrame (pandas or polars), a pyarrow Table,
+        a dict of columns, or a JSONL / CSV / Parquet file path.
+
+        ``score_col`` selects mode 1, ``reference_col`` mode 2, neither mode 3;
+        ``response_col=None`` means no responses (fine with scores); ``embedding_col`` holds
+        precomputed prompt vectors. Other keyword arguments go to :meth:`analyze`. Bad cells
+        raise :class:`~faultmap.DataError` naming the column and row
+        (see :func:`faultmap.io.analysis_inputs`).
+
+        Example:
+            >>> report = SliceAnalyzer().analyze_frame(
+            ...     df, prompt_col="question", response_col="answer", score_col="judge_score"
+            ... )  # doctest: +SKIP
+        """
+        from faultmap.io import analysis_inputs
+
+        inputs = analysis_inputs(
+            frame,
+            prompt_col=prompt_col,
+            response_col=response_col,
+            score_col=score_col,
+            reference_col=reference_col,
+            embedding_col=embedding_col,
+        )
+        return self.analyze(**inputs, **kwargs)
+
     def audit_coverage(
         self,
         test_prompts: Any,
