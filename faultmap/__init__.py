@@ -12,6 +12,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from faultmap.analyzer import SliceAnalyzer
+from faultmap.cohorts import CohortReport, cohort_failure_rates
 from faultmap.config import LLMConfig
 from faultmap.exceptions import (
     ClusteringError,
@@ -23,6 +24,7 @@ from faultmap.exceptions import (
     LLMError,
     MissingDependencyError,
 )
+from faultmap.reasons import ReasonReport, cluster_reasons
 from faultmap.reports.models import (
     AnalysisReport,
     ClusterTest,
@@ -43,6 +45,7 @@ __all__ = [
     "AnalysisReport",
     "ClusterTest",
     "ClusteringError",
+    "CohortReport",
     "ComparisonReport",
     "ConfigurationError",
     "CoverageGap",
@@ -55,8 +58,11 @@ __all__ = [
     "LLMConfig",
     "LLMError",
     "MissingDependencyError",
+    "ReasonReport",
     "RegionTest",
     "SliceAnalyzer",
     "SliceComparison",
     "__version__",
+    "cluster_reasons",
+    "cohort_failure_rates",
 ]

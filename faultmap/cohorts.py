@@ -151,6 +151,11 @@ class _ColumnCohorts:
     labels: list[str]  # per row
     values: list[tuple[str, str]]  # (label, kind) in display order
 
+    def masks(self) -> list[tuple[str, str, np.ndarray]]:
+        """``(value, kind, row mask)`` of every value, in display order."""
+        labels = np.asarray(self.labels, dtype=object)
+        return [(value, kind, labels == value) for value, kind in self.values]
+
 
 def _cut_column(
     name: str, values: list[Any], *, n_bins: int, categorical: bool, max_categories: int
@@ -410,9 +415,7 @@ def cohort_failure_rates(
     baseline = total_failures / n
     rows: list[dict[str, Any]] = []
     for column, cohorts in cut.items():
-        labels = np.asarray(cohorts.labels, dtype=object)
-        for value, kind in cohorts.values:
-            members = labels == value
+        for value, kind, members in cohorts.masks():
             size, k = int(members.sum()), int(failed[members].sum())
             rest = n - size
             tested = size >= min_size and rest > 0
@@ -506,8 +509,7 @@ def calibration_by_cohort(
     )
     out = {}
     for column, cohorts in cut.items():
-        labels_arr = np.asarray(cohorts.labels, dtype=object)
-        named = [(value, np.flatnonzero(labels_arr == value)) for value, _ in cohorts.values]
+        named = [(value, np.flatnonzero(rows)) for value, _, rows in cohorts.masks()]
         out[column] = _by_rows(prob, kind, named, n_bins, strategy, min_size)
     return out
 
@@ -756,11 +758,11 @@ def hybrid_slices(
         categorical=categorical,
         max_categories=max_categories,
     )
-    masks = {}
-    for column, cohorts in cut.items():
-        column_labels = np.asarray(cohorts.labels, dtype=object)
-        for value, _ in cohorts.values:
-            masks[column, value] = column_labels == value
+    masks = {
+        (column, value): rows
+        for column, cohorts in cut.items()
+        for value, _, rows in cohorts.masks()
+    }
     over, n_over = _over_represented(report.slices, lab, masks, alpha)
     cells, n_cells = _hybrid_cells(lab, fail, masks, min_cell, alpha)
     cells, explained = _drop_explained(cells, lab, fail, masks, alpha)

@@ -216,6 +216,27 @@ def test_calibration_by_slice_reads_the_report_rows() -> None:
     assert by_cluster.for_group("(noise)").brier_score == pytest.approx(brier_score(y[30:], p[30:]))
 
 
+def test_calibration_by_slice_keeps_unscored_rows_apart() -> None:
+    rng = np.random.default_rng(1)
+    y, p = rng.integers(0, 2, 30), rng.random(30)
+    labels = [0] * 10 + [1] * 10 + [-1] * 5 + [-2] * 5  # -2: left out, could not be scored
+    report = _report(25, [("dates", list(range(10)), 0)], labels)  # 25 rows analysed
+    result = calibration_by_slice(report, y, p, n_bins=4)
+    assert [(g.group, g.size) for g in result.groups] == [
+        ("dates", 10),
+        ("(rest)", 15),
+        ("(unscored)", 5),
+    ]
+    assert result.for_group("(unscored)").brier_score == pytest.approx(brier_score(y[25:], p[25:]))
+    by_cluster = calibration_by_slice(report, y, p, by="clusters", n_bins=4)
+    assert {g.group: g.size for g in by_cluster.groups} == {
+        "dates": 10,
+        "cluster 1": 10,
+        "(noise)": 5,
+        "(unscored)": 5,
+    }
+
+
 def test_calibration_by_slice_rejects_other_data() -> None:
     report = _report(10, [("dates", [0, 1, 2], 0)], [0] * 10)
     with pytest.raises(DataError, match="covers 10 rows"):

@@ -13,6 +13,7 @@ EXPECTED_ALL = {
     "AnalysisReport",
     "ClusterTest",
     "ClusteringError",
+    "CohortReport",
     "ComparisonReport",
     "ConfigurationError",
     "CoverageGap",
@@ -25,10 +26,13 @@ EXPECTED_ALL = {
     "LLMConfig",
     "LLMError",
     "MissingDependencyError",
+    "ReasonReport",
     "RegionTest",
     "SliceAnalyzer",
     "SliceComparison",
     "__version__",
+    "cluster_reasons",
+    "cohort_failure_rates",
 }
 
 HEAVY = (

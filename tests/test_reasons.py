@@ -1,15 +1,16 @@
-"""Reason clustering: fast tests with a fake embedder and fixed labels, and one slow test with
-the real local model on hand-written evaluator reasons in three themes."""
+"""Reason clustering: tests with the real local model's vectors (embedded once per module and
+served by the pass-through PrecomputedEmbedder) and fixed labels, and one slow test with the
+real model and HDBSCAN end to end on hand-written evaluator reasons in three themes."""
 
 from __future__ import annotations
 
 import json
-import zlib
 
 import numpy as np
 import pytest
 
 from faultmap.clustering import FixedLabels
+from faultmap.embedding import PrecomputedEmbedder, SentenceTransformerEmbedder
 from faultmap.exceptions import ConfigurationError, DataError
 from faultmap.reasons import NO_REASON, NO_SLICE, UNCLUSTERED, ReasonReport, cluster_reasons
 from faultmap.reports.models import AnalysisReport, FailureSlice
@@ -87,32 +88,40 @@ REASONS = DATES + CITATIONS + REFUSALS
 THEMES = np.repeat([0, 1, 2], 20)
 
 
-class WordEmbedder:
-    """Deterministic bag-of-words vectors (hashed words): similar wording, similar vector."""
+EXTRA = ["wrong date math", "fake citation", "a reason", "another reason", "a", "b"]
 
-    identity = "fake-words"
 
-    def __init__(self) -> None:
+class RecordingEmbedder(PrecomputedEmbedder):
+    """Real all-MiniLM-L6-v2 vectors computed once, with a record of every embed() call."""
+
+    def __init__(self, vectors: dict[str, np.ndarray]) -> None:
+        super().__init__(vectors, name="all-MiniLM-L6-v2")
         self.calls: list[list[str]] = []
 
     def embed(self, texts, *, role="query"):
         self.calls.append(list(texts))
-        out = np.zeros((len(texts), 64), dtype=np.float32)
-        for i, text in enumerate(texts):
-            for word in text.lower().split():
-                out[i, zlib.crc32(word.encode()) % 64] += 1.0
-            out[i, 63] += 0.1  # no all-zero rows
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
+        return super().embed(texts, role=role)
+
+
+@pytest.fixture(scope="module")
+def real_vectors() -> dict[str, np.ndarray]:
+    texts = REASONS + EXTRA
+    return dict(zip(texts, SentenceTransformerEmbedder().embed(texts), strict=True))
+
+
+@pytest.fixture
+def embedder(real_vectors) -> RecordingEmbedder:
+    return RecordingEmbedder(real_vectors)
 
 
 def _fixed(labels) -> FixedLabels:
     return FixedLabels(list(labels))
 
 
-def test_groups_named_counted_and_represented() -> None:
+def test_groups_named_counted_and_represented(embedder) -> None:
     failures = [1] * 20 + [1] * 15 + [0] * 5 + [0] * 20
     report = cluster_reasons(
-        REASONS, failures, embedder=WordEmbedder(), clusterer=_fixed(THEMES), min_cluster_size=5
+        REASONS, failures, embedder=embedder, clusterer=_fixed(THEMES), min_cluster_size=5
     )
     assert report.num_groups == 3 and report.num_unclustered == 0 and report.num_empty == 0
     assert [g.size for g in report.groups] == [20, 20, 20]
@@ -126,7 +135,10 @@ def test_groups_named_counted_and_represented() -> None:
     assert all(len(set(g.representative_reasons)) == 3 for g in report.groups)
     assert all(r in CITATIONS for r in citations.representative_reasons)
     assert report.labels == THEMES.tolist()
-    assert report.embedding_model == "fake-words" and report.clustering_method == "fixed"
+    assert (
+        report.embedding_model == "precomputed:all-MiniLM-L6-v2"
+        and report.clustering_method == "fixed"
+    )
     text = str(report)
     assert dates.name in text and "failure rate 100%" in text
     data = json.loads(report.to_json())
@@ -134,10 +146,10 @@ def test_groups_named_counted_and_represented() -> None:
     assert report.group(refusals.name) is refusals
 
 
-def test_groups_are_ordered_by_size_and_noise_kept_apart() -> None:
+def test_groups_are_ordered_by_size_and_noise_kept_apart(embedder) -> None:
     labels = ["x"] * 5 + ["y"] * 10 + [None] * 5
     report = cluster_reasons(
-        REASONS[:20], embedder=WordEmbedder(), clusterer=_fixed(labels), min_cluster_size=3
+        REASONS[:20], embedder=embedder, clusterer=_fixed(labels), min_cluster_size=3
     )
     assert [g.size for g in report.groups] == [10, 5]
     assert report.labels == [1] * 5 + [0] * 10 + [-1] * 5
@@ -145,8 +157,7 @@ def test_groups_are_ordered_by_size_and_noise_kept_apart() -> None:
     assert report.groups[0].failure_rate is None
 
 
-def test_each_distinct_reason_is_embedded_once_and_empty_ones_not_at_all() -> None:
-    embedder = WordEmbedder()
+def test_each_distinct_reason_is_embedded_once_and_empty_ones_not_at_all(embedder) -> None:
     reasons = ["wrong date math"] * 6 + ["fake citation"] * 6 + [None, "", "  "]
     labels = [0] * 6 + [1] * 6
     report = cluster_reasons(
@@ -157,13 +168,13 @@ def test_each_distinct_reason_is_embedded_once_and_empty_ones_not_at_all() -> No
     assert report.groups[0].representative_reasons == ["wrong date math"]
 
 
-def test_cross_tabs_with_slice_labels_and_cohorts() -> None:
+def test_cross_tabs_with_slice_labels_and_cohorts(embedder) -> None:
     slices = ["dates"] * 20 + ["other"] * 40
     metadata = {"model": ["a", "b"] * 30, "latency": list(range(60))}
     labels = list(THEMES[:55]) + [None] * 5
     report = cluster_reasons(
         REASONS,
-        embedder=WordEmbedder(),
+        embedder=embedder,
         clusterer=_fixed(labels),
         slice_labels=slices,
         cohorts=metadata,
@@ -182,7 +193,7 @@ def test_cross_tabs_with_slice_labels_and_cohorts() -> None:
     assert "By model:" in str(report)
 
 
-def test_an_analysis_report_gives_the_slice_labels() -> None:
+def test_an_analysis_report_gives_the_slice_labels(embedder) -> None:
     slice_ = FailureSlice(
         name="date arithmetic",
         description="",
@@ -208,7 +219,7 @@ def test_an_analysis_report_gives_the_slice_labels() -> None:
     )
     reasons = [*REASONS[:59], None]  # the clusterer sees only the 59 rows with a reason
     report = cluster_reasons(
-        reasons, embedder=WordEmbedder(), clusterer=_fixed(THEMES[:59]), slice_labels=analysis
+        reasons, embedder=embedder, clusterer=_fixed(THEMES[:59]), slice_labels=analysis
     )
     table = report.slice_crosstab
     assert table.column_labels == ["date arithmetic", NO_SLICE]
@@ -216,18 +227,17 @@ def test_an_analysis_report_gives_the_slice_labels() -> None:
     assert table.as_dict()[NO_REASON] == {"date arithmetic": 0, NO_SLICE: 1}
 
 
-def test_too_few_reasons_leave_everything_unclustered() -> None:
+def test_too_few_reasons_leave_everything_unclustered(embedder) -> None:
     from faultmap.clustering import HDBSCANClusterer
 
     report = cluster_reasons(
-        ["a reason", "another reason"], embedder=WordEmbedder(), clusterer=HDBSCANClusterer()
+        ["a reason", "another reason"], embedder=embedder, clusterer=HDBSCANClusterer()
     )
     assert report.num_groups == 0 and report.groups == [] and report.num_unclustered == 2
     assert isinstance(report, ReasonReport)
 
 
-def test_bad_input() -> None:
-    embedder = WordEmbedder()
+def test_bad_input(embedder) -> None:
     with pytest.raises(DataError, match="'reasons' must be a sequence"):
         cluster_reasons("one reason", embedder=embedder)
     with pytest.raises(DataError, match=r"'reasons\[1\]' is of type int"):
