@@ -545,7 +545,7 @@ class SliceAnalyzer:
         embedding_col: str | None = None,
         **kwargs: Any,
     ) -> AnalysisReport:
-        """:meth:`analyze` on the columns of a DataFrame (pandas or polars), a pyarrow Table,
+        """:meth:`analyze` on the columns of a DataFrame (pandas), a pyarrow Table,
         a dict of columns, or a JSONL / CSV / Parquet file path.
 
         ``score_col`` selects mode 1, ``reference_col`` mode 2, neither mode 3;

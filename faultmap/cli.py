@@ -349,7 +349,9 @@ def _emit(args: argparse.Namespace, result: Any) -> None:
         logger.info("wrote %s", out)
 
 
-def _gate(tripped: bool, message: str) -> int:
+def _finish(args: argparse.Namespace, result: Any, tripped: bool, message: str) -> int:
+    """Emit the result; exit status 1 with ``message`` on stderr when a gate ``tripped``."""
+    _emit(args, result)
     if tripped:
         logger.info("%s", message)
         return EXIT_GATE
@@ -388,8 +390,9 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.embeddings:
         inputs["embeddings"] = _load_vectors(args.embeddings)
     report = _analyzer(args).analyze(**inputs)
-    _emit(args, report)
-    return _gate(
+    return _finish(
+        args,
+        report,
         args.fail_on_slices and report.num_significant > 0,
         f"{report.num_significant} significant slice(s): failing (--fail-on-slices)",
     )
@@ -419,8 +422,9 @@ def _coverage(args: argparse.Namespace) -> int:
         test_embeddings=sides["test"][1],
         production_embeddings=sides["production"][1],
     )
-    _emit(args, report)
-    return _gate(
+    return _finish(
+        args,
+        report,
         args.fail_on_gaps and report.num_gaps > 0,
         f"{report.num_gaps} coverage gap(s): failing (--fail-on-gaps)",
     )
@@ -468,9 +472,10 @@ def _compare(args: argparse.Namespace) -> int:
     report = _analyzer(args).compare_models(
         prompts, model_a_name=args.name_a, model_b_name=args.name_b, **inputs
     )
-    _emit(args, report)
     worse = report.global_winner == "a" or any(s.winner == "a" for s in report.slices)
-    return _gate(
+    return _finish(
+        args,
+        report,
         args.fail_on_regression and worse,
         f"{report.model_b_name} is significantly worse than {report.model_a_name}: failing "
         "(--fail-on-regression)",
@@ -484,8 +489,7 @@ def _diff(args: argparse.Namespace) -> int:
     old = load_report(args.old, name="OLD report")
     new = load_report(args.new, name="NEW report")
     result = diff_reports(old, new, min_overlap=args.min_overlap, min_shared=args.min_shared)
-    _emit(args, result)
-    return _gate(result.has_new_slices, f"{len(result.new)} new slice(s): failing")
+    return _finish(args, result, result.has_new_slices, f"{len(result.new)} new slice(s): failing")
 
 
 # -- entry point ---------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """Read faultmap's inputs from files and data frames, by column name.
 
 :func:`read_table` reads JSON Lines, CSV/TSV or Parquet into a :class:`Table`;
-:meth:`Table.from_frame` wraps a pandas or polars DataFrame, a pyarrow Table or a dict of
-columns. A :class:`Table` hands out checked columns (:meth:`Table.text`,
-:meth:`Table.numbers`, :meth:`Table.vectors`) whose errors name the column, the setting that
-chose it and the offending row: ``line N`` (1-based, as an editor shows it) for JSON Lines and
-CSV, ``row i`` (0-based position) for Parquet and data frames. :func:`analysis_inputs` turns
-columns into the arguments of :meth:`faultmap.SliceAnalyzer.analyze`.
+:meth:`Table.from_frame` wraps a pandas DataFrame (or any frame with ``.columns`` and
+``frame[name]``), a pyarrow Table or a dict of columns. A :class:`Table` hands out checked
+columns (:meth:`Table.text`, :meth:`Table.numbers`, :meth:`Table.vectors`) whose errors name
+the column, the setting that chose it and the offending row: ``line N`` (1-based, as an
+editor shows it) for JSON Lines and CSV, ``row i`` (0-based position) for Parquet and data
+frames. :func:`analysis_inputs` turns columns into the arguments of
+:meth:`faultmap.SliceAnalyzer.analyze`.
 
 JSON Lines and CSV are read with the standard library; Parquet needs pyarrow
 (``pip install 'faultmap[io]'``), imported only when a Parquet file is read.
@@ -93,8 +94,9 @@ class Table:
 
     @classmethod
     def from_frame(cls, frame: Any, *, source: str = "The data frame") -> Table:
-        """Wrap a pandas or polars DataFrame, a pyarrow Table or a dict of columns (lists,
-        numpy arrays or Series of equal length); columns are read when asked for.
+        """Wrap a pandas DataFrame (or any frame with ``.columns`` and ``frame[name]``), a
+        pyarrow Table or a dict of columns (lists, numpy arrays or Series of equal length);
+        columns are read when asked for.
 
         Example:
             >>> Table.from_frame({"prompt": ["hi"]}).columns
@@ -108,7 +110,7 @@ class Table:
             names = list(frame.columns)
         else:
             raise DataError(
-                f"Expected a DataFrame (pandas or polars), a pyarrow Table or a dict of "
+                f"Expected a DataFrame, a pyarrow Table or a dict of "
                 f"columns; got {type(frame).__name__}. For a file use faultmap.io.read_table()."
             )
         by_text = {str(name): name for name in names}
@@ -471,7 +473,7 @@ def analysis_inputs(
 ) -> dict[str, Any]:
     """The keyword arguments of :meth:`~faultmap.SliceAnalyzer.analyze` from named columns.
 
-    ``source`` is a :class:`Table`, a file path (see :func:`read_table`), a pandas or polars
+    ``source`` is a :class:`Table`, a file path (see :func:`read_table`), a pandas
     DataFrame, a pyarrow Table or a dict of columns. ``response_col=None`` gives empty
     responses (enough with precomputed scores; responses only show in examples).
     ``score_col`` (scores in [0, 1]) is mode 1, ``reference_col`` mode 2, neither mode 3;

@@ -158,7 +158,7 @@ def test_frames_of_every_kind():
         assert table.columns == ("prompt", "score") and len(table) == 3
         assert table.text("prompt") == ["a", "b", "c"]
         assert table.numbers("score").tolist() == [1.0, 0.0, 0.5]
-    with pytest.raises(DataError, match=r"Expected a DataFrame .* got list"):
+    with pytest.raises(DataError, match=r"Expected a DataFrame, a pyarrow Table .* got list"):
         Table.from_frame([1, 2])
 
 
