@@ -104,6 +104,12 @@ def _analysis_options(with_threshold: bool = True) -> argparse.ArgumentParser:
     )
     group.add_argument("--min-slice-size", type=int, default=10, help="default: %(default)s")
     group.add_argument(
+        "--n-samples",
+        type=_count,
+        default=8,
+        help="responses sampled per prompt when scoring by sampling (%(default)s)",
+    )
+    group.add_argument(
         "--significance-level", type=_fraction, default=0.05, help="FDR level (%(default)s)"
     )
     if with_threshold:
@@ -299,6 +305,7 @@ def _analyzer(args: argparse.Namespace) -> Any:
         embedding_model=args.embedding_model,
         significance_level=args.significance_level,
         min_slice_size=args.min_slice_size,
+        n_samples=args.n_samples,
         clustering_method=args.clustering,
         random_state=args.random_state,
         llm_completion_kwargs=dict(args.llm_option) or None,

@@ -234,6 +234,33 @@ def test_llm_names_through_the_model_option(data, tmp_path):
     assert "Mocked slice name" in result.stdout
 
 
+def test_reference_and_sampling_modes(data, tmp_path):
+    path = write_jsonl(tmp_path / "small.jsonl", data["rows"][:40])
+    result = run("analyze", path, "--reference-col", "reference", "--json", "-", "-q")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # quiet even while the model loads (responses are not cached)
+    report = json.loads(result.stdout)
+    assert report["scoring_mode"] == "reference" and report["total_prompts"] == 40
+    result = run(
+        "analyze",
+        path,
+        "--sample-scores",
+        "--model",
+        "gpt-4o-mini",
+        "--n-samples",
+        "2",
+        "--llm-option",
+        f"mock_response={json.dumps(json.dumps('The answer is no.'))}",
+        "--json",
+        "-",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["scoring_mode"] == "entropy" and report["metadata"]["llm"]["succeeded"] >= 80
+    line = one_error_line(run("analyze", path, "--sample-scores"))
+    assert "no model is set" in line
+
+
 def test_coverage_finds_the_missing_task_and_gates(data, tmp_path):
     removed = {"navigate", "date_understanding"}
     tests = [{"question": r["prompt"]} for r in data["rows"] if r["task"] not in removed]
@@ -249,10 +276,13 @@ def test_coverage_finds_the_missing_task_and_gates(data, tmp_path):
         "--fail-on-gaps",
         "--json",
         tmp_path / "c.json",
+        "--out",
+        tmp_path / "c.html",
     )
     assert result.returncode == 1, result.stderr  # gaps exist
     assert "coverage" in result.stdout.lower()
     report = CoverageReport.from_json(tmp_path / "c.json")
+    assert "<html" in (tmp_path / "c.html").read_text(encoding="utf-8").lower()
     assert report.num_test_prompts == len(tests) and report.num_production_prompts == N
     assert report.num_gaps >= 1
     tasks = [data["tasks"][i] for g in report.gaps for i in g.prompt_indices]
@@ -279,9 +309,20 @@ def test_compare_gates_on_a_regression_of_model_b(data, tmp_path):
     report = ComparisonReport.from_dict(json.loads(worse.stdout))
     assert report.model_b_name == "candidate"
     assert any(s.winner == "a" for s in report.slices)
-    better = run("compare", path, "--scores-a", "new", "--scores-b", "old", *common)
+    better = run(
+        "compare",
+        path,
+        "--scores-a",
+        "new",
+        "--scores-b",
+        "old",
+        *common,
+        "--out",
+        tmp_path / "c.html",
+    )
     assert better.returncode == 0, better.stderr
     assert "candidate" in better.stdout
+    assert "candidate" in (tmp_path / "c.html").read_text(encoding="utf-8")
     line = one_error_line(run("compare", path, "--scores-a", "old"))
     assert "--scores-a and --scores-b go together" in line
 
