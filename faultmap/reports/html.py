@@ -297,6 +297,16 @@ def _table(report: Report, colours: Sequence[str]) -> str:
     )
 
 
+def _table_note(report: Report) -> str:
+    from faultmap.reports.models import AnalysisReport, ComparisonReport
+
+    if isinstance(report, AnalysisReport):
+        return " A rate is a dot on its 95% interval (the bar); the tick marks the baseline."
+    if isinstance(report, ComparisonReport):
+        return " A rate is a dot on its 95% interval (the bar), one colour per model."
+    return ""
+
+
 def _prompt_list(title: str, prompts: Iterable[str]) -> str:
     items = "".join(f"<li>{_e(clip(p, TEXT_LIMIT))}</li>" for p in prompts)
     return f"<h4>{_e(title)}</h4><ol class='fm-prompts'>{items}</ol>" if items else ""
@@ -468,14 +478,17 @@ section,.fm-card{background:#fff;border:1px solid #e3e5e8;border-radius:8px;padd
 .fm-map circle:hover{stroke:#000;stroke-width:1.2;opacity:1}
 .fm-legend{list-style:none;padding:0;margin:6px 0;display:flex;flex-wrap:wrap;gap:4px 8px}
 .fm-legend button{border:1px solid #d8dbe0;background:#fff;border-radius:14px;
- padding:2px 10px;cursor:pointer;font:inherit;font-size:.88em}
+ padding:2px 10px;cursor:pointer;font:inherit;font-size:.88em;text-align:left;
+ max-width:100%;overflow-wrap:anywhere}
 .fm-legend button[aria-pressed='true']{background:#1d1d1f;color:#fff}
 .fm-swatch{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:5px}
 .fm-tip{position:absolute;max-width:420px;background:#1d1d1f;color:#fff;padding:8px 10px;
  border-radius:6px;font-size:.85em;pointer-events:none;white-space:pre-wrap;z-index:2}
 .fm-tip .fm-tip-head{font-weight:650}
 .fm-tip .fm-tip-status{color:#c9cdd3;margin-bottom:4px}
+.fm-table-wrap{overflow-x:auto}
 .fm-table{border-collapse:collapse;width:100%;font-size:.92em}
+.fm-table td.fm-name{min-width:180px;max-width:420px;overflow-wrap:anywhere}
 .fm-table th,.fm-table td{padding:6px 8px;border-bottom:1px solid #eceef1;text-align:left;
  vertical-align:middle}
 .fm-table th[data-sort]{cursor:pointer;user-select:none;white-space:nowrap}
@@ -487,7 +500,7 @@ section,.fm-card{background:#fff;border:1px solid #e3e5e8;border-radius:8px;padd
 .fm-track{stroke:#e6e8eb;stroke-width:4;stroke-linecap:round}
 .fm-base{stroke:#555;stroke-width:1.2}
 .fm-cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px}
-.fm-card{margin:0}
+.fm-card{margin:0;min-width:0;overflow-wrap:anywhere}
 .fm-card h3{margin:0 0 4px;font-size:1.05em}
 .fm-card ul{padding-left:18px;margin:6px 0}
 .fm-prompts{padding-left:22px;margin:4px 0}
@@ -713,8 +726,9 @@ def page_html(report: Report) -> str:
     word = _items_word(report)
     if items:
         parts.append(
-            f"<section><h2>{_e(word)}</h2><p class='fm-muted'>Click a column to sort.</p>"
-            f"{_table(report, colours)}</section>"
+            f"<section><h2>{_e(word)}</h2><p class='fm-muted'>Click a column to sort."
+            f"{_table_note(report)}</p><div class='fm-table-wrap'>{_table(report, colours)}"
+            "</div></section>"
         )
     if view is not None:
         m, legend = view["map"], view["legend"]
