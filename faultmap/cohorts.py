@@ -531,23 +531,73 @@ HYBRID_RULE = (
 )
 
 
+@dataclass(frozen=True)
+class _Crosstab:
+    """One metadata column against the clusters, over the analysed rows: ``codes`` gives
+    each row's value (an index into ``values``); ``size`` and ``fail`` count rows and
+    failures per (cluster, value), clusters in the order of ``clusters``; ``value_size`` and
+    ``value_fail`` count every analysed row of a value (noise included)."""
+
+    column: str
+    values: list[str]
+    codes: np.ndarray
+    size: np.ndarray
+    fail: np.ndarray
+    value_size: np.ndarray
+    value_fail: np.ndarray
+
+    def has(self, value: str) -> np.ndarray:
+        """Row mask of one value."""
+        return self.codes == self.values.index(value)
+
+
+def _crosstabs(
+    cut: dict[str, _ColumnCohorts], lab: np.ndarray, fail: np.ndarray, clusters: np.ndarray
+) -> dict[str, _Crosstab]:
+    clustered = lab >= 0
+    cluster_index = np.searchsorted(clusters, lab[clustered])
+    k = len(clusters)
+    out = {}
+    for column, cohorts in cut.items():
+        values = [value for value, _ in cohorts.values]
+        position = {value: j for j, value in enumerate(values)}
+        codes = np.array([position[label] for label in cohorts.labels], dtype=np.int64)
+        v = len(values)
+        flat = cluster_index * v + codes[clustered]
+        out[column] = _Crosstab(
+            column=column,
+            values=values,
+            codes=codes,
+            size=np.bincount(flat, minlength=k * v).reshape(k, v),
+            fail=np.bincount(flat, weights=fail[clustered], minlength=k * v)
+            .reshape(k, v)
+            .astype(np.int64),
+            value_size=np.bincount(codes, minlength=v),
+            value_fail=np.bincount(codes, weights=fail, minlength=v).astype(np.int64),
+        )
+    return out
+
+
 def _over_represented(
     slices: Sequence[Any],
-    lab: np.ndarray,
-    masks: dict[tuple[str, str], np.ndarray],
+    clusters: np.ndarray,
+    tabs: dict[str, _Crosstab],
+    n: int,
     alpha: float,
 ) -> tuple[list[list[dict[str, Any]]], int]:
     """Per slice, the metadata values more frequent inside it than outside (one-sided
     Fisher, BH over every (slice, value) pair); and the number of tests."""
-    n = len(lab)
     tests: list[tuple[int, str, str, int, int, int]] = []
     for number, s in enumerate(slices):
-        inside = lab == s.cluster_id
-        size = int(inside.sum())
-        for (column, value), has in masks.items():
-            total = int(has.sum())
-            if 0 < size < n and 0 < total < n:
-                tests.append((number, column, value, int((inside & has).sum()), size, total))
+        c = int(np.searchsorted(clusters, s.cluster_id))
+        if c == len(clusters) or clusters[c] != s.cluster_id:
+            continue  # not a cluster of these labels
+        for tab in tabs.values():
+            size = int(tab.size[c].sum())
+            for j, value in enumerate(tab.values):
+                total = int(tab.value_size[j])
+                if 0 < size < n and 0 < total < n:
+                    tests.append((number, tab.column, value, int(tab.size[c, j]), size, total))
     p = [one_sided_proportion_test(k, size, total, n).p_value for _, _, _, k, size, total in tests]
     found: list[list[dict[str, Any]]] = [[] for _ in slices]
     for (number, column, value, k, size, total), p_value, adjusted in zip(
@@ -572,45 +622,38 @@ def _over_represented(
 
 
 def _hybrid_cells(
-    lab: np.ndarray,
-    fail: np.ndarray,
-    masks: dict[tuple[str, str], np.ndarray],
-    min_cell_size: int,
-    alpha: float,
+    clusters: np.ndarray, tabs: dict[str, _Crosstab], min_cell_size: int, alpha: float
 ) -> tuple[list[dict[str, Any]], int]:
     """The (cluster x value) cells that fail more than both their cluster's other rows and
-    their value's other rows (see :data:`HYBRID_RULE`); and the number of cells tested.
-    ``sample_indices`` here index ``lab``."""
+    their value's other rows (the first part of :data:`HYBRID_RULE`), strongest first; and
+    the number of cells tested. Counts come from the cross-tabs, so only the tested cells
+    cost a test, whatever the number of rows."""
     cells = []
-    for c in np.unique(lab[lab >= 0]).tolist():
-        in_c = lab == c
-        c_size, c_fail = int(in_c.sum()), int(fail[in_c].sum())
-        if c_size <= min_cell_size:
-            continue
-        for (column, value), has in masks.items():
-            cell = in_c & has
-            size, v_size = int(cell.sum()), int(has.sum())
-            if size < min_cell_size or size in (c_size, v_size):
-                continue  # too small, or nothing to compare with on one side
-            k, v_fail = int(fail[cell].sum()), int(fail[has].sum())
+    for tab in tabs.values():
+        c_size, c_fail = tab.size.sum(axis=1), tab.fail.sum(axis=1)
+        testable = (
+            (tab.size >= min_cell_size)
+            & (tab.size < c_size[:, None])
+            & (tab.size < tab.value_size[None, :])
+        )
+        for c, j in zip(*np.nonzero(testable), strict=True):
+            size, k = int(tab.size[c, j]), int(tab.fail[c, j])
+            cs, cf = int(c_size[c]), int(c_fail[c])
+            vs, vf = int(tab.value_size[j]), int(tab.value_fail[j])
             cells.append(
                 {
-                    "cluster_id": int(c),
-                    "column": column,
-                    "value": value,
+                    "cluster_id": int(clusters[c]),
+                    "column": tab.column,
+                    "value": tab.values[j],
                     "size": size,
                     "num_failures": k,
                     "failure_rate": k / size,
-                    "confidence_interval": list(wilson_interval(k, size)),
-                    "cluster_size": c_size,
-                    "cluster_rest_failure_rate": (c_fail - k) / (c_size - size),
-                    "value_size": v_size,
-                    "value_rest_failure_rate": (v_fail - k) / (v_size - size),
-                    "p_value_vs_cluster": one_sided_proportion_test(
-                        k, size, c_fail, c_size
-                    ).p_value,
-                    "p_value_vs_value": one_sided_proportion_test(k, size, v_fail, v_size).p_value,
-                    "sample_indices": np.flatnonzero(cell).tolist(),
+                    "cluster_size": cs,
+                    "cluster_rest_failure_rate": (cf - k) / (cs - size),
+                    "value_size": vs,
+                    "value_rest_failure_rate": (vf - k) / (vs - size),
+                    "p_value_vs_cluster": one_sided_proportion_test(k, size, cf, cs).p_value,
+                    "p_value_vs_value": one_sided_proportion_test(k, size, vf, vs).p_value,
                 }
             )
     for side in ("cluster", "value"):
@@ -636,10 +679,11 @@ def _drop_explained(
     found: list[dict[str, Any]],
     lab: np.ndarray,
     fail: np.ndarray,
-    masks: dict[tuple[str, str], np.ndarray],
+    tabs: dict[str, _Crosstab],
     alpha: float,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split significant cells (strongest first) into kept and explained ones.
+    """Split significant cells (strongest first) into kept and explained ones, and give the
+    kept ones their rows (``sample_indices``, indexing ``lab``) and Wilson interval.
 
     A cell that shares rows with stronger kept cells of its cluster (other columns) is kept
     only if, without those rows, it still fails more than the cluster's remaining rows and
@@ -651,7 +695,7 @@ def _drop_explained(
     explained: list[dict[str, Any]] = []
     for cell in found:
         in_c = lab == cell["cluster_id"]
-        has = masks[cell["column"], cell["value"]]
+        has = tabs[cell["column"]].has(cell["value"])
         rows = in_c & has
         stronger = [
             k
@@ -660,20 +704,26 @@ def _drop_explained(
         ]
         covered = np.zeros(len(lab), dtype=bool)
         for k in stronger:
-            covered |= in_c & masks[k["column"], k["value"]]
-        if not (rows & covered).any():
-            kept.append(cell)
-            continue
-        own, others, elsewhere = rows & ~covered, in_c & ~rows & ~covered, has & ~in_c
-        size, k_fail = int(own.sum()), int(fail[own].sum())
-        p = max(
-            one_sided_proportion_test(
-                k_fail, size, k_fail + int(fail[group].sum()), size + int(group.sum())
-            ).p_value
-            for group in (others, elsewhere)
-        )
+            covered |= in_c & tabs[k["column"]].has(k["value"])
+        p = 0.0
+        if (rows & covered).any():
+            own, others, elsewhere = rows & ~covered, in_c & ~rows & ~covered, has & ~in_c
+            size, k_fail = int(own.sum()), int(fail[own].sum())
+            p = max(
+                one_sided_proportion_test(
+                    k_fail, size, k_fail + int(fail[group].sum()), size + int(group.sum())
+                ).p_value
+                for group in (others, elsewhere)
+            )
         if p < alpha:
-            kept.append(cell)
+            interval = list(wilson_interval(cell["num_failures"], cell["size"]))
+            kept.append(
+                {
+                    **cell,
+                    "confidence_interval": interval,
+                    "sample_indices": np.flatnonzero(rows).tolist(),
+                }
+            )
             continue
         explained.append(
             {
@@ -758,14 +808,11 @@ def hybrid_slices(
         categorical=categorical,
         max_categories=max_categories,
     )
-    masks = {
-        (column, value): rows
-        for column, cohorts in cut.items()
-        for value, _, rows in cohorts.masks()
-    }
-    over, n_over = _over_represented(report.slices, lab, masks, alpha)
-    cells, n_cells = _hybrid_cells(lab, fail, masks, min_cell, alpha)
-    cells, explained = _drop_explained(cells, lab, fail, masks, alpha)
+    clusters = np.unique(lab[lab >= 0])
+    tabs = _crosstabs(cut, lab, fail, clusters)
+    over, n_over = _over_represented(report.slices, clusters, tabs, len(lab), alpha)
+    cells, n_cells = _hybrid_cells(clusters, tabs, min_cell, alpha)
+    cells, explained = _drop_explained(cells, lab, fail, tabs, alpha)
     slice_of = {s.cluster_id: s for s in report.slices}
     unnamed = {cell["cluster_id"] for cell in cells} - set(slice_of)
     words: dict[int, list[str]] = {}
@@ -781,7 +828,7 @@ def hybrid_slices(
         )
         cell["sample_indices"] = rows[cell["sample_indices"]].tolist()
     summary.update(
-        num_values=len(masks),
+        num_values=sum(len(tab.values) for tab in tabs.values()),
         over_representation_tests=n_over,
         num_over_represented=sum(map(len, over)),
         hybrid_cells_tested=n_cells,

@@ -124,6 +124,8 @@ def test_cells_follow_the_documented_rule_with_scipy_p_values(topics) -> None:
         assert np.all(labels[rows] == cell["cluster_id"]) and np.all(route[rows] == cell["value"])
         assert cell["size"] == len(rows) == int(((labels == 2) & (route == "api")).sum())
         assert cell["num_failures"] == int(topics["failed"][rows].sum())
+        ci = stats.binomtest(cell["num_failures"], cell["size"]).proportion_ci(method="wilson")
+        assert cell["confidence_interval"] == pytest.approx([ci.low, ci.high])
         in_c = labels == cell["cluster_id"]
         rest = in_c & (route != cell["value"])
         assert cell["cluster_rest_failure_rate"] == pytest.approx(topics["failed"][rest].mean())
@@ -235,6 +237,31 @@ def test_the_function_on_a_saved_report_equals_analyze_with_metadata(topics) -> 
     assert strict.hybrid_cells == [] and all(not s.over_represented_values for s in strict.slices)
     with pytest.raises(ConfigurationError, match="'min_cell_size' parameter of hybrid_slices"):
         hybrid_slices(plain, topics["metadata"], topics["failed"], min_cell_size=0)
+
+
+def test_rows_left_out_of_the_analysis_are_left_out_here(topics) -> None:
+    from dataclasses import replace
+
+    report = _fixed_analysis(topics)
+    labels = np.asarray(report.cluster_labels)
+    unscored = np.zeros(len(labels), dtype=bool)
+    unscored[::7] = True  # as if these rows could not be scored (label -2)
+    labels[unscored] = -2
+    cut = replace(report, cluster_labels=labels.tolist())
+    route = np.asarray(topics["metadata"]["route"], dtype=object)
+    failed = topics["failed"].copy()
+    failed[unscored] = True  # ignored: these rows are not analysed
+    result = hybrid_slices(cut, {"route": route.tolist()}, failed)
+    kept = ~unscored
+    expected = _expected_cells(labels[kept], failed[kept], route[kept], report.min_slice_size)
+    assert result.metadata["metadata_analysis"]["hybrid_cells_tested"] == len(expected)
+    assert [(c["cluster_id"], c["value"]) for c in result.hybrid_cells] == [(2, "api")]
+    for cell in result.hybrid_cells:
+        rows = np.asarray(cell["sample_indices"])
+        assert not unscored[rows].any()
+        assert cell["size"] == int(
+            ((labels == cell["cluster_id"]) & (route == cell["value"])).sum()
+        )
 
 
 def test_async_and_no_clustering(topics) -> None:
