@@ -124,8 +124,10 @@ def _interval_svg(
 
 
 def _map_view(report: Report, limit: int | None) -> dict[str, Any] | None:
-    """Positions, groups and words of the mapped points (at most ``limit``, every group kept
-    by taking points in a fixed stride), or None when the report has no map."""
+    """Positions, groups and words of the mapped points, or None when the report has no map.
+
+    With ``limit``, at most that many points: the first ``limit // (2 * groups)`` of every
+    group (so every slice shows), then evenly spaced points of the rest."""
     m = report.map
     if not m or not m.get("x"):
         return None
@@ -133,8 +135,16 @@ def _map_view(report: Report, limit: int | None) -> dict[str, Any] | None:
     n = len(m["x"])
     rows = list(range(n))
     if limit is not None and n > limit:
-        step = n / limit
-        rows = sorted({int(k * step) for k in range(limit)})
+        floor = max(1, limit // (2 * len(legend["groups"])))
+        seen = [0] * len(legend["groups"])
+        first = set()
+        for i, g in enumerate(legend["group"]):
+            if seen[g] < floor and len(first) < limit:
+                seen[g] += 1
+                first.add(i)
+        rest = [i for i in rows if i not in first]
+        step = len(rest) / max(limit - len(first), 1)
+        rows = sorted(first | {rest[int(k * step)] for k in range(limit - len(first))})
     dims = int(m.get("dims", 2))
     if dims == 3:  # one scale for every axis, so that turning the map keeps it in view
         scale = (1 / math.sqrt(3), 1 / math.sqrt(3))
