@@ -10,10 +10,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "metrics_example.py"
 DATA = EXAMPLE.parent / "data" / "bigbench_sample.jsonl"
 
 
+@pytest.mark.slow
 def test_metrics_example_runs_offline(tmp_path) -> None:
     out = tmp_path / "analysis.json"
     env = {

@@ -29,6 +29,7 @@ OFFLINE_ENV = {
 WRITES = {
     "quickstart.ipynb": ["report.json"],
     "tutorial.ipynb": ["tutorial_report.json"],
+    "visualization.ipynb": ["report.html", "visualization_report.json"],
 }
 CELL_TIMEOUT_S = 600
 KERNEL_NAME = "faultmap-notebook-test"
