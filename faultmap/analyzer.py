@@ -6,7 +6,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -543,6 +543,7 @@ class SliceAnalyzer:
         reference_col: str | None = None,
         *,
         embedding_col: str | None = None,
+        metadata_cols: Sequence[str] = (),
         **kwargs: Any,
     ) -> AnalysisReport:
         """:meth:`analyze` on the columns of a DataFrame (pandas), a pyarrow Table,
@@ -550,7 +551,8 @@ class SliceAnalyzer:
 
         ``score_col`` selects mode 1, ``reference_col`` mode 2, neither mode 3;
         ``response_col=None`` means no responses (fine with scores); ``embedding_col`` holds
-        precomputed prompt vectors. Other keyword arguments go to :meth:`analyze`. Bad cells
+        precomputed prompt vectors; ``metadata_cols`` (route, model, language...) become
+        ``metadata=`` for hybrid slices. Other keyword arguments go to :meth:`analyze`. Bad cells
         raise :class:`~faultmap.DataError` naming the column and row
         (see :func:`faultmap.io.analysis_inputs`).
 
@@ -568,6 +570,7 @@ class SliceAnalyzer:
             score_col=score_col,
             reference_col=reference_col,
             embedding_col=embedding_col,
+            metadata_cols=tuple(metadata_cols),
         )
         return self.analyze(**inputs, **kwargs)
 

@@ -177,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     vec = cols.add_mutually_exclusive_group()
     vec.add_argument("--embedding-col", help="column of precomputed prompt vectors")
     vec.add_argument("--embeddings", metavar="FILE.npy", help="precomputed prompt vectors")
+    cols.add_argument(
+        "--metadata-col",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="metadata column (route, model, language...) for hybrid slices; repeatable",
+    )
     p.add_argument(
         "--fail-on-slices", action="store_true", help="exit 1 when a significant slice exists"
     )
@@ -379,7 +386,14 @@ def _analyze(args: argparse.Namespace) -> int:
     response_col = args.response_col or "response"
     table = _read(
         args.file,
-        [args.prompt_col, response_col, score_col, args.reference_col, args.embedding_col],
+        [
+            args.prompt_col,
+            response_col,
+            score_col,
+            args.reference_col,
+            args.embedding_col,
+            *args.metadata_col,
+        ],
         args,
     )
     if args.response_col is None and response_col not in table.columns and score_col:
@@ -392,6 +406,7 @@ def _analyze(args: argparse.Namespace) -> int:
         score_col=score_col,
         reference_col=args.reference_col,
         embedding_col=args.embedding_col,
+        metadata_cols=tuple(args.metadata_col),
         cli=True,
     )
     if args.embeddings:

@@ -440,6 +440,7 @@ def _analysis_columns(
     score_col: str | None,
     reference_col: str | None,
     embedding_col: str | None,
+    metadata_cols: Sequence[str] = (),
     cli: bool = False,
 ) -> dict[str, Any]:
     inputs: dict[str, Any] = {
@@ -459,6 +460,9 @@ def _analysis_columns(
         inputs["references"] = table.text(reference_col, option=_option("reference_col", cli))
     if embedding_col is not None:
         inputs["embeddings"] = table.vectors(embedding_col, option=_option("embedding_col", cli))
+    if metadata_cols:
+        option = _option("metadata_col" if cli else "metadata_cols", cli)
+        inputs["metadata"] = {c: list(table._column(c, option)) for c in metadata_cols}
     return inputs
 
 
@@ -470,6 +474,7 @@ def analysis_inputs(
     score_col: str | None = None,
     reference_col: str | None = None,
     embedding_col: str | None = None,
+    metadata_cols: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The keyword arguments of :meth:`~faultmap.SliceAnalyzer.analyze` from named columns.
 
@@ -477,7 +482,8 @@ def analysis_inputs(
     DataFrame, a pyarrow Table or a dict of columns. ``response_col=None`` gives empty
     responses (enough with precomputed scores; responses only show in examples).
     ``score_col`` (scores in [0, 1]) is mode 1, ``reference_col`` mode 2, neither mode 3;
-    ``embedding_col`` holds precomputed prompt vectors.
+    ``embedding_col`` holds precomputed prompt vectors; ``metadata_cols`` become the
+    ``metadata=`` of :meth:`~faultmap.SliceAnalyzer.analyze` (hybrid slices).
 
     Example:
         >>> inputs = analysis_inputs(df, score_col="score")          # doctest: +SKIP
@@ -485,6 +491,7 @@ def analysis_inputs(
     """
     if isinstance(source, (str, os.PathLike)):
         wanted = [prompt_col, response_col, score_col, reference_col, embedding_col]
+        wanted += list(metadata_cols)
         table = read_table(source, columns=[c for c in wanted if c is not None])
     elif isinstance(source, Table):
         table = source
@@ -497,4 +504,5 @@ def analysis_inputs(
         score_col=score_col,
         reference_col=reference_col,
         embedding_col=embedding_col,
+        metadata_cols=tuple(metadata_cols),
     )

@@ -182,12 +182,27 @@ def test_precomputed_vectors_by_column_or_npy_file(data, jsonl_report, tmp_path)
             r"line 2: column 'prompt' has no value, not text",
         ),
         (
+            '{"prompt": "a", "score": 1, "route": "api"}\n',
+            ["--metadata-col", "route", "--metadata-col", "lang"],
+            r"has no column 'lang' \(from --metadata-col\); its columns are: 'prompt', "
+            r"'score', 'route'",
+        ),
+        (
             '{"prompt": "a", "score": 1}\n',
             ["--json", "no/such/dir/r.json"],
             r"--json: the folder '.*dir' does not exist",
         ),
     ],
-    ids=["missing-file", "missing-column", "bad-json", "bad-score", "range", "no-prompt", "out"],
+    ids=[
+        "missing-file",
+        "missing-column",
+        "bad-json",
+        "bad-score",
+        "range",
+        "no-prompt",
+        "missing-metadata-column",
+        "out",
+    ],
 )
 def test_one_line_errors(tmp_path, content, args, pattern):
     path = tmp_path / ("missing.jsonl" if content is None else "data.jsonl")

@@ -259,3 +259,16 @@ def test_analysis_inputs_modes(tmp_path):
     (tmp_path / "d.jsonl").write_text('{"prompt": "a", "score": 2}\n', encoding="utf-8")
     with pytest.raises(DataError, match=r"line 1: column 'score' holds 2, outside \[0, 1\]"):
         analysis_inputs(tmp_path / "d.jsonl", score_col="score", response_col=None)
+
+
+def test_metadata_columns_become_the_metadata_argument(rows, tmp_path):
+    paths = _write_all(
+        [{**r, "route": "api" if i % 3 else "web"} for i, r in enumerate(rows)], tmp_path
+    )
+    for fmt in ("jsonl", "csv", "parquet"):
+        inputs = analysis_inputs(paths[fmt], score_col="score", metadata_cols=["route", "task"])
+        assert set(inputs["metadata"]) == {"route", "task"}
+        assert inputs["metadata"]["route"][:3] == ["web", "api", "api"]
+        assert inputs["metadata"]["task"] == [r["task"] for r in rows]
+    with pytest.raises(DataError, match=r"no column 'lang' \(from metadata_cols\)"):
+        analysis_inputs(paths["jsonl"], score_col="score", metadata_cols=["lang"])
