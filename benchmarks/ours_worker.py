@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.rss import peak_rss_mb
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
     failures = np.load(args.failures, allow_pickle=False).astype(bool)
     prompts = json.loads(args.prompts.read_text(encoding="utf-8"))
     scores = np.where(failures, 0.0, 1.0)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_before = peak_rss_mb()
     analyzer = SliceAnalyzer(
         min_slice_size=args.min_slice_size,
         significance_level=args.alpha,
@@ -51,7 +52,7 @@ def main() -> None:
         "tool": "faultmap (this repo)",
         "wall_s": round(wall, 3),
         "cpu_s": round(cpu, 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "rss_before_mb": round(rss_before, 1),
         "num_clusters": report.num_clusters,
         "num_noise": report.num_unclustered,

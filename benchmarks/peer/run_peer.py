@@ -25,7 +25,7 @@ Isolation from models and the network:
     * LITELLM_LOCAL_MODEL_COST_MAP=True and HF offline flags are set regardless.
 
 Output JSON: ``wall_s`` (analyze() only), ``peak_rss_mb`` (process high-water mark,
-``ru_maxrss``), ``rss_before_mb``, optional ``tracemalloc_peak_mb`` (only with
+``VmHWM``, see ``benchmarks/rss.py``), ``rss_before_mb``, optional ``tracemalloc_peak_mb`` (only with
 ``--tracemalloc``, which slows the run; wall_s is then not comparable),
 ``slices`` (sample_indices, size, failure_rate, p_value, adjusted_p_value, ...),
 ``num_clusters`` / ``num_noise`` (from the captured cluster labels),
@@ -49,9 +49,9 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _REPO_ROOT]
 
 import argparse  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
-import resource  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from typing import Any  # noqa: E402
@@ -127,6 +127,15 @@ def _rss_now_mb() -> float:
     with open("/proc/self/statm") as fh:
         pages = int(fh.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS, read by the same code as our worker (``benchmarks/rss.py``, loaded by path
+    because the repository root is kept off ``sys.path`` here)."""
+    spec = importlib.util.spec_from_file_location("benchmark_rss", _REPO_ROOT / "benchmarks/rss.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.peak_rss_mb()
 
 
 def _load_inputs(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -206,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.tracemalloc:
             tracemalloc.stop()
 
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak_mb = peak_rss_mb()
     labels = captured.get("labels")
     result: dict[str, Any] = {
         "peer": f"faultmap=={faultmap.__version__}",
@@ -219,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": wall_s,
         "cpu_s": cpu_s,
         "cluster_wall_s": captured.get("cluster_wall_s"),
-        "peak_rss_mb": peak_rss_mb,
+        "peak_rss_mb": peak_mb,
         "rss_before_mb": rss_before,
         "tracemalloc_peak_mb": tm_peak,
         "total_failures": report.total_failures,
@@ -252,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         wall_s,
         result["num_clusters"],
         report.num_significant,
-        peak_rss_mb,
+        peak_mb,
     )
     return 0
 
