@@ -94,6 +94,7 @@ def test_version_help_and_usage_errors():
     assert result.returncode == 0 and "OLD.json" in result.stdout
 
 
+@pytest.mark.slow  # a real analysis in a subprocess
 def test_analyze_jsonl_text_on_stdout_progress_on_stderr_files_written(jsonl_report):
     path, result = jsonl_report
     assert result.returncode == 0, result.stderr
@@ -110,6 +111,7 @@ def test_analyze_jsonl_text_on_stdout_progress_on_stderr_files_written(jsonl_rep
     assert "<html" in html.lower() and report.slices[0].name.split(" / ")[0] in html
 
 
+@pytest.mark.slow  # a real analysis in a subprocess
 def test_csv_and_parquet_give_the_same_report_json_to_stdout_and_quiet(data, jsonl_report):
     folder = data["dir"]
     expected = AnalysisReport.from_json(jsonl_report[0])
@@ -127,6 +129,7 @@ def test_csv_and_parquet_give_the_same_report_json_to_stdout_and_quiet(data, jso
         assert s.name in result.stdout
 
 
+@pytest.mark.slow  # a real analysis in a subprocess
 def test_fail_on_slices_passes_when_nothing_fails(data, tmp_path):
     rows = [{**r, "score": 1.0} for r in data["rows"]]
     result = run("analyze", write_jsonl(tmp_path / "ok.jsonl", rows), "--fail-on-slices")
@@ -134,6 +137,7 @@ def test_fail_on_slices_passes_when_nothing_fails(data, tmp_path):
     assert "No prompt failed" in result.stdout
 
 
+@pytest.mark.slow  # a real analysis in a subprocess
 def test_precomputed_vectors_by_column_or_npy_file(data, jsonl_report, tmp_path):
     expected = [s.sample_indices for s in AnalysisReport.from_json(jsonl_report[0]).slices]
     rows = [{**r, "vec": v.tolist()} for r, v in zip(data["rows"], data["vectors"], strict=True)]
@@ -222,6 +226,7 @@ def test_csv_row_with_a_stray_comma_names_its_line(tmp_path):
     assert "data.csv, line 5: 3 fields but the header has 2" in line
 
 
+@pytest.mark.slow  # a real analysis in a subprocess
 def test_llm_names_through_the_model_option(data, tmp_path):
     reply = {
         "name": "Mocked slice name",
@@ -249,6 +254,7 @@ def test_llm_names_through_the_model_option(data, tmp_path):
     assert "Mocked slice name" in result.stdout
 
 
+@pytest.mark.slow  # a real analysis in a subprocess
 def test_reference_and_sampling_modes(data, tmp_path):
     path = write_jsonl(tmp_path / "small.jsonl", data["rows"][:40])
     result = run("analyze", path, "--reference-col", "reference", "--json", "-", "-q")
@@ -276,6 +282,7 @@ def test_reference_and_sampling_modes(data, tmp_path):
     assert "no model is set" in line
 
 
+@pytest.mark.slow  # a real analysis in a subprocess
 def test_coverage_finds_the_missing_task_and_gates(data, tmp_path):
     removed = {"navigate", "date_understanding"}
     tests = [{"question": r["prompt"]} for r in data["rows"] if r["task"] not in removed]
@@ -307,6 +314,7 @@ def test_coverage_finds_the_missing_task_and_gates(data, tmp_path):
     assert "'question'" in line
 
 
+@pytest.mark.slow  # a real analysis in a subprocess
 def test_compare_gates_on_a_regression_of_model_b(data, tmp_path):
     rows = [
         {
@@ -342,6 +350,7 @@ def test_compare_gates_on_a_regression_of_model_b(data, tmp_path):
     assert "--scores-a and --scores-b go together" in line
 
 
+@pytest.mark.slow  # a real analysis in a subprocess
 def test_diff_lists_new_slices_and_exits_1(data, jsonl_report, tmp_path):
     old = jsonl_report[0]
     same = run("diff", old, old)
