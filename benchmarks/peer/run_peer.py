@@ -25,8 +25,8 @@ Isolation from models and the network:
     * LITELLM_LOCAL_MODEL_COST_MAP=True and HF offline flags are set regardless.
 
 Output JSON: ``wall_s`` (analyze() only), ``peak_rss_mb`` (process high-water mark,
-``VmHWM``, see ``benchmarks/rss.py``), ``rss_before_mb``, optional ``tracemalloc_peak_mb`` (only with
-``--tracemalloc``, which slows the run; wall_s is then not comparable),
+``VmHWM``, see ``benchmarks/rss.py``), ``rss_before_mb``, optional ``tracemalloc_peak_mb``
+(only with ``--tracemalloc``, which slows the run; wall_s is then not comparable),
 ``slices`` (sample_indices, size, failure_rate, p_value, adjusted_p_value, ...),
 ``num_clusters`` / ``num_noise`` (from the captured cluster labels),
 ``num_clusters_tested``, ``cluster_wall_s`` and run metadata.
