@@ -222,6 +222,10 @@ def test_report_round_trip_views_and_escaping(topics) -> None:
     assert "tested (cluster x value) cells fail significantly more" in text
     html = report._repr_html_()
     assert "<b>api</b>" not in html  # metadata values are data: escaped like prompts
+    page = report.to_html()
+    assert "<b>api</b>" not in page
+    assert "Slice × metadata cells" in page
+    assert "route = &lt;b&gt;api&lt;/b&gt; in slice" in page
 
 
 def test_the_function_on_a_saved_report_equals_analyze_with_metadata(topics) -> None:

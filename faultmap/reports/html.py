@@ -28,6 +28,7 @@ from faultmap.reports.text import (
     coverage_headline,
     gap_facts,
     headline,
+    hybrid_cell_lines,
     map_caption,
     map_legend,
     pct,
@@ -779,6 +780,15 @@ def page_html(report: Report) -> str:
                 + f"</ul>{examples}</article>"
             )
         parts.append("</div>")
+    cells = hybrid_cell_lines(report) if hasattr(report, "hybrid_cells") else []
+    if cells:
+        parts.append(
+            "<section class='fm-hybrid'><h2>Slice × metadata cells</h2><p class='fm-muted'>"
+            "Cells that fail significantly more than both the rest of their cluster and their "
+            "metadata value elsewhere.</p><ul>"
+            + "".join(f"<li>{_e(line.strip())}</li>" for line in cells)
+            + "</ul></section>"
+        )
     parts.append(_footer(report))
     parts.append("</main>")
     parts.append(
