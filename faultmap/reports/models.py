@@ -59,14 +59,22 @@ def _write_json(data: dict[str, Any], path: str | Path | None, indent: int | Non
 class _Views:
     """JSON round trip and the plain-text view shared by every result.
 
-    A result names its text function (in :mod:`faultmap.reports.text`) in ``_TEXT_VIEW`` and
-    defines ``to_dict`` / ``from_dict``; one source of sentences feeds every view.
+    A result (a dataclass) names its text function (in :mod:`faultmap.reports.text`) in
+    ``_TEXT_VIEW``, and overrides ``from_dict`` only when it holds nested results; one source
+    of sentences feeds every view.
     """
 
     _TEXT_VIEW: ClassVar[str]
 
-    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - every result defines it
-        raise NotImplementedError
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON-types dict of every field (``from_dict`` rebuilds the result)."""
+        return _clean(asdict(self))  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """Rebuild a result from :meth:`to_dict` output (plain JSON, no pickle); fields a
+        newer faultmap added are ignored."""
+        return cls(**_known(cls, data))
 
     def to_json(self, path: str | Path | None = None, *, indent: int | None = 2) -> str:
         """Return the result as JSON (plain types, no NaN), and write it to ``path`` when given.
@@ -197,13 +205,9 @@ class FailureSlice(_Views):
     #: ``slice_share``, ``rest_share``, ``lift``, ``p_value``, ``adjusted_p_value``.
     over_represented_values: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return _clean(asdict(self))
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FailureSlice:
-        known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs = _known(cls, data)
         if "confidence_interval" in kwargs:
             kwargs["confidence_interval"] = tuple(kwargs["confidence_interval"])
         return cls(**kwargs)
@@ -250,17 +254,14 @@ class AnalysisReport(_ReportViews):
     #: are in ``metadata["metadata_analysis"]``.
     hybrid_cells: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON-types dict of every field (``from_dict`` rebuilds the report)."""
-        return _clean(asdict(self))
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AnalysisReport:
         """Rebuild a report from :meth:`to_dict` output (plain JSON, no pickle)."""
-        known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs = _known(cls, data)
         kwargs["slices"] = [FailureSlice.from_dict(s) for s in data.get("slices", [])]
-        kwargs["clusters"] = [ClusterTest(**c) for c in data.get("clusters", [])]
+        kwargs["clusters"] = [
+            ClusterTest(**_known(ClusterTest, c)) for c in data.get("clusters", [])
+        ]
         return cls(**kwargs)
 
     def __repr__(self) -> str:
@@ -325,13 +326,6 @@ class CoverageGap(_Views):
     naming_source: str = "keywords"
     naming_error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return _clean(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CoverageGap:
-        return cls(**_known(cls, data))
-
 
 @dataclass(frozen=True)
 class CoverageReport(_ReportViews):
@@ -371,10 +365,6 @@ class CoverageReport(_ReportViews):
     nearest_test_distances: list[float] = field(default_factory=list)
     nearest_test_indices: list[int] = field(default_factory=list)
     map: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON-types dict of every field (``from_dict`` rebuilds the report)."""
-        return _clean(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CoverageReport:
@@ -434,13 +424,6 @@ class SliceComparison(_Views):
     def significant(self) -> bool:
         return self.winner != "tie"
 
-    def to_dict(self) -> dict[str, Any]:
-        return _clean(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SliceComparison:
-        return cls(**_known(cls, data))
-
 
 @dataclass(frozen=True)
 class ComparisonReport(_ReportViews):
@@ -489,10 +472,6 @@ class ComparisonReport(_ReportViews):
         """The model name for a winner code ("a", "b"; "tie" stays "tie")."""
         code = self.global_winner if winner is None else winner
         return {"a": self.model_a_name, "b": self.model_b_name}.get(code, "tie")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON-types dict of every field (``from_dict`` rebuilds the report)."""
-        return _clean(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ComparisonReport:
