@@ -7,7 +7,6 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -657,15 +656,8 @@ class SliceAnalyzer:
             ),
             embedding_model=embedding_id,
             metadata=meta,
+            map_settings=self._map_settings(),
         )
-        map_settings = self._map_settings()
-        if map_settings is not None:
-            from faultmap.pipeline import coverage_map
-
-            report = replace(
-                report,
-                map=coverage_map(report, production, production_vectors, settings=map_settings),
-            )
         self._record_run(report.metadata, started, client, embed=embed_s)
         logger.info(
             "faultmap: coverage %.3f, %d gap(s) among %d production prompts",
@@ -858,24 +850,8 @@ class SliceAnalyzer:
             metadata=meta,
             row_ids=keep if subset else None,
             total_rows=n,
+            map_settings=self._map_settings(),
         )
-        map_settings = self._map_settings()
-        if map_settings is not None:
-            from faultmap.pipeline import comparison_map
-
-            threshold = self.failure_threshold
-            report = replace(
-                report,
-                map=comparison_map(
-                    report,
-                    pick(prompts),
-                    pick(vectors),
-                    pick(values_a) >= threshold,
-                    pick(values_b) >= threshold,
-                    settings=map_settings,
-                    row_ids=keep if subset else None,
-                ),
-            )
         self._record_run(report.metadata, started, client, score=score_s, embed=embed_s)
         logger.info(
             "faultmap: %s vs %s: global winner %s, %d significant slice(s)",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,14 @@ import numpy as np
 from faultmap.clustering.base import Clusterer
 from faultmap.naming.base import Namer, SliceContext, SliceLabel
 from faultmap.naming.keywords import KeywordNamer
-from faultmap.pipeline import Group, cluster_vectors, describe_groups, name_groups
+from faultmap.pipeline import (
+    Group,
+    MapSettings,
+    cluster_vectors,
+    describe_groups,
+    name_groups,
+    prompt_map,
+)
 from faultmap.reports.models import ComparisonReport, SliceComparison
 from faultmap.significance.tests import benjamini_hochberg, mcnemar_test
 
@@ -108,12 +115,14 @@ def compare_slices(
     metadata: dict[str, Any] | None = None,
     row_ids: np.ndarray | None = None,
     total_rows: int | None = None,
+    map_settings: MapSettings | None = None,
 ) -> ComparisonReport:
     """Global and per-cluster McNemar tests of model A against model B.
 
     Inputs are assumed validated (same lengths, scores in [0, 1], unit vectors). As in
     :func:`~faultmap.pipeline.find_slices`, ``row_ids`` maps analysed rows to the caller's
     ``total_rows`` input rows when some were left out; ``cluster_labels`` marks those -2.
+    With ``map_settings`` the report's ``map`` places the prompts (:func:`comparison_map`).
     """
     ids_out = np.arange(len(prompts)) if row_ids is None else np.asarray(row_ids)
     timings: dict[str, float] = {}
@@ -270,7 +279,7 @@ def compare_slices(
         len(significant),
         len(slices),
     )
-    return ComparisonReport(
+    report = ComparisonReport(
         num_significant_slices=len(significant),
         slices=slices,
         metadata=meta,
@@ -280,3 +289,36 @@ def compare_slices(
         cluster_labels=[int(x) for x in full_labels],
         **common,
     )
+    if map_settings is not None:
+        start = time.perf_counter()
+        positions = comparison_map(
+            report, prompts, vectors, ~fail_a, ~fail_b, settings=map_settings, row_ids=row_ids
+        )
+        timings["map"] = round(time.perf_counter() - start, 4)
+        report = replace(report, map=positions)
+    return report
+
+
+def comparison_map(
+    report: ComparisonReport,
+    prompts: Sequence[str],
+    vectors: np.ndarray,
+    passed_a: np.ndarray,
+    passed_b: np.ndarray,
+    *,
+    settings: MapSettings,
+    row_ids: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """The map of a comparison's analysed prompts (:func:`prompt_map`), labelled by cluster,
+    with ``outcome``: "both", "a", "b" or "neither" (which model passed).
+
+    ``row_ids`` maps the analysed rows to the caller's input, as in
+    :func:`~faultmap.comparison.compare_slices`.
+    """
+    rows = np.arange(len(prompts)) if row_ids is None else np.asarray(row_ids)
+    labels = np.asarray(report.cluster_labels, dtype=np.int64)
+    labels = labels[rows] if labels.size else np.full(len(prompts), -1)
+    outcome = np.select(
+        [passed_a & passed_b, passed_a, passed_b], ["both", "a", "b"], default="neither"
+    )
+    return prompt_map(vectors, prompts, labels, settings=settings, index=rows, outcome=outcome)

@@ -48,7 +48,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -57,7 +57,13 @@ from faultmap._neighbors import DEFAULT_MEMORY_BUDGET, cosine_distance, nearest_
 from faultmap.clustering.base import Clusterer
 from faultmap.exceptions import DataError
 from faultmap.naming.base import Namer
-from faultmap.pipeline import cluster_vectors, describe_groups, name_groups
+from faultmap.pipeline import (
+    MapSettings,
+    cluster_vectors,
+    describe_groups,
+    name_groups,
+    prompt_map,
+)
 from faultmap.reports.models import CoverageGap, CoverageReport, RegionTest
 from faultmap.significance.tests import (
     benjamini_hochberg,
@@ -239,11 +245,13 @@ def find_coverage_gaps(
     settings: CoverageSettings,
     embedding_model: str,
     metadata: dict[str, Any] | None = None,
+    map_settings: MapSettings | None = None,
 ) -> CoverageReport:
     """Audit how well ``test_prompts`` cover ``production_prompts`` (steps in the module doc).
 
     Inputs are assumed validated: non-empty, one L2-normalised float32 vector per prompt.
-    Indices in the report refer to ``production_prompts``.
+    Indices in the report refer to ``production_prompts``. With ``map_settings`` the
+    report's ``map`` places the production prompts (:func:`coverage_map`).
     """
     timings: dict[str, float] = {}
     meta: dict[str, Any] = dict(metadata or {})
@@ -387,4 +395,40 @@ def find_coverage_gaps(
     if naming_errors:
         meta["naming_fallbacks"] = naming_errors
     meta["timings_s"] = timings
-    return CoverageReport(num_gaps=len(gaps), gaps=gaps, regions=regions, metadata=meta, **common)
+    report = CoverageReport(num_gaps=len(gaps), gaps=gaps, regions=regions, metadata=meta, **common)
+    if map_settings is not None:
+        start = time.perf_counter()
+        positions = coverage_map(
+            report, production_prompts, production_vectors, settings=map_settings
+        )
+        timings["map"] = round(time.perf_counter() - start, 4)
+        report = replace(report, map=positions)
+    return report
+
+
+def coverage_map(
+    report: CoverageReport,
+    production_prompts: Sequence[str],
+    production_vectors: np.ndarray,
+    *,
+    settings: MapSettings,
+) -> dict[str, Any]:
+    """The map of a coverage audit's production prompts (:func:`prompt_map`): ``label`` is
+    the position of the prompt's gap in ``report.gaps`` (-1 for none), ``covered`` whether a
+    test prompt lies within the threshold. Sampling keeps every gap and both kinds of
+    prompt outside gaps visible."""
+    n = len(production_prompts)
+    labels = np.full(n, -1, dtype=np.int64)
+    for k, gap in enumerate(report.gaps):
+        labels[np.asarray(gap.prompt_indices, dtype=np.int64)] = k
+    distances = np.asarray(report.nearest_test_distances, dtype=np.float64)
+    covered = distances <= report.distance_threshold + TOLERANCE
+    strata = np.where(labels >= 0, labels, np.where(covered, -2, -1))
+    return prompt_map(
+        production_vectors,
+        production_prompts,
+        labels,
+        settings=settings,
+        strata=strata,
+        covered=covered,
+    )

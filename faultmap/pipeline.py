@@ -23,8 +23,6 @@ from faultmap.reports.diff import prompt_digest
 from faultmap.reports.models import (
     AnalysisReport,
     ClusterTest,
-    ComparisonReport,
-    CoverageReport,
     FailureSlice,
 )
 from faultmap.significance.tests import (
@@ -38,8 +36,6 @@ __all__ = [
     "MapSettings",
     "SliceSettings",
     "cluster_vectors",
-    "comparison_map",
-    "coverage_map",
     "describe_groups",
     "find_slices",
     "map_sample",
@@ -284,61 +280,6 @@ def prompt_map(
     for name, values in columns.items():
         out[name] = np.asarray(values)[rows].tolist()
     return out
-
-
-def comparison_map(
-    report: ComparisonReport,
-    prompts: Sequence[str],
-    vectors: np.ndarray,
-    passed_a: np.ndarray,
-    passed_b: np.ndarray,
-    *,
-    settings: MapSettings,
-    row_ids: np.ndarray | None = None,
-) -> dict[str, Any]:
-    """The map of a comparison's analysed prompts (:func:`prompt_map`), labelled by cluster,
-    with ``outcome``: "both", "a", "b" or "neither" (which model passed).
-
-    ``row_ids`` maps the analysed rows to the caller's input, as in
-    :func:`~faultmap.comparison.compare_slices`.
-    """
-    rows = np.arange(len(prompts)) if row_ids is None else np.asarray(row_ids)
-    labels = np.asarray(report.cluster_labels, dtype=np.int64)
-    labels = labels[rows] if labels.size else np.full(len(prompts), -1)
-    outcome = np.select(
-        [passed_a & passed_b, passed_a, passed_b], ["both", "a", "b"], default="neither"
-    )
-    return prompt_map(vectors, prompts, labels, settings=settings, index=rows, outcome=outcome)
-
-
-def coverage_map(
-    report: CoverageReport,
-    production_prompts: Sequence[str],
-    production_vectors: np.ndarray,
-    *,
-    settings: MapSettings,
-) -> dict[str, Any]:
-    """The map of a coverage audit's production prompts (:func:`prompt_map`): ``label`` is
-    the position of the prompt's gap in ``report.gaps`` (-1 for none), ``covered`` whether a
-    test prompt lies within the threshold. Sampling keeps every gap and both kinds of
-    prompt outside gaps visible."""
-    from faultmap.coverage import TOLERANCE
-
-    n = len(production_prompts)
-    labels = np.full(n, -1, dtype=np.int64)
-    for k, gap in enumerate(report.gaps):
-        labels[np.asarray(gap.prompt_indices, dtype=np.int64)] = k
-    distances = np.asarray(report.nearest_test_distances, dtype=np.float64)
-    covered = distances <= report.distance_threshold + TOLERANCE
-    strata = np.where(labels >= 0, labels, np.where(covered, -2, -1))
-    return prompt_map(
-        production_vectors,
-        production_prompts,
-        labels,
-        settings=settings,
-        strata=strata,
-        covered=covered,
-    )
 
 
 def find_slices(
