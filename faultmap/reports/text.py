@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ __all__ = [
     "hybrid_values_fact",
     "map_caption",
     "map_legend",
+    "naming_facts",
     "rate_interval",
     "slice_facts",
     "slice_text",
@@ -92,16 +94,28 @@ def slice_facts(s: FailureSlice) -> list[str]:
         f"p = {pval(s.p_value)} ({s.test_used}, one-sided, against the other prompts' "
         f"{pct(s.rest_failure_rate)}); adjusted p = {pval(s.adjusted_p_value)}.",
     ]
-    if s.keywords:
-        facts.append("Distinctive words: " + ", ".join(s.keywords[:8]) + ".")
-    if s.over_represented_values:
-        facts.append(hybrid_values_fact(s.over_represented_values))
-    if s.root_cause:
-        facts.append("Root cause: " + s.root_cause)
-    if s.suggested_remediation:
-        facts.append("Suggested fix: " + s.suggested_remediation)
-    if s.naming_error:
-        facts.append("Named from keywords because the LLM failed: " + s.naming_error)
+    extra = [hybrid_values_fact(s.over_represented_values)] if s.over_represented_values else []
+    return facts + naming_facts(s, "Root cause: ", "Suggested fix: ", extra)
+
+
+def naming_facts(
+    item: FailureSlice | CoverageGap | SliceComparison,
+    cause: str,
+    fix: str,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """The naming stage's facts of a slice or gap: distinctive words, ``extra`` facts, then
+    the LLM's root cause and fix (labelled ``cause`` / ``fix``) and any naming failure."""
+    facts = []
+    if item.keywords:
+        facts.append("Distinctive words: " + ", ".join(item.keywords[:8]) + ".")
+    facts += extra
+    if item.root_cause:
+        facts.append(cause + item.root_cause)
+    if item.suggested_remediation:
+        facts.append(fix + item.suggested_remediation)
+    if item.naming_error:
+        facts.append("Named from keywords because the LLM failed: " + item.naming_error)
     return facts
 
 
@@ -234,15 +248,7 @@ def gap_facts(g: CoverageGap) -> list[str]:
         f"production): p = {pval(g.p_value)} (Fisher, one-sided), adjusted p = "
         f"{pval(g.adjusted_p_value)}.",
     ]
-    if g.keywords:
-        facts.append("Distinctive words: " + ", ".join(g.keywords[:8]) + ".")
-    if g.root_cause:
-        facts.append("What the tests miss: " + g.root_cause)
-    if g.suggested_remediation:
-        facts.append("Tests to add: " + g.suggested_remediation)
-    if g.naming_error:
-        facts.append("Named from keywords because the LLM failed: " + g.naming_error)
-    return facts
+    return facts + naming_facts(g, "What the tests miss: ", "Tests to add: ")
 
 
 def gap_text(g: CoverageGap, number: int | None = None) -> str:
@@ -310,15 +316,7 @@ def comparison_slice_facts(s: SliceComparison, a: str = "A", b: str = "B") -> li
         f"({a}'s share of these {pct(s.advantage_rate)}); McNemar ({s.test_used}) "
         f"p = {pval(s.p_value)}, adjusted p = {pval(s.adjusted_p_value)}.",
     ]
-    if s.keywords:
-        facts.append("Distinctive words: " + ", ".join(s.keywords[:8]) + ".")
-    if s.root_cause:
-        facts.append("Why: " + s.root_cause)
-    if s.suggested_remediation:
-        facts.append("Suggested step: " + s.suggested_remediation)
-    if s.naming_error:
-        facts.append("Named from keywords because the LLM failed: " + s.naming_error)
-    return facts
+    return facts + naming_facts(s, "Why: ", "Suggested step: ")
 
 
 def comparison_slice_text(
