@@ -37,7 +37,7 @@ from faultmap.pipeline import (
 from faultmap.reports.models import ComparisonReport, SliceComparison
 from faultmap.significance.tests import benjamini_hochberg, mcnemar_test
 
-__all__ = ["ComparisonSettings", "advantage_rate", "compare_slices", "winner"]
+__all__ = ["ComparisonSettings", "advantage_rate", "compare_slices", "comparison_map", "winner"]
 
 logger = logging.getLogger("faultmap")
 

@@ -72,7 +72,7 @@ from faultmap.significance.tests import (
     under_representation_test,
 )
 
-__all__ = ["CoverageSettings", "coverage_threshold", "find_coverage_gaps"]
+__all__ = ["CoverageSettings", "coverage_map", "coverage_threshold", "find_coverage_gaps"]
 
 logger = logging.getLogger("faultmap")
 
