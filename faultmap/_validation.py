@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,12 +17,15 @@ import numpy as np
 from faultmap.exceptions import ConfigurationError, DataError
 
 __all__ = [
+    "HasMethods",
     "Interval",
     "Options",
+    "StrMapping",
     "as_embeddings",
     "as_scores",
     "as_text_list",
     "check_param",
+    "is_missing",
 ]
 
 
@@ -100,6 +103,44 @@ class IsInstance:
 BOOL = IsInstance((bool,), "a bool")
 
 
+@dataclass(frozen=True)
+class HasMethods:
+    """An object with the callable ``methods`` and the plain ``attributes`` (a stage object:
+    a clusterer with ``fit_predict()`` and ``name``, say)."""
+
+    methods: tuple[str, ...]
+    attributes: tuple[str, ...] = ()
+    label: str = ""
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        return (
+            not isinstance(value, (str, bytes))
+            and all(callable(getattr(value, m, None)) for m in self.methods)
+            and all(hasattr(value, a) for a in self.attributes)
+        )
+
+    def __str__(self) -> str:
+        return self.label or "an object with " + ", ".join(
+            [f"{m}()" for m in self.methods] + list(self.attributes)
+        )
+
+
+@dataclass(frozen=True)
+class StrMapping:
+    """A dict with str keys; with ``nested``, each value a dict with str keys too."""
+
+    nested: bool = False
+
+    def is_satisfied_by(self, value: Any) -> bool:
+        def flat(m: Any) -> bool:
+            return isinstance(m, Mapping) and all(isinstance(k, str) for k in m)
+
+        return flat(value) and (not self.nested or all(flat(v) for v in value.values()))
+
+    def __str__(self) -> str:
+        return "a dict of role -> dict of request options" if self.nested else "a dict of options"
+
+
 def check_param(owner: str, name: str, value: Any, *constraints: Any) -> None:
     """Raise :class:`ConfigurationError` unless ``value`` meets one of ``constraints``.
 
@@ -166,6 +207,21 @@ def check_same_length(reference: tuple[str, Sequence[Any]], *others: tuple[str, 
                 f"'{name}' has {len(other)} entries but '{ref_name}' has {len(ref)}; "
                 f"pass exactly one entry of '{name}' per entry of '{ref_name}'."
             )
+
+
+def is_missing(value: Any) -> bool:
+    """True for ``None``, NaN, NaT and ``pandas.NA``: values that stand for "no value".
+
+    Example:
+        >>> is_missing(float("nan")), is_missing(0)
+        (True, False)
+    """
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):  # pandas.NA refuses bool()
+        return True
 
 
 def as_scores(name: str, values: Any, n: int, *, of: str = "prompts") -> np.ndarray:

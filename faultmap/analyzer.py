@@ -1,46 +1,42 @@
-"""``SliceAnalyzer``: the facade. The only place that turns strings and defaults into stages."""
+"""``SliceAnalyzer``: the facade. It checks its parameters against one table, turns strings
+and defaults into stages, and hands the data to a recipe in :mod:`faultmap.analyses`."""
 
 from __future__ import annotations
 
 import logging
 import os
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from faultmap._validation import (
     BOOL,
+    HasMethods,
     Interval,
     IsInstance,
     NonEmptyStr,
     Options,
+    StrMapping,
     as_embeddings,
     as_scores,
     as_text_list,
     check_param,
     check_same_length,
 )
+from faultmap.analyses import inputs
 from faultmap.clustering.base import Clusterer
 from faultmap.config import LLMConfig
+from faultmap.core.projection import MapSettings
+from faultmap.core.run import Run
 from faultmap.embedding.base import Embedder
-from faultmap.exceptions import (
-    ConfigurationError,
-    DataError,
-    EmbeddingError,
-    FaultmapWarning,
-    LLMError,
-)
+from faultmap.exceptions import ConfigurationError, DataError, FaultmapWarning
 from faultmap.naming.base import Namer
 from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
-from faultmap.scoring.base import Scorer, ScoreResult
+from faultmap.scoring.base import Scorer
 from faultmap.significance.tests import TESTS
 
 if TYPE_CHECKING:
     from faultmap.llm.client import LLMClient
-    from faultmap.pipeline import MapSettings
 
 __all__ = ["CLUSTERERS", "SliceAnalyzer"]
 
@@ -66,20 +62,39 @@ CLUSTERERS: dict[str, Callable[[int], Clusterer]] = {
 }
 
 _OWNER = "SliceAnalyzer"
+_STAGE_CLUSTERER = HasMethods(("fit_predict",), ("name",), "an object with fit_predict() and name")
 
-
-def _check_mapping(name: str, value: Any, *, nested: bool) -> None:
-    """None, or a dict with str keys (and, when ``nested``, dict values)."""
-    what = "a dict of role -> dict of request options" if nested else "a dict of options"
-    ok = value is None or (
-        isinstance(value, Mapping)
-        and all(isinstance(k, str) for k in value)
-        and (not nested or all(isinstance(v, Mapping) for v in value.values()))
-    )
-    if not ok:
-        raise ConfigurationError(
-            f"The '{name}' parameter of {_OWNER} must be None or {what}. Got {value!r}."
-        )
+#: Every constructor parameter and what it accepts (``None`` admits None): the one table
+#: :meth:`SliceAnalyzer.__init__` checks against.
+PARAMETERS: dict[str, tuple[Any, ...]] = {
+    "model": (None, NonEmptyStr()),
+    "embedding_model": (
+        NonEmptyStr(),
+        HasMethods(("embed",), ("identity",), "an object with embed(texts) and identity"),
+    ),
+    "significance_level": (Interval(float, 0, 1, "neither"),),
+    "min_slice_size": (Interval(int, 2, None),),
+    "failure_threshold": (Interval(float, 0, 1, "right"),),
+    "n_samples": (Interval(int, 1, None),),
+    "clustering_method": (Options(tuple(CLUSTERERS)), _STAGE_CLUSTERER),
+    "max_concurrent_requests": (Interval(int, 1, None),),
+    "temperature": (Interval(float, 0, None),),
+    "consistency_threshold": (Interval(float, -1, 1),),
+    "embedding_usage_kwargs": (None, StrMapping(nested=True)),
+    "embedding_max_text_chars": (None, Interval(int, 1, None)),
+    "namer": (None, HasMethods(("name",), (), "an object with name(slices)")),
+    "test": (Options(TESTS),),
+    "random_state": (Interval(int, 0, None),),
+    "llm_timeout": (Interval(float, 0, None, "neither"),),
+    "llm_max_retries": (Interval(int, 0, None),),
+    "llm_completion_kwargs": (None, StrMapping()),
+    "show_progress": (None, BOOL),
+    "embedding_cache": (BOOL, IsInstance((str, os.PathLike), "a cache directory path")),
+    "llm_client": (None, HasMethods(("acomplete",), (), "a faultmap.llm.LLMClient")),
+    "map_projection": (None, Options(("pca", "umap"))),
+    "map_dims": (Options((2, 3)),),
+    "max_map_points": (Interval(int, 1, None),),
+}
 
 
 class SliceAnalyzer:
@@ -94,6 +109,8 @@ class SliceAnalyzer:
     or your own retry settings). Every stage also takes an object: ``embedding_model`` an
     :class:`~faultmap.embedding.Embedder`, ``clustering_method`` a
     :class:`~faultmap.clustering.Clusterer`, ``namer`` a :class:`~faultmap.naming.Namer`.
+    ``show_progress`` shows a progress bar while prompts are embedded (None: only for long
+    runs in a terminal).
 
     Every report carries a map of at most ``max_map_points`` prompts for its views
     (``report.to_html()``, ``report.plot()``): ``map_projection`` "pca" (fast, default),
@@ -133,109 +150,14 @@ class SliceAnalyzer:
         map_dims: int = 2,
         max_map_points: int = 5_000,
     ) -> None:
-        check_param(_OWNER, "model", model, None, IsInstance((str,), "a litellm model str"))
-        check_param(
-            _OWNER, "significance_level", significance_level, Interval(float, 0, 1, "neither")
-        )
-        check_param(_OWNER, "min_slice_size", min_slice_size, Interval(int, 2, None))
-        check_param(_OWNER, "failure_threshold", failure_threshold, Interval(float, 0, 1, "right"))
-        check_param(_OWNER, "n_samples", n_samples, Interval(int, 1, None))
-        check_param(
-            _OWNER, "max_concurrent_requests", max_concurrent_requests, Interval(int, 1, None)
-        )
-        check_param(_OWNER, "temperature", temperature, Interval(float, 0, None))
-        check_param(_OWNER, "consistency_threshold", consistency_threshold, Interval(float, -1, 1))
-        check_param(
-            _OWNER,
-            "embedding_max_text_chars",
-            embedding_max_text_chars,
-            None,
-            Interval(int, 1, None),
-        )
-        check_param(_OWNER, "test", test, Options(TESTS))
-        check_param(_OWNER, "random_state", random_state, Interval(int, 0, None))
-        check_param(_OWNER, "llm_timeout", llm_timeout, Interval(float, 0, None, "neither"))
-        check_param(_OWNER, "llm_max_retries", llm_max_retries, Interval(int, 0, None))
-        check_param(_OWNER, "show_progress", show_progress, None, BOOL)
-        check_param(_OWNER, "map_projection", map_projection, None, Options(("pca", "umap")))
-        check_param(_OWNER, "map_dims", map_dims, Options((2, 3)))
-        check_param(_OWNER, "max_map_points", max_map_points, Interval(int, 1, None))
-        check_param(
-            _OWNER,
-            "embedding_cache",
-            embedding_cache,
-            BOOL,
-            IsInstance((str, os.PathLike), "a cache directory path"),
-        )
-        if isinstance(clustering_method, str):
-            check_param(_OWNER, "clustering_method", clustering_method, Options(tuple(CLUSTERERS)))
-        elif not (
-            callable(getattr(clustering_method, "fit_predict", None))
-            and hasattr(clustering_method, "name")
-        ):
-            raise ConfigurationError(
-                f"The 'clustering_method' parameter of {_OWNER} must be one of "
-                f"{', '.join(map(repr, CLUSTERERS))} or an object with fit_predict() and name. "
-                f"Got {clustering_method!r}."
-            )
-        if namer is not None and not callable(getattr(namer, "name", None)):
-            raise ConfigurationError(
-                f"The 'namer' parameter of {_OWNER} must be None or an object with "
-                f"name(slices). Got {namer!r}."
-            )
-        if model is not None and not model.strip():
-            raise ConfigurationError(
-                f"The 'model' parameter of {_OWNER} must be None or a non-empty litellm model "
-                f"string. Got {model!r}."
-            )
-        if isinstance(embedding_model, str):
-            if not embedding_model.strip():
-                raise ConfigurationError(
-                    f"The 'embedding_model' parameter of {_OWNER} must be a non-empty model "
-                    f"name. Got {embedding_model!r}."
-                )
-        elif not (
-            callable(getattr(embedding_model, "embed", None))
-            and hasattr(embedding_model, "identity")
-        ):
-            raise ConfigurationError(
-                f"The 'embedding_model' parameter of {_OWNER} must be a model name or an "
-                f"object with embed(texts) and identity. Got {embedding_model!r}."
-            )
-        _check_mapping("embedding_usage_kwargs", embedding_usage_kwargs, nested=True)
-        _check_mapping("llm_completion_kwargs", llm_completion_kwargs, nested=False)
-        self.model = model
-        self.embedding_model = embedding_model
-        self.significance_level = significance_level
-        self.min_slice_size = min_slice_size
-        self.failure_threshold = failure_threshold
-        self.n_samples = n_samples
-        self.clustering_method = clustering_method
-        self.max_concurrent_requests = max_concurrent_requests
-        self.temperature = temperature
-        self.consistency_threshold = consistency_threshold
-        self.embedding_usage_kwargs = embedding_usage_kwargs
-        self.embedding_max_text_chars = embedding_max_text_chars
-        self.namer = namer
-        self.test = test
-        self.random_state = random_state
-        self.llm_timeout = llm_timeout
-        self.llm_max_retries = llm_max_retries
+        given = locals()
+        for name, constraints in PARAMETERS.items():
+            check_param(_OWNER, name, given[name], *constraints)
+            setattr(self, name, given[name])
         self.llm_completion_kwargs = dict(llm_completion_kwargs or {})
-        self.show_progress = show_progress
-        self.embedding_cache = embedding_cache
-        if llm_client is not None and not callable(getattr(llm_client, "acomplete", None)):
-            raise ConfigurationError(
-                f"The 'llm_client' parameter of {_OWNER} must be None or a "
-                f"faultmap.llm.LLMClient. Got {llm_client!r}."
-            )
-        self.llm_client = llm_client
-        self.map_projection = map_projection
-        self.map_dims = map_dims
-        self.max_map_points = max_map_points
         self._embedder: Embedder | None = None
 
-    # -- stage construction -------------------------------------------------------------
+    # -- stages ---------------------------------------------------------------------------
     def _get_embedder(self) -> Embedder:
         if self._embedder is None:
             from faultmap.embedding import resolve_embedder
@@ -282,18 +204,6 @@ class SliceAnalyzer:
 
         return LLMClient(config)
 
-    def _map_settings(self) -> MapSettings | None:
-        if self.map_projection is None:
-            return None
-        from faultmap.pipeline import MapSettings
-
-        return MapSettings(
-            projection=self.map_projection,
-            dims=self.map_dims,
-            max_points=self.max_map_points,
-            random_state=self.random_state,
-        )
-
     def _get_namer(self, client: LLMClient | None) -> Namer:
         if self.namer is not None:
             return self.namer
@@ -305,18 +215,8 @@ class SliceAnalyzer:
 
         return LLMNamer(client)
 
-    def _get_scorer(self, scores: Any, references: Any, client: LLMClient | None) -> Scorer:
-        if scores is not None:
-            from faultmap.scoring.precomputed import PrecomputedScorer
-
-            if references is not None:
-                warnings.warn(
-                    "Both scores= and references= were given; using scores= (mode 1) and "
-                    "ignoring references=.",
-                    FaultmapWarning,
-                    stacklevel=4,
-                )
-            return PrecomputedScorer(scores)
+    def _get_scorer(self, references: Any, client: LLMClient | None) -> Scorer:
+        """Mode 2 (``references``) or mode 3 (sampling; needs ``model``)."""
         if references is not None:
             from faultmap.scoring.reference import ReferenceScorer
 
@@ -338,76 +238,38 @@ class SliceAnalyzer:
             consistency_threshold=self.consistency_threshold,
         )
 
-    def _record_run(
-        self,
-        metadata: dict[str, Any],
-        started: float,
-        client: LLMClient | None,
-        **stage_seconds: float,
-    ) -> None:
-        """Put the facade's stage timings, the total and the LLM call counts into metadata."""
-        metadata["timings_s"] = {
-            **{k: round(v, 4) for k, v in stage_seconds.items()},
-            **metadata.get("timings_s", {}),
-            "total": round(time.perf_counter() - started, 4),
-        }
+    def _map_settings(self) -> MapSettings | None:
+        if self.map_projection is None:
+            return None
+        return MapSettings(
+            projection=self.map_projection,
+            dims=self.map_dims,
+            max_points=self.max_map_points,
+            random_state=self.random_state,
+        )
+
+    def _run(self, client: LLMClient | None) -> Run:
+        stats = None
         if client is not None:
-            metadata["llm"] = {"model": client.config.model, **client.stats.to_dict()}
+            model = client.config.model
+            stats = lambda: {"model": model, **client.stats.to_dict()}  # noqa: E731
+        return Run(llm_stats=stats)
 
-    # -- helpers -------------------------------------------------------------------------
-    @staticmethod
-    def _score(
-        scorer: Scorer, prompts: list[str], responses: list[str]
-    ) -> tuple[ScoreResult, np.ndarray]:
-        scored = scorer.score(prompts, responses)
-        values = np.asarray(scored.scores, dtype=np.float64)
-        if values.shape != (len(prompts),) or np.any((values < 0) | (values > 1)):
-            raise DataError(
-                f"The scorer {type(scorer).__name__} returned scores of shape {values.shape} or "
-                "outside [0, 1]; a scorer must return one score in [0, 1] (or NaN) per prompt."
-            )
-        return scored, values
+    def _embed(self, prompts: list[str], given: Any, run: Run) -> tuple[Any, str]:
+        """The prompts' vectors: ``given`` ones (checked), else from the embedding stage."""
+        if given is not None:
+            return as_embeddings("embeddings", given, len(prompts)), "precomputed"
+        with run.timer("embed"):
+            return inputs.embed(self._get_embedder(), prompts)
 
-    def _embed_prompts(self, prompts: list[str]) -> tuple[np.ndarray, str]:
-        embedder = self._get_embedder()
-        try:
-            raw = embedder.embed(prompts, role="query")
-        except (EmbeddingError, DataError, ConfigurationError, ImportError):
-            raise
-        except Exception as exc:
-            raise EmbeddingError(
-                f"Embedding the prompts failed ({type(exc).__name__}: {exc}). Pass "
-                "embeddings= to skip the model."
-            ) from exc
-        return as_embeddings("embedding model output", raw, len(prompts)), embedder.identity
-
-    def _check_texts(
-        self, prompts: Any, responses: Any, responses_name: str = "responses"
-    ) -> tuple[list[str], list[str], dict]:
-        prompts = as_text_list("prompts", prompts)
-        responses = as_text_list(responses_name, responses, allow_empty=True)
-        check_same_length(("prompts", prompts), (responses_name, responses))
-        if len(prompts) < self.min_slice_size:
-            raise DataError(
-                f"'prompts' has {len(prompts)} entries, fewer than min_slice_size="
-                f"{self.min_slice_size}; pass more prompts or lower min_slice_size."
-            )
-        meta: dict[str, Any] = {}
-        duplicates = len(prompts) - len(set(prompts))
-        if duplicates:
-            warnings.warn(
-                f"{duplicates} prompt(s) repeat an earlier prompt; each copy is analysed as its "
-                "own row. Deduplicate first if the copies are not separate evaluations.",
-                FaultmapWarning,
-                stacklevel=3,
-            )
-            meta["num_duplicate_prompts"] = duplicates
-        limit = self.embedding_max_text_chars
-        if limit is not None:
-            long_texts = sum(len(p) > limit for p in prompts)
-            if long_texts:
-                meta["num_prompts_truncated_for_embedding"] = long_texts
-        return prompts, responses, meta
+    def _texts(self, prompts: Any, responses: Any, name: str = "responses") -> Any:
+        return inputs.check_texts(
+            prompts,
+            responses,
+            name,
+            min_rows=self.min_slice_size,
+            max_text_chars=self.embedding_max_text_chars,
+        )
 
     # -- public API -----------------------------------------------------------------------
     def analyze(
@@ -445,51 +307,47 @@ class SliceAnalyzer:
             >>> report = analyzer.analyze(prompts, responses, scores=scores)  # doctest: +SKIP
             >>> report.slices[0].name  # doctest: +SKIP
         """
-        from faultmap.pipeline import SliceSettings, find_slices
+        from faultmap.analyses.slices import SliceSettings, analyze_slices
 
-        started = time.perf_counter()
-        prompts, responses, meta = self._check_texts(prompts, responses)
+        prompts, responses, meta = self._texts(prompts, responses)
         if metadata is not None:  # check it before any expensive work
-            from faultmap.cohorts import read_metadata
+            from faultmap.io import read_metadata
 
             metadata = read_metadata(metadata, len(prompts), of="prompts")
         if references is not None and scores is None:
             references = as_text_list("references", references)
             check_same_length(("prompts", prompts), ("references", references))
         if embeddings is not None:  # check cheap things before any expensive scoring
-            vectors = as_embeddings("embeddings", embeddings, len(prompts))
+            embeddings = as_embeddings("embeddings", embeddings, len(prompts))
         client = self._llm_client()
-        if scorer is None:
-            scorer = self._get_scorer(scores, references, client)
-        t0 = time.perf_counter()
-        scored, values = self._score(scorer, prompts, responses)
-        keep = np.flatnonzero(~np.isnan(values))
-        if keep.size == 0:
-            raise LLMError(
-                "No prompt could be scored, so there is nothing to analyse. "
-                f"Scoring metadata: {scored.metadata.get('sampling_errors', {})}"
+        run = self._run(client)
+        if scorer is None and scores is not None:
+            from faultmap.scoring.precomputed import PrecomputedScorer
+
+            if references is not None:
+                warnings.warn(
+                    "Both scores= and references= were given; using scores= (mode 1) and "
+                    "ignoring references=.",
+                    FaultmapWarning,
+                    stacklevel=2,
+                )
+            scorer = PrecomputedScorer(scores)
+        scorer = scorer or self._get_scorer(references, client)
+        with run.timer("score"):
+            scored, values = inputs.score(scorer, prompts, responses)
+            rows = inputs.scored_rows(
+                values, sampling_errors=scored.metadata.get("sampling_errors")
             )
-        score_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if embeddings is None:
-            vectors, embedding_id = self._embed_prompts(prompts)
-        else:
-            embedding_id = "precomputed"
-        embed_s = time.perf_counter() - t0
-        meta.update(scored.metadata)
-        meta["random_state"] = self.random_state
-        subset = keep.size < len(prompts)
-        if subset:
-            meta["unscored_indices"] = [int(i) for i in np.flatnonzero(np.isnan(values))]
-            logger.warning(
-                "%d prompt(s) could not be scored and are left out of the analysis",
-                len(prompts) - keep.size,
-            )
-        report = find_slices(
-            [prompts[i] for i in keep] if subset else prompts,
-            [responses[i] for i in keep] if subset else responses,
-            values[keep],
-            vectors[keep] if subset else vectors,
+        vectors, embedding_id = self._embed(prompts, embeddings, run)
+        run.metadata = {**meta, **scored.metadata, "random_state": self.random_state}
+        if rows.is_subset:
+            run.metadata["unscored_indices"] = rows.reasons()["unscored"]
+        report = analyze_slices(
+            prompts,
+            responses,
+            values,
+            vectors,
+            rows=rows,
             clusterer=self._get_clusterer(),
             namer=self._get_namer(client),
             settings=SliceSettings(
@@ -500,21 +358,10 @@ class SliceAnalyzer:
             ),
             embedding_model=embedding_id,
             scoring_mode=scored.mode,
-            metadata=meta,
-            row_ids=keep if subset else None,
-            total_rows=len(prompts),
+            run=run,
             map_settings=self._map_settings(),
+            metadata_columns=metadata,
         )
-        if metadata is not None:
-            from faultmap.cohorts import hybrid_slices
-
-            t0 = time.perf_counter()
-            report = hybrid_slices(
-                report, metadata, values < self.failure_threshold, prompts=prompts
-            )
-            timings = report.metadata.setdefault("timings_s", {})
-            timings["metadata"] = round(time.perf_counter() - t0, 4)
-        self._record_run(report.metadata, started, client, score=score_s, embed=embed_s)
         logger.info(
             "faultmap: %d significant slice(s) among %d prompts",
             report.num_significant,
@@ -562,7 +409,7 @@ class SliceAnalyzer:
         """
         from faultmap.io import analysis_inputs
 
-        inputs = analysis_inputs(
+        inputs_ = analysis_inputs(
             frame,
             prompt_col=prompt_col,
             response_col=response_col,
@@ -571,7 +418,7 @@ class SliceAnalyzer:
             embedding_col=embedding_col,
             metadata_cols=tuple(metadata_cols),
         )
-        return self.analyze(**inputs, **kwargs)
+        return self.analyze(**inputs_, **kwargs)
 
     def audit_coverage(
         self,
@@ -609,99 +456,35 @@ class SliceAnalyzer:
             >>> report = analyzer.audit_coverage(test_prompts, production_prompts)  # doctest: +SKIP
             >>> report.overall_coverage_score, report.gaps[0].name  # doctest: +SKIP
         """
-        from faultmap.coverage import CoverageSettings, find_coverage_gaps
+        from faultmap.analyses.coverage import CoverageSettings, audit, coverage_inputs
 
         owner = "SliceAnalyzer.audit_coverage"
-        started = time.perf_counter()
         check_param(owner, "distance_threshold", distance_threshold, None, Interval(float, 0, 2))
         check_param(owner, "min_gap_size", min_gap_size, Interval(int, 2, None))
-        tests = as_text_list("test_prompts", test_prompts)
-        production = as_text_list("production_prompts", production_prompts)
-        for name, texts, what in (
-            ("test_prompts", tests, "your evaluation prompts"),
-            ("production_prompts", production, "the prompts from your logs"),
-        ):
-            if not texts:
-                raise DataError(f"'{name}' is empty; pass at least one prompt ({what}).")
-        if distance_threshold is None and len(set(tests)) < 2:
-            raise DataError(
-                "'test_prompts' needs at least 2 distinct prompts to choose a distance "
-                "threshold from the data; pass more test prompts or distance_threshold=."
-            )
-        t0 = time.perf_counter()
-        test_vectors, production_vectors, embedding_id = self._coverage_vectors(
-            tests, production, test_embeddings, production_embeddings
+        threshold = None if distance_threshold is None else float(distance_threshold)
+        tests, production, meta = coverage_inputs(
+            test_prompts, production_prompts, need_threshold=distance_threshold is None
         )
-        embed_s = time.perf_counter() - t0
-        meta: dict[str, Any] = {"random_state": self.random_state}
-        for name, texts in (("test", tests), ("production", production)):
-            duplicates = len(texts) - len(set(texts))
-            if duplicates:
-                meta[f"num_duplicate_{name}_prompts"] = duplicates
         client = self._llm_client()
-        report = find_coverage_gaps(
+        run = self._run(client)
+        run.metadata = {"random_state": self.random_state, **meta}
+        return audit(
             tests,
             production,
-            test_vectors,
-            production_vectors,
+            test_embeddings,
+            production_embeddings,
+            embed=lambda texts: inputs.embed(self._get_embedder(), texts),
             clusterer=self._get_clusterer(),
             namer=self._get_namer(client),
             settings=CoverageSettings(
                 significance_level=self.significance_level,
                 min_gap_size=min_gap_size,
-                distance_threshold=(
-                    None if distance_threshold is None else float(distance_threshold)
-                ),
+                distance_threshold=threshold,
                 random_state=self.random_state,
             ),
-            embedding_model=embedding_id,
-            metadata=meta,
+            run=run,
             map_settings=self._map_settings(),
         )
-        self._record_run(report.metadata, started, client, embed=embed_s)
-        logger.info(
-            "faultmap: coverage %.3f, %d gap(s) among %d production prompts",
-            report.overall_coverage_score,
-            report.num_gaps,
-            report.num_production_prompts,
-        )
-        return report
-
-    def _coverage_vectors(
-        self,
-        tests: list[str],
-        production: list[str],
-        test_embeddings: Any,
-        production_embeddings: Any,
-    ) -> tuple[np.ndarray, np.ndarray, str]:
-        """Vectors of both sets: the given ones, the rest from the embedder (each distinct
-        text once, through the cache)."""
-        texts = {"test": tests, "production": production}
-        given = {"test": test_embeddings, "production": production_embeddings}
-        vectors: dict[str, np.ndarray] = {}
-        for side, values in given.items():
-            if values is not None:
-                vectors[side] = as_embeddings(
-                    f"{side}_embeddings", values, len(texts[side]), of=f"{side} prompts"
-                )
-        missing = [side for side in texts if side not in vectors]
-        embedding_id = "precomputed"
-        if missing:
-            unique = list(dict.fromkeys(t for side in missing for t in texts[side]))
-            embedded, embedding_id = self._embed_prompts(unique)
-            row = {t: i for i, t in enumerate(unique)}
-            for side in missing:
-                vectors[side] = embedded[[row[t] for t in texts[side]]]
-            if len(missing) == 1:
-                embedding_id = f"{embedding_id} ({missing[0]}), precomputed (other set)"
-        if vectors["test"].shape[1] != vectors["production"].shape[1]:
-            raise DataError(
-                f"The test vectors have {vectors['test'].shape[1]} dimensions but the "
-                f"production vectors have {vectors['production'].shape[1]}; embed both sets "
-                "with the same model (pass both test_embeddings= and production_embeddings=, "
-                "or neither)."
-            )
-        return vectors["test"], vectors["production"], embedding_id
 
     async def aaudit_coverage(self, *args: Any, **kwargs: Any) -> CoverageReport:
         """Async twin of :meth:`audit_coverage` (same arguments); runs in a worker thread."""
@@ -747,11 +530,9 @@ class SliceAnalyzer:
             'a'
             >>> [s.name for s in report.slices if s.significant]  # doctest: +SKIP
         """
-        from faultmap.comparison import ComparisonSettings, compare_slices
-        from faultmap.scoring.precomputed import PrecomputedScorer
+        from faultmap.analyses.comparison import ComparisonSettings, compare_slices
 
         owner = "SliceAnalyzer.compare_models"
-        started = time.perf_counter()
         check_param(owner, "model_a_name", model_a_name, NonEmptyStr())
         check_param(owner, "model_b_name", model_b_name, NonEmptyStr())
         if model_a_name == model_b_name:
@@ -768,11 +549,15 @@ class SliceAnalyzer:
                 "(mode 1), or neither to score both responses against references= (mode 2) "
                 "or by sampling from an LLM (mode 3)."
             )
-        prompts, responses_a, meta = self._check_texts(prompts, responses_a, "responses_a")
+        prompts, responses_a, meta = self._texts(prompts, responses_a, "responses_a")
         responses_b = as_text_list("responses_b", responses_b, allow_empty=True)
         check_same_length(("prompts", prompts), ("responses_b", responses_b))
         n = len(prompts)
+        client = self._llm_client()
+        run = self._run(client)
         if scores_a is not None:
+            from faultmap.scoring.precomputed import PrecomputedScorer
+
             scorers: tuple[Scorer, Scorer] = (
                 PrecomputedScorer(as_scores("scores_a", scores_a, n)),
                 PrecomputedScorer(as_scores("scores_b", scores_b, n)),
@@ -784,58 +569,38 @@ class SliceAnalyzer:
                     FaultmapWarning,
                     stacklevel=2,
                 )
-        if references is not None and scores_a is None:
-            references = as_text_list("references", references)
-            check_same_length(("prompts", prompts), ("references", references))
-        if embeddings is not None:
-            vectors = as_embeddings("embeddings", embeddings, n)
-        client = self._llm_client()
-        if scores_a is None:
-            scorer = self._get_scorer(None, references, client)
-            scorers = (scorer, scorer)
-        t0 = time.perf_counter()
-        scored_a, values_a = self._score(scorers[0], prompts, responses_a)
-        scored_b, values_b = self._score(scorers[1], prompts, responses_b)
-        score_s = time.perf_counter() - t0
-        keep = np.flatnonzero(~np.isnan(values_a) & ~np.isnan(values_b))
-        if keep.size == 0:
-            raise LLMError(
-                "No prompt could be scored for both models, so there is nothing to compare. "
-                f"Scoring metadata: {scored_a.metadata.get('sampling_errors', {})}"
-            )
-        t0 = time.perf_counter()
-        if embeddings is None:
-            vectors, embedding_id = self._embed_prompts(prompts)
         else:
-            embedding_id = "precomputed"
-        embed_s = time.perf_counter() - t0
+            if references is not None:
+                references = as_text_list("references", references)
+                check_same_length(("prompts", prompts), ("references", references))
+            scorers = (self._get_scorer(references, client),) * 2
+        if embeddings is not None:  # check cheap things before any expensive scoring
+            embeddings = as_embeddings("embeddings", embeddings, n)
+        with run.timer("score"):
+            scored_a, values_a = inputs.score(scorers[0], prompts, responses_a)
+            scored_b, values_b = inputs.score(scorers[1], prompts, responses_b)
+            rows = inputs.scored_rows(
+                values_a,
+                values_b,
+                sampling_errors=scored_a.metadata.get("sampling_errors"),
+                what=" for both models",
+            )
+        vectors, embedding_id = self._embed(prompts, embeddings, run)
         meta["random_state"] = self.random_state
         for side, scored in (("a", scored_a), ("b", scored_b)):
             summary = {k: v for k, v in scored.metadata.items() if not isinstance(v, list)}
             if summary:
                 meta[f"scoring_{side}"] = summary
-        subset = keep.size < n
-        if subset:
-            meta["unscored_indices"] = [
-                int(i) for i in np.flatnonzero(np.isnan(values_a) | np.isnan(values_b))
-            ]
-            logger.warning(
-                "%d prompt(s) could not be scored for both models and are left out",
-                n - keep.size,
-            )
-
-        def pick(values: Any) -> Any:
-            if isinstance(values, np.ndarray):
-                return values[keep] if subset else values
-            return [values[i] for i in keep] if subset else values
-
+        if rows.is_subset:
+            meta["unscored_indices"] = rows.reasons()["unscored"]
+        run.metadata = meta
         report = compare_slices(
-            pick(prompts),
-            pick(responses_a),
-            pick(responses_b),
-            pick(values_a),
-            pick(values_b),
-            pick(vectors),
+            rows.take(prompts),
+            rows.take(responses_a),
+            rows.take(responses_b),
+            rows.take(values_a),
+            rows.take(values_b),
+            rows.take(vectors),
             clusterer=self._get_clusterer(),
             namer=self._get_namer(client),
             settings=ComparisonSettings(
@@ -847,18 +612,9 @@ class SliceAnalyzer:
             model_b_name=model_b_name,
             embedding_model=embedding_id,
             scoring_mode=scored_a.mode,
-            metadata=meta,
-            row_ids=keep if subset else None,
-            total_rows=n,
+            rows=rows,
+            run=run,
             map_settings=self._map_settings(),
-        )
-        self._record_run(report.metadata, started, client, score=score_s, embed=embed_s)
-        logger.info(
-            "faultmap: %s vs %s: global winner %s, %d significant slice(s)",
-            model_a_name,
-            model_b_name,
-            report.global_winner,
-            report.num_significant_slices,
         )
         return report
 
