@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from faultmap import stages
 from faultmap._validation import (
     BOOL,
     HasMethods,
@@ -40,26 +41,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CLUSTERERS", "SliceAnalyzer"]
 
+CLUSTERERS = stages.CLUSTERERS
+
 logger = logging.getLogger("faultmap")
 
-
-def _hdbscan(random_state: int) -> Clusterer:
-    from faultmap.clustering.hdbscan import HDBSCANClusterer
-
-    return HDBSCANClusterer(random_state=random_state)
-
-
-def _agglomerative(random_state: int) -> Clusterer:
-    from faultmap.clustering.agglomerative import AgglomerativeClusterer
-
-    return AgglomerativeClusterer(random_state=random_state)
-
-
-#: clustering_method string -> factory(random_state) -> Clusterer
-CLUSTERERS: dict[str, Callable[[int], Clusterer]] = {
-    "hdbscan": _hdbscan,
-    "agglomerative": _agglomerative,
-}
 
 _OWNER = "SliceAnalyzer"
 _STAGE_CLUSTERER = HasMethods(("fit_predict",), ("name",), "an object with fit_predict() and name")
@@ -160,27 +145,15 @@ class SliceAnalyzer:
     # -- stages ---------------------------------------------------------------------------
     def _get_embedder(self) -> Embedder:
         if self._embedder is None:
-            from faultmap.embedding import resolve_embedder
-
-            embedder = resolve_embedder(
+            self._embedder = stages.embedder_for(
                 self.embedding_model,
+                cache=self.embedding_cache,
                 max_text_chars=self.embedding_max_text_chars,
                 usage_kwargs=self.embedding_usage_kwargs,
                 max_concurrent_requests=min(self.max_concurrent_requests, 16),
                 show_progress=self.show_progress,
             )
-            if self.embedding_cache is not False:
-                from faultmap.embedding.cache import CachedEmbedder
-
-                folder = None if self.embedding_cache is True else self.embedding_cache
-                embedder = CachedEmbedder(embedder, folder)
-            self._embedder = embedder
         return self._embedder
-
-    def _get_clusterer(self) -> Clusterer:
-        if isinstance(self.clustering_method, str):
-            return CLUSTERERS[self.clustering_method](self.random_state)
-        return self.clustering_method
 
     def llm_config(self) -> LLMConfig | None:
         """The LLM settings used for naming (``None`` when no ``model`` is set)."""
@@ -194,49 +167,27 @@ class SliceAnalyzer:
             completion_kwargs=self.llm_completion_kwargs,
         )
 
-    def _llm_client(self) -> LLMClient | None:
-        if self.llm_client is not None:
-            return self.llm_client
-        config = self.llm_config()
-        if config is None:
-            return None
-        from faultmap.llm.client import LLMClient
-
-        return LLMClient(config)
-
-    def _get_namer(self, client: LLMClient | None) -> Namer:
-        if self.namer is not None:
-            return self.namer
-        if client is None:
-            from faultmap.naming.keywords import KeywordNamer
-
-            return KeywordNamer()
-        from faultmap.naming.llm import LLMNamer
-
-        return LLMNamer(client)
-
-    def _get_scorer(self, references: Any, client: LLMClient | None) -> Scorer:
-        """Mode 2 (``references``) or mode 3 (sampling; needs ``model``)."""
-        if references is not None:
-            from faultmap.scoring.reference import ReferenceScorer
-
-            return ReferenceScorer(references, self._get_embedder())
-        if client is None:
-            raise ConfigurationError(
-                "No scores= and no references= were given, so faultmap would score the "
-                "responses itself by sampling from an LLM (mode 3), but no model is set. Pass "
-                "scores= (mode 1), references= (mode 2), or SliceAnalyzer(model='...') for "
-                "mode 3."
+    def _stages(self, references: Any = None, *, scorer: bool = False) -> dict[str, Any]:
+        """The clusterer, namer and LLM client (and, with ``scorer``, the mode 2 or 3
+        scorer) of one run."""
+        client = self.llm_client or stages.llm_client_for(self.llm_config())
+        out = {
+            "clusterer": stages.clusterer_for(
+                self.clustering_method, random_state=self.random_state
+            ),
+            "namer": stages.namer_for(self.namer, client),
+            "client": client,
+        }
+        if scorer:
+            out["scorer"] = stages.scorer_for(
+                references,
+                client,
+                self._get_embedder,
+                n_samples=self.n_samples,
+                temperature=self.temperature,
+                consistency_threshold=self.consistency_threshold,
             )
-        from faultmap.scoring.entropy import EntropyScorer
-
-        return EntropyScorer(
-            client,
-            self._get_embedder(),
-            n_samples=self.n_samples,
-            temperature=self.temperature,
-            consistency_threshold=self.consistency_threshold,
-        )
+        return out
 
     def _map_settings(self) -> MapSettings | None:
         if self.map_projection is None:
@@ -319,8 +270,8 @@ class SliceAnalyzer:
             check_same_length(("prompts", prompts), ("references", references))
         if embeddings is not None:  # check cheap things before any expensive scoring
             embeddings = as_embeddings("embeddings", embeddings, len(prompts))
-        client = self._llm_client()
-        run = self._run(client)
+        parts = self._stages(references, scorer=scorer is None and scores is None)
+        run = self._run(parts["client"])
         if scorer is None and scores is not None:
             from faultmap.scoring.precomputed import PrecomputedScorer
 
@@ -332,7 +283,7 @@ class SliceAnalyzer:
                     stacklevel=2,
                 )
             scorer = PrecomputedScorer(scores)
-        scorer = scorer or self._get_scorer(references, client)
+        scorer = scorer or parts["scorer"]
         with run.timer("score"):
             scored, values = inputs.score(scorer, prompts, responses)
             rows = inputs.scored_rows(
@@ -348,8 +299,8 @@ class SliceAnalyzer:
             values,
             vectors,
             rows=rows,
-            clusterer=self._get_clusterer(),
-            namer=self._get_namer(client),
+            clusterer=parts["clusterer"],
+            namer=parts["namer"],
             settings=SliceSettings(
                 significance_level=self.significance_level,
                 min_slice_size=self.min_slice_size,
@@ -465,8 +416,8 @@ class SliceAnalyzer:
         tests, production, meta = coverage_inputs(
             test_prompts, production_prompts, need_threshold=distance_threshold is None
         )
-        client = self._llm_client()
-        run = self._run(client)
+        parts = self._stages()
+        run = self._run(parts["client"])
         run.metadata = {"random_state": self.random_state, **meta}
         return audit(
             tests,
@@ -474,8 +425,8 @@ class SliceAnalyzer:
             test_embeddings,
             production_embeddings,
             embed=lambda texts: inputs.embed(self._get_embedder(), texts),
-            clusterer=self._get_clusterer(),
-            namer=self._get_namer(client),
+            clusterer=parts["clusterer"],
+            namer=parts["namer"],
             settings=CoverageSettings(
                 significance_level=self.significance_level,
                 min_gap_size=min_gap_size,
@@ -553,8 +504,11 @@ class SliceAnalyzer:
         responses_b = as_text_list("responses_b", responses_b, allow_empty=True)
         check_same_length(("prompts", prompts), ("responses_b", responses_b))
         n = len(prompts)
-        client = self._llm_client()
-        run = self._run(client)
+        if references is not None and scores_a is None:
+            references = as_text_list("references", references)
+            check_same_length(("prompts", prompts), ("references", references))
+        parts = self._stages(references, scorer=scores_a is None)
+        run = self._run(parts["client"])
         if scores_a is not None:
             from faultmap.scoring.precomputed import PrecomputedScorer
 
@@ -570,10 +524,7 @@ class SliceAnalyzer:
                     stacklevel=2,
                 )
         else:
-            if references is not None:
-                references = as_text_list("references", references)
-                check_same_length(("prompts", prompts), ("references", references))
-            scorers = (self._get_scorer(references, client),) * 2
+            scorers = (parts["scorer"],) * 2
         if embeddings is not None:  # check cheap things before any expensive scoring
             embeddings = as_embeddings("embeddings", embeddings, n)
         with run.timer("score"):
@@ -601,8 +552,8 @@ class SliceAnalyzer:
             rows.take(values_a),
             rows.take(values_b),
             rows.take(vectors),
-            clusterer=self._get_clusterer(),
-            namer=self._get_namer(client),
+            clusterer=parts["clusterer"],
+            namer=parts["namer"],
             settings=ComparisonSettings(
                 significance_level=self.significance_level,
                 min_slice_size=self.min_slice_size,

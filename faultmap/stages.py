@@ -1,0 +1,143 @@
+"""Stage resolution: strings and defaults in, stage objects out, by explicit registries.
+
+:class:`~faultmap.SliceAnalyzer` asks here for its clusterer, embedder, namer, scorer and
+LLM client. A string names a registered backend (never a substring match); an object with
+the stage's methods is used as it is.
+
+Example:
+    >>> sorted(CLUSTERERS)
+    ['agglomerative', 'hdbscan']
+    >>> clusterer_for("agglomerative", random_state=0).name
+    'agglomerative'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from faultmap.clustering.base import Clusterer
+from faultmap.config import LLMConfig
+from faultmap.embedding.base import Embedder
+from faultmap.exceptions import ConfigurationError
+from faultmap.naming.base import Namer
+from faultmap.scoring.base import Scorer
+
+if TYPE_CHECKING:
+    from faultmap.llm.client import LLMClient
+
+__all__ = [
+    "CLUSTERERS",
+    "clusterer_for",
+    "embedder_for",
+    "llm_client_for",
+    "namer_for",
+    "scorer_for",
+]
+
+
+def _hdbscan(random_state: int) -> Clusterer:
+    from faultmap.clustering.hdbscan import HDBSCANClusterer
+
+    return HDBSCANClusterer(random_state=random_state)
+
+
+def _agglomerative(random_state: int) -> Clusterer:
+    from faultmap.clustering.agglomerative import AgglomerativeClusterer
+
+    return AgglomerativeClusterer(random_state=random_state)
+
+
+#: clustering_method string -> factory(random_state) -> Clusterer
+CLUSTERERS: dict[str, Callable[[int], Clusterer]] = {
+    "hdbscan": _hdbscan,
+    "agglomerative": _agglomerative,
+}
+
+
+def clusterer_for(spec: str | Clusterer, *, random_state: int) -> Clusterer:
+    """The registered clusterer named ``spec``, or ``spec`` itself."""
+    return CLUSTERERS[spec](random_state) if isinstance(spec, str) else spec
+
+
+def embedder_for(
+    spec: str | Embedder,
+    *,
+    cache: bool | str | os.PathLike[str],
+    max_text_chars: int | None,
+    usage_kwargs: Mapping[str, Mapping[str, Any]] | None,
+    max_concurrent_requests: int,
+    show_progress: bool | None,
+) -> Embedder:
+    """The embedder for ``spec`` (see :func:`faultmap.embedding.resolve_embedder`), behind
+    the embedding cache unless ``cache`` is False (True: the default folder)."""
+    from faultmap.embedding import resolve_embedder
+
+    embedder = resolve_embedder(
+        spec,
+        max_text_chars=max_text_chars,
+        usage_kwargs=usage_kwargs,
+        max_concurrent_requests=max_concurrent_requests,
+        show_progress=show_progress,
+    )
+    if cache is False:
+        return embedder
+    from faultmap.embedding.cache import CachedEmbedder
+
+    return CachedEmbedder(embedder, None if cache is True else cache)
+
+
+def llm_client_for(config: LLMConfig | None) -> LLMClient | None:
+    """A client for ``config`` (None without a model)."""
+    if config is None:
+        return None
+    from faultmap.llm.client import LLMClient
+
+    return LLMClient(config)
+
+
+def namer_for(namer: Namer | None, client: LLMClient | None) -> Namer:
+    """``namer``, else LLM names when there is a client, else keyword names."""
+    if namer is not None:
+        return namer
+    if client is None:
+        from faultmap.naming.keywords import KeywordNamer
+
+        return KeywordNamer()
+    from faultmap.naming.llm import LLMNamer
+
+    return LLMNamer(client)
+
+
+def scorer_for(
+    references: Any,
+    client: LLMClient | None,
+    embedder: Callable[[], Embedder],
+    *,
+    n_samples: int,
+    temperature: float,
+    consistency_threshold: float,
+) -> Scorer:
+    """Mode 2 (``references``: a :class:`~faultmap.scoring.reference.ReferenceScorer`) or
+    mode 3 (sampling; needs a client); ``embedder`` is called only when one is needed."""
+    if references is not None:
+        from faultmap.scoring.reference import ReferenceScorer
+
+        return ReferenceScorer(references, embedder())
+    if client is None:
+        raise ConfigurationError(
+            "No scores= and no references= were given, so faultmap would score the "
+            "responses itself by sampling from an LLM (mode 3), but no model is set. Pass "
+            "scores= (mode 1), references= (mode 2), or SliceAnalyzer(model='...') for "
+            "mode 3."
+        )
+    from faultmap.scoring.entropy import EntropyScorer
+
+    return EntropyScorer(
+        client,
+        embedder(),
+        n_samples=n_samples,
+        temperature=temperature,
+        consistency_threshold=consistency_threshold,
+    )
