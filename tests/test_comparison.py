@@ -17,68 +17,41 @@ from faultmap import (
     ComparisonReport,
     ConfigurationError,
     DataError,
-    LLMConfig,
     SliceAnalyzer,
     SliceComparison,
 )
 from faultmap.clustering import FixedLabels, HDBSCANClusterer
 from faultmap.comparison import advantage_rate, winner
 from faultmap.embedding import PrecomputedEmbedder
-from faultmap.llm import LLMClient
 from faultmap.naming import SliceContext, SliceLabel
+from faultmap.testing import fake_llm_client, planted_failures, planted_prompts
 
-TOPICS = ("tax", "cake", "french", "flight")
-WORDS = {
-    "tax": "tax refund filing deadline",
-    "cake": "chocolate cake recipe icing",
-    "french": "translate sentence french grammar",
-    "flight": "flight booking airline luggage",
-}
-PER_TOPIC, DIM = 80, 16
+TOPICS = ("taxes", "baking", "translation", "travel")
+DATA = planted_prompts(320, TOPICS, dim=16, seed=0)  # rows come topic by topic
+N = len(DATA)
 
 
-def _data(seed: int = 0) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    topics = np.repeat(TOPICS, PER_TOPIC)
-    centres = np.eye(DIM)[: len(TOPICS)] * 3.0
-    v = centres[np.repeat(np.arange(len(TOPICS)), PER_TOPIC)] + rng.normal(
-        0, 0.3, (len(topics), DIM)
-    )
-    return {
-        "prompts": [f"{WORDS[t]} question {i}" for i, t in enumerate(topics)],
-        "topics": topics,
-        "vectors": (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32),
-    }
-
-
-DATA = _data()
-N = len(DATA["prompts"])
-
-
-def _scores(
-    rng: np.random.Generator, planted: str | None, better: str = "a"
-) -> tuple[np.ndarray, np.ndarray]:
+def _scores(seed: int, planted: str | None, better: str = "a") -> tuple[np.ndarray, np.ndarray]:
     """Both models fail 20 % at random; on ``planted`` the better one fails 5 %, the other
     70 %."""
-    fail_a = rng.random(N) < 0.2
-    fail_b = rng.random(N) < 0.2
-    if planted is not None:
-        on = DATA["topics"] == planted
-        good, bad = rng.random(N) < 0.05, rng.random(N) < 0.7
-        fail_a = np.where(on, good if better == "a" else bad, fail_a)
-        fail_b = np.where(on, bad if better == "a" else good, fail_b)
+    good = {planted: 0.05} if planted is not None else {}
+    bad = {planted: 0.7} if planted is not None else {}
+    rates_a, rates_b = (good, bad) if better == "a" else (bad, good)
+    common = dict(baseline=0.2, exact=False)
+    fail_a = planted_failures(DATA.groups, rates_a, seed=2 * seed, **common)
+    fail_b = planted_failures(DATA.groups, rates_b, seed=2 * seed + 1, **common)
     return (~fail_a).astype(float), (~fail_b).astype(float)
 
 
 def _compare(scores_a: Any, scores_b: Any, analyzer: SliceAnalyzer | None = None, **kw: Any):
-    analyzer = analyzer or SliceAnalyzer(clustering_method=FixedLabels(list(DATA["topics"])))
+    analyzer = analyzer or SliceAnalyzer(clustering_method=FixedLabels(list(DATA.groups)))
     return analyzer.compare_models(
-        DATA["prompts"],
+        DATA.prompts,
         [f"answer A {i}" for i in range(N)],
         [f"answer B {i}" for i in range(N)],
         scores_a=scores_a,
         scores_b=scores_b,
-        embeddings=DATA["vectors"],
+        embeddings=DATA.vectors,
         **kw,
     )
 
@@ -103,10 +76,10 @@ def test_advantage_rate_and_winner_rules() -> None:
 
 @pytest.mark.parametrize("better", ["a", "b"])
 def test_the_topic_where_models_differ_is_the_only_non_tie(better: str) -> None:
-    scores_a, scores_b = _scores(np.random.default_rng(1), "cake", better)
+    scores_a, scores_b = _scores(1, "baking", better)
     report = _compare(scores_a, scores_b, model_a_name="alpha", model_b_name="beta")
-    winners = {_majority(s, DATA["topics"]): s.winner for s in report.slices}
-    assert winners == {"cake": better, "tax": "tie", "french": "tie", "flight": "tie"}
+    winners = {_majority(s, DATA.groups): s.winner for s in report.slices}
+    assert winners == {"baking": better, "taxes": "tie", "translation": "tie", "travel": "tie"}
     assert report.num_significant_slices == 1
     top = report.slices[0]
     assert top.significant and top.winner == better
@@ -116,7 +89,7 @@ def test_the_topic_where_models_differ_is_the_only_non_tie(better: str) -> None:
 
 
 def test_counts_and_p_values_can_be_recomputed() -> None:
-    scores_a, scores_b = _scores(np.random.default_rng(2), "tax")
+    scores_a, scores_b = _scores(2, "taxes")
     report = _compare(scores_a, scores_b)
     fa, fb = scores_a < 0.5, scores_b < 0.5
     assert report.discordant_a_wins == int((~fa & fb).sum())
@@ -144,25 +117,25 @@ def test_counts_and_p_values_can_be_recomputed() -> None:
 
 def test_small_slices_use_the_exact_test_and_big_ones_chi2() -> None:
     scores_a, scores_b = np.ones(N), np.ones(N)
-    topics = DATA["topics"]
-    flight = np.flatnonzero(topics == "flight")
-    cake = np.flatnonzero(topics == "cake")
-    scores_b[flight[:24]] = 0.0  # 24 discordant pairs: exact
-    scores_b[cake[:25]] = 0.0  # 25 discordant pairs: chi-squared
+    topics = DATA.groups
+    travel = np.flatnonzero(topics == "travel")
+    baking = np.flatnonzero(topics == "baking")
+    scores_b[travel[:24]] = 0.0  # 24 discordant pairs: exact
+    scores_b[baking[:25]] = 0.0  # 25 discordant pairs: chi-squared
     report = _compare(scores_a, scores_b)
     by_topic = {_majority(s, topics): s for s in report.slices}
-    assert by_topic["flight"].test_used == "exact"
-    assert by_topic["flight"].p_value == pytest.approx(stats.binomtest(24, 24).pvalue)
-    assert by_topic["cake"].test_used == "chi2"
-    assert by_topic["flight"].winner == by_topic["cake"].winner == "a"
+    assert by_topic["travel"].test_used == "exact"
+    assert by_topic["travel"].p_value == pytest.approx(stats.binomtest(24, 24).pvalue)
+    assert by_topic["baking"].test_used == "chi2"
+    assert by_topic["travel"].winner == by_topic["baking"].winner == "a"
     # no discordant pair: p = 1 and a tie
-    assert by_topic["tax"].test_used == "none"
-    assert by_topic["tax"].p_value == 1.0 and by_topic["tax"].winner == "tie"
-    assert by_topic["tax"].advantage_rate == 0.5
+    assert by_topic["taxes"].test_used == "none"
+    assert by_topic["taxes"].p_value == 1.0 and by_topic["taxes"].winner == "tie"
+    assert by_topic["taxes"].advantage_rate == 0.5
 
 
 def test_identical_outcomes_are_a_tie_without_slices() -> None:
-    scores = _scores(np.random.default_rng(3), None)[0]
+    scores = _scores(3, None)[0]
     report = _compare(scores, scores)
     assert report.global_winner == "tie" and report.global_p_value == 1.0
     assert report.global_test_used == "none" and report.slices == []
@@ -172,7 +145,7 @@ def test_identical_outcomes_are_a_tie_without_slices() -> None:
 
 
 def test_report_round_trip_and_views(tmp_path) -> None:
-    scores_a, scores_b = _scores(np.random.default_rng(4), "french", "b")
+    scores_a, scores_b = _scores(4, "translation", "b")
     report = _compare(scores_a, scores_b, model_a_name="<gpt>", model_b_name="llama & co")
     path = tmp_path / "comparison.json"
     report.to_json(path)
@@ -198,8 +171,8 @@ class RecordingNamer:
 
 def test_only_significant_slices_go_to_the_namer_ties_get_keyword_names() -> None:
     namer = RecordingNamer()
-    analyzer = SliceAnalyzer(clustering_method=FixedLabels(list(DATA["topics"])), namer=namer)
-    report = _compare(*_scores(np.random.default_rng(5), "cake"), analyzer, model_a_name="x")
+    analyzer = SliceAnalyzer(clustering_method=FixedLabels(list(DATA.groups)), namer=namer)
+    report = _compare(*_scores(5, "baking"), analyzer, model_a_name="x")
     assert len(namer.seen) == 1
     ctx = namer.seen[0]
     assert ctx.kind == "comparison" and ctx.model_names == ("x", "Model B")
@@ -212,26 +185,26 @@ def test_only_significant_slices_go_to_the_namer_ties_get_keyword_names() -> Non
 
 
 def test_hdbscan_on_the_prompts_finds_the_same_slice() -> None:
-    scores_a, scores_b = _scores(np.random.default_rng(6), "flight", "b")
+    scores_a, scores_b = _scores(6, "travel", "b")
     analyzer = SliceAnalyzer(clustering_method=HDBSCANClusterer(), min_slice_size=15)
     report = _compare(scores_a, scores_b, analyzer)
     significant = [s for s in report.slices if s.significant]
-    assert [(_majority(s, DATA["topics"]), s.winner) for s in significant] == [("flight", "b")]
+    assert [(_majority(s, DATA.groups), s.winner) for s in significant] == [("travel", "b")]
     assert len(report.cluster_labels) == N
 
 
 def test_async_twin_returns_the_same_report() -> None:
-    scores = _scores(np.random.default_rng(7), "tax")
-    analyzer = SliceAnalyzer(clustering_method=FixedLabels(list(DATA["topics"])))
+    scores = _scores(7, "taxes")
+    analyzer = SliceAnalyzer(clustering_method=FixedLabels(list(DATA.groups)))
     a = _compare(*scores, analyzer)
     b = asyncio.run(
         analyzer.acompare_models(
-            DATA["prompts"],
+            DATA.prompts,
             [f"answer A {i}" for i in range(N)],
             [f"answer B {i}" for i in range(N)],
             scores_a=scores[0],
             scores_b=scores[1],
-            embeddings=DATA["vectors"],
+            embeddings=DATA.vectors,
         )
     )
     da, db = a.to_dict(), b.to_dict()
@@ -249,45 +222,38 @@ def _response_embedder() -> PrecomputedEmbedder:
 
 
 def test_mode_2_scores_both_models_against_the_same_references() -> None:
-    topics = DATA["topics"]
-    responses_b = ["A recipe for lemon cake." if t == "tax" else "yes" for t in topics]
+    topics = DATA.groups
+    responses_b = ["A recipe for lemon cake." if t == "taxes" else "yes" for t in topics]
     analyzer = SliceAnalyzer(
         embedding_model=_response_embedder(),
         embedding_cache=False,
         clustering_method=FixedLabels(list(topics)),
     )
     report = analyzer.compare_models(
-        DATA["prompts"],
+        DATA.prompts,
         ["yes"] * N,
         responses_b,
         references=["yes"] * N,
-        embeddings=DATA["vectors"],
+        embeddings=DATA.vectors,
     )
     assert report.scoring_mode == "reference"
     assert report.failure_rate_a == 0.0 and report.failure_rate_b == pytest.approx(0.25)
     assert [(_majority(s, topics), s.winner) for s in report.slices if s.significant] == [
-        ("tax", "a")
+        ("taxes", "a")
     ]
 
 
 def test_mode_3_scores_each_models_responses_and_leaves_out_unscored_rows() -> None:
-    doomed = set(DATA["prompts"][:3])
-
-    async def fake(*, model, messages, **kwargs):
-        if messages[0]["content"] in doomed:
-            raise RuntimeError("provider exploded")
-        return {"choices": [{"message": {"content": "yes"}}]}
-
-    async def no_sleep(_):
-        return None
-
-    client = LLMClient(
-        LLMConfig(model="fake", max_retries=0),
-        completion_fn=fake,
-        sleep=no_sleep,
+    doomed = set(DATA.prompts[:3])
+    client = fake_llm_client(
+        lambda messages: (
+            RuntimeError("provider exploded") if messages[0]["content"] in doomed else "yes"
+        ),
+        model="fake",
+        max_retries=0,
         circuit_breaker=None,
     )
-    topics = DATA["topics"]
+    topics = DATA.groups
     analyzer = SliceAnalyzer(
         llm_client=client,
         n_samples=2,
@@ -295,24 +261,22 @@ def test_mode_3_scores_each_models_responses_and_leaves_out_unscored_rows() -> N
         embedding_cache=False,
         clustering_method=FixedLabels(list(topics[3:])),
     )
-    responses_a = ["A recipe for lemon cake." if t == "french" else "yes" for t in topics]
+    responses_a = ["A recipe for lemon cake." if t == "translation" else "yes" for t in topics]
     report = analyzer.compare_models(
-        DATA["prompts"], responses_a, ["yes"] * N, embeddings=DATA["vectors"]
+        DATA.prompts, responses_a, ["yes"] * N, embeddings=DATA.vectors
     )
     assert report.scoring_mode == "entropy"
     assert report.metadata["unscored_indices"] == [0, 1, 2]
     assert report.total_prompts == N - 3 and report.cluster_labels[:3] == [-2] * 3
     assert [(_majority(s, topics), s.winner) for s in report.slices if s.significant] == [
-        ("french", "b")
+        ("translation", "b")
     ]
     assert report.metadata["llm"]["failed"] == 2 * 3 * 2  # 3 prompts x 2 samples x 2 models
 
 
 def test_mode_3_without_a_model_is_a_clear_error() -> None:
     with pytest.raises(ConfigurationError, match="mode 3"):
-        SliceAnalyzer().compare_models(
-            DATA["prompts"], ["a"] * N, ["b"] * N, embeddings=DATA["vectors"]
-        )
+        SliceAnalyzer().compare_models(DATA.prompts, ["a"] * N, ["b"] * N, embeddings=DATA.vectors)
 
 
 # -- bad input -------------------------------------------------------------------------------
@@ -328,7 +292,7 @@ def test_mode_3_without_a_model_is_a_clear_error() -> None:
         (dict(scores_b=[0.5] * 10), DataError, "'scores_b' has 10 values"),
         (dict(scores_a=[2.0] * N), DataError, r"'scores_a' must lie in \[0, 1\]"),
         (dict(prompts=[], responses_a=[], responses_b=[]), DataError, "fewer than min_slice"),
-        (dict(embeddings=DATA["vectors"][:5]), DataError, "'embeddings' has 5 rows"),
+        (dict(embeddings=DATA.vectors[:5]), DataError, "'embeddings' has 5 rows"),
         (dict(model_b_name="Model A"), ConfigurationError, "must differ"),
         (dict(model_a_name=""), ConfigurationError, "'model_a_name' parameter"),
         (dict(references=["r"] * 3, scores_a=None, scores_b=None), DataError, "'references'"),
@@ -336,12 +300,12 @@ def test_mode_3_without_a_model_is_a_clear_error() -> None:
 )
 def test_bad_input_is_a_clear_error(kwargs: dict, error: type, match: str) -> None:
     args: dict[str, Any] = dict(
-        prompts=DATA["prompts"],
+        prompts=DATA.prompts,
         responses_a=["a"] * N,
         responses_b=["b"] * N,
         scores_a=[0.9] * N,
         scores_b=[0.1] * N,
-        embeddings=DATA["vectors"],
+        embeddings=DATA.vectors,
     )
     args.update(kwargs)
     with pytest.raises(error, match=match):

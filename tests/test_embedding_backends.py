@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from faultmap.embedding import (
     resolve_embedder,
 )
 from faultmap.exceptions import ConfigurationError, EmbeddingError
+from faultmap.testing import FakeAPIError, FakeEmbedding, FakeSleep
 
 
 @pytest.fixture(autouse=True)
@@ -138,43 +138,14 @@ def test_bad_specs_raise_configuration_error(spec: Any) -> None:
 # -- LiteLLMEmbedder over a fake aembedding --------------------------------------------------
 
 
-def raw_vector(text: str) -> list[float]:
-    """A deterministic, unnormalised vector for ``text``."""
-    return [float(len(text)), float(sum(map(ord, text)) % 11) + 1.0, 3.0]
+DIM = 3
 
 
 def expected_vectors(texts: list[str]) -> np.ndarray:
-    rows = np.array([raw_vector(t) for t in texts], dtype=np.float64)
+    """What the embedder must return: the fake's raw vectors, L2-normalised, in input order."""
+    fake = FakeEmbedding(dim=DIM)
+    rows = np.array([fake.vector(t) for t in texts], dtype=np.float64)
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
-
-
-class ProviderError(Exception):
-    def __init__(self, message: str, status_code: int) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class FakeEmbedding:
-    """Async stand-in for ``litellm.aembedding``; answers with ``data`` out of order."""
-
-    def __init__(self, *failures: Exception, shape: str = "dict", drop_last: bool = False) -> None:
-        self.failures = list(failures)
-        self.shape = shape
-        self.drop_last = drop_last
-        self.calls: list[dict[str, Any]] = []
-
-    async def __call__(self, *, model: str, input: list[str], **kwargs: Any) -> Any:
-        self.calls.append({"model": model, "input": list(input), **kwargs})
-        await asyncio.sleep(0)
-        if self.failures:
-            raise self.failures.pop(0)
-        items = [(i, raw_vector(t)) for i, t in enumerate(input)]
-        if self.drop_last:
-            items = items[:-1]
-        items.reverse()  # providers do not promise order; ``index`` does
-        if self.shape == "dict":
-            return {"data": [{"index": i, "embedding": v, "object": "embedding"} for i, v in items]}
-        return SimpleNamespace(data=[SimpleNamespace(index=i, embedding=v) for i, v in items])
 
 
 TEXTS = ["alpha", "a much longer second text", "third", "the fourth one", "5"]
@@ -182,43 +153,41 @@ TEXTS = ["alpha", "a much longer second text", "third", "the fourth one", "5"]
 
 @pytest.mark.parametrize("shape", ["dict", "object"])
 def test_vectors_come_back_in_input_order_normalised_float32(shape: str) -> None:
-    fake = FakeEmbedding(shape=shape)
+    fake = FakeEmbedding(dim=DIM, shape=shape)
     out = LiteLLMEmbedder("fake-embed", embedding_fn=fake).embed(TEXTS)
     assert out.dtype == np.float32
     assert out.shape == (len(TEXTS), 3)
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-6)
     np.testing.assert_allclose(out, expected_vectors(TEXTS), rtol=1e-6)
-    assert fake.calls[0]["model"] == "fake-embed"
+    assert fake.calls[0].model == "fake-embed"
 
 
 def test_batches_of_batch_size() -> None:
-    fake = FakeEmbedding()
+    fake = FakeEmbedding(dim=DIM)
     out = LiteLLMEmbedder("fake-embed", batch_size=2, embedding_fn=fake).embed(TEXTS)
-    assert sorted(call["input"] for call in fake.calls) == sorted(
-        [TEXTS[0:2], TEXTS[2:4], TEXTS[4:5]]
-    )
+    assert sorted(call.input for call in fake.calls) == sorted([TEXTS[0:2], TEXTS[2:4], TEXTS[4:5]])
     assert len(fake.calls) == 3
     np.testing.assert_allclose(out, expected_vectors(TEXTS), rtol=1e-6)
 
 
 def test_max_text_chars_truncates_what_is_sent() -> None:
-    fake = FakeEmbedding()
+    fake = FakeEmbedding(dim=DIM)
     out = LiteLLMEmbedder("fake-embed", max_text_chars=5, embedding_fn=fake).embed(TEXTS)
-    sent = fake.calls[0]["input"]
+    sent = fake.calls[0].input
     assert sent == [t[:5] for t in TEXTS]
     assert max(len(t) for t in sent) == 5
     np.testing.assert_allclose(out, expected_vectors([t[:5] for t in TEXTS]), rtol=1e-6)
 
 
 def test_max_text_chars_none_sends_whole_texts() -> None:
-    fake = FakeEmbedding()
+    fake = FakeEmbedding(dim=DIM)
     long_texts = ["y" * 10_000, "short"]
     LiteLLMEmbedder("fake-embed", max_text_chars=None, embedding_fn=fake).embed(long_texts)
-    assert fake.calls[0]["input"] == long_texts
+    assert fake.calls[0].input == long_texts
 
 
 def test_usage_kwargs_only_for_their_role() -> None:
-    fake = FakeEmbedding()
+    fake = FakeEmbedding(dim=DIM)
     embedder = LiteLLMEmbedder(
         "fake-embed",
         usage_kwargs={"query": {"input_type": "query"}, "document": {"input_type": "passage"}},
@@ -227,20 +196,20 @@ def test_usage_kwargs_only_for_their_role() -> None:
     embedder.embed(["q"], role="query")
     embedder.embed(["d"], role="document")
     embedder.embed(["other"], role="something-else")
-    assert fake.calls[0]["input_type"] == "query"
-    assert fake.calls[1]["input_type"] == "passage"
-    assert "input_type" not in fake.calls[2]
+    assert fake.calls[0].kwargs["input_type"] == "query"
+    assert fake.calls[1].kwargs["input_type"] == "passage"
+    assert "input_type" not in fake.calls[2].kwargs
 
 
 def test_usage_kwargs_query_only() -> None:
-    fake = FakeEmbedding()
+    fake = FakeEmbedding(dim=DIM)
     embedder = LiteLLMEmbedder(
         "fake-embed", usage_kwargs={"query": {"input_type": "query"}}, embedding_fn=fake
     )
     embedder.embed(["q"])  # role defaults to "query"
     embedder.embed(["d"], role="document")
-    assert fake.calls[0]["input_type"] == "query"
-    assert "input_type" not in fake.calls[1]
+    assert fake.calls[0].kwargs["input_type"] == "query"
+    assert "input_type" not in fake.calls[1].kwargs
 
 
 def test_identity_names_model_and_settings() -> None:
@@ -254,14 +223,6 @@ def test_identity_names_model_and_settings() -> None:
             "m", max_text_chars=100, usage_kwargs={"query": {"input_type": "query"}}
         ).identity
     )
-
-
-class FakeSleep:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
 
 
 @pytest.fixture
@@ -280,7 +241,7 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeSleep:
 
 
 def test_transient_500_is_retried(fake_clock: FakeSleep) -> None:
-    fake = FakeEmbedding(ProviderError("Internal server error", 500))
+    fake = FakeEmbedding(dim=DIM, script=[FakeAPIError("Internal server error", 500)])
     started = time.perf_counter()
     out = LiteLLMEmbedder("fake-embed", max_retries=2, embedding_fn=fake).embed(TEXTS)
     assert time.perf_counter() - started < 0.5
@@ -291,7 +252,7 @@ def test_transient_500_is_retried(fake_clock: FakeSleep) -> None:
 
 def test_errors_after_retries_become_embedding_error(fake_clock: FakeSleep) -> None:
     key = "sk-live-abcdefghijklmnop1234"
-    fake = FakeEmbedding(*[ProviderError(f"Server error for key {key}", 503)] * 3)
+    fake = FakeEmbedding(dim=DIM, script=[FakeAPIError(f"Server error for key {key}", 503)] * 3)
     with pytest.raises(EmbeddingError, match=r"fake-embed") as info:
         LiteLLMEmbedder("fake-embed", max_retries=2, embedding_fn=fake).embed(TEXTS)
     assert key not in str(info.value)
@@ -299,20 +260,20 @@ def test_errors_after_retries_become_embedding_error(fake_clock: FakeSleep) -> N
 
 
 def test_client_error_is_not_retried(fake_clock: FakeSleep) -> None:
-    fake = FakeEmbedding(ProviderError("Invalid input", 400))
+    fake = FakeEmbedding(dim=DIM, script=[FakeAPIError("Invalid input", 400)])
     with pytest.raises(EmbeddingError, match="Invalid input"):
         LiteLLMEmbedder("fake-embed", embedding_fn=fake).embed(TEXTS)
     assert len(fake.calls) == 1 and fake_clock.delays == []
 
 
 def test_too_few_vectors_is_an_embedding_error() -> None:
-    fake = FakeEmbedding(drop_last=True)
+    fake = FakeEmbedding(dim=DIM, drop_last=True)
     with pytest.raises(EmbeddingError, match=r"returned 4 vectors for 5 texts"):
         LiteLLMEmbedder("fake-embed", embedding_fn=fake).embed(TEXTS)
 
 
 def test_embed_works_inside_a_running_event_loop() -> None:
-    embedder = LiteLLMEmbedder("fake-embed", embedding_fn=FakeEmbedding())
+    embedder = LiteLLMEmbedder("fake-embed", embedding_fn=FakeEmbedding(dim=DIM))
 
     async def notebook_cell() -> np.ndarray:
         return embedder.embed(TEXTS)

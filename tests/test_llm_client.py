@@ -12,7 +12,6 @@ import logging
 import random
 import time
 import traceback
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -21,76 +20,23 @@ import pytest
 from faultmap.config import LLMConfig
 from faultmap.exceptions import LLMError
 from faultmap.llm.client import LLMClient, LLMStats, parse_json_object, redact
+from faultmap.testing import (
+    HANG,
+    FakeAPIError,
+    FakeLLM,
+    FakeSleep,
+    completion_response,
+    fake_llm_client,
+)
 
 MODEL = "fake-model"
 MESSAGES = [{"role": "user", "content": "hello"}]
 API_KEY = "sk-live-abcdefghijklmnop1234"
 
 
-def completion(text: str, prompt_tokens: int = 7, completion_tokens: int = 3) -> Any:
-    """A response shaped like litellm's ModelResponse (attribute access)."""
-    return SimpleNamespace(
-        choices=[SimpleNamespace(message=SimpleNamespace(content=text))],
-        usage=SimpleNamespace(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens),
-    )
-
-
-class ProviderError(Exception):
-    """What litellm / httpx errors look like to the client: a status code and a response."""
-
-    def __init__(self, message: str, status_code: int, headers: dict | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.response = SimpleNamespace(status_code=status_code, headers=headers or {})
-
-
-HANG = object()  # a transport step that never answers
-
-
-class FakeTransport:
-    """Async stand-in for ``litellm.acompletion``: plays ``steps`` in order, then ``default``.
-
-    A step is a reply text, a response object, an exception to raise or :data:`HANG`.
-    """
-
-    def __init__(self, *steps: Any, default: Any = "ok") -> None:
-        self.steps = list(steps)
-        self.default = default
-        self.requests: list[dict[str, Any]] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-
-    async def __call__(self, *, model: str, messages: list[dict[str, str]], **kwargs: Any) -> Any:
-        self.requests.append({"model": model, "messages": messages, **kwargs})
-        step = self.steps.pop(0) if self.steps else self.default
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            for _ in range(3):  # let every other ready task start before answering
-                await asyncio.sleep(0)
-            if step is HANG:
-                await asyncio.Event().wait()
-            if isinstance(step, BaseException):
-                raise step
-            return completion(step) if isinstance(step, str) else step
-        finally:
-            self.in_flight -= 1
-
-
-class FakeSleep:
-    """Injected clock: records the back-off delays instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
-def make_client(transport: Callable[..., Any], **config: Any) -> tuple[LLMClient, FakeSleep]:
+def make_client(fake: FakeLLM, **config: Any) -> tuple[LLMClient, FakeSleep]:
     sleep = FakeSleep()
-    client = LLMClient(LLMConfig(model=MODEL, **config), completion_fn=transport, sleep=sleep)
-    return client, sleep
+    return fake_llm_client(fake, model=MODEL, sleep=sleep, **config), sleep
 
 
 def complete_one(client: LLMClient) -> str:
@@ -105,8 +51,13 @@ def stats(client: LLMClient) -> dict[str, int]:
 
 
 def test_success_returns_text_and_counts_tokens() -> None:
-    transport = FakeTransport(completion("first", 11, 5), completion("second", 2, 1))
-    client, sleep = make_client(transport, completion_kwargs={"max_tokens": 50})
+    fake = FakeLLM(
+        script=[
+            completion_response("first", prompt_tokens=11, completion_tokens=5),
+            completion_response("second", prompt_tokens=2, completion_tokens=1),
+        ]
+    )
+    client, sleep = make_client(fake, completion_kwargs={"max_tokens": 50})
     assert client.complete_many([MESSAGES, MESSAGES]) == ["first", "second"]
     assert stats(client) == {
         "calls": 2,
@@ -118,19 +69,19 @@ def test_success_returns_text_and_counts_tokens() -> None:
         "completion_tokens": 6,
     }
     assert sleep.delays == []
-    request = transport.requests[0]
-    assert request["model"] == MODEL
-    assert request["messages"] == MESSAGES
-    assert request["temperature"] == 0.0
-    assert request["max_tokens"] == 50
+    request = fake.calls[0]
+    assert request.model == MODEL
+    assert request.messages == MESSAGES
+    assert request.kwargs["temperature"] == 0.0
+    assert request.kwargs["max_tokens"] == 50
 
 
 def test_overrides_win_over_config() -> None:
-    transport = FakeTransport("x")
-    client, _ = make_client(transport, temperature=0.7, completion_kwargs={"max_tokens": 9})
+    fake = FakeLLM(script=["x"])
+    client, _ = make_client(fake, temperature=0.7, completion_kwargs={"max_tokens": 9})
     asyncio.run(client.acomplete(MESSAGES, temperature=0.0, max_tokens=1))
-    assert transport.requests[0]["temperature"] == 0.0
-    assert transport.requests[0]["max_tokens"] == 1
+    assert fake.calls[0].kwargs["temperature"] == 0.0
+    assert fake.calls[0].kwargs["max_tokens"] == 1
 
 
 def test_dict_shaped_response_is_read_and_its_tokens_counted() -> None:
@@ -139,7 +90,7 @@ def test_dict_shaped_response_is_read_and_its_tokens_counted() -> None:
         "choices": [{"message": {"content": "from a dict"}}],
         "usage": {"prompt_tokens": 4, "completion_tokens": 2},
     }
-    client, _ = make_client(FakeTransport(response))
+    client, _ = make_client(FakeLLM(script=[response]))
     assert complete_one(client) == "from a dict"
     assert (client.stats.prompt_tokens, client.stats.completion_tokens) == (4, 2)
 
@@ -150,7 +101,7 @@ def test_dict_shaped_response_is_read_and_its_tokens_counted() -> None:
     ids=["no choices", "null content", "opaque object"],
 )
 def test_unusable_reply_shape_is_an_llm_error(response: Any) -> None:
-    client, _ = make_client(FakeTransport(response))
+    client, _ = make_client(FakeLLM(script=[response]))
     with pytest.raises(LLMError, match="unusable"):
         complete_one(client)
 
@@ -159,8 +110,8 @@ def test_unusable_reply_shape_is_an_llm_error(response: Any) -> None:
 
 
 def test_timeout_is_retried_then_raises_llm_error_naming_it() -> None:
-    transport = FakeTransport(default=HANG)
-    client, sleep = make_client(transport, timeout=0.05, max_retries=2)
+    fake = FakeLLM(HANG)
+    client, sleep = make_client(fake, timeout=0.05, max_retries=2)
     started = time.perf_counter()
     with pytest.raises(LLMError) as info:
         complete_one(client)
@@ -168,7 +119,7 @@ def test_timeout_is_retried_then_raises_llm_error_naming_it() -> None:
     message = str(info.value)
     assert "TimeoutError" in message and "no answer within 0.05s" in message
     assert MODEL in message
-    assert len(transport.requests) == 3
+    assert len(fake.calls) == 3
     assert len(sleep.delays) == 2  # back-off went through the injected clock
     assert stats(client) | {"prompt_tokens": 0} == {
         "calls": 3,
@@ -183,17 +134,17 @@ def test_timeout_is_retried_then_raises_llm_error_naming_it() -> None:
 
 
 def test_timeout_then_success() -> None:
-    transport = FakeTransport(HANG, "late but fine")
-    client, _ = make_client(transport, timeout=0.05, max_retries=1)
+    fake = FakeLLM(script=[HANG, "late but fine"])
+    client, _ = make_client(fake, timeout=0.05, max_retries=1)
     assert complete_one(client) == "late but fine"
     assert stats(client)["timeouts"] == 1 and stats(client)["retries"] == 1
     assert stats(client)["succeeded"] == 1 and stats(client)["failed"] == 0
 
 
 def test_429_with_retry_after_header_waits_that_long_then_succeeds() -> None:
-    rate_limited = ProviderError("Rate limit reached", 429, headers={"retry-after": "3"})
-    transport = FakeTransport(rate_limited, "after the wait")
-    client, sleep = make_client(transport, max_retries=3)
+    rate_limited = FakeAPIError("Rate limit reached", 429, headers={"retry-after": "3"})
+    fake = FakeLLM(script=[rate_limited, "after the wait"])
+    client, sleep = make_client(fake, max_retries=3)
     assert complete_one(client) == "after the wait"
     assert sleep.delays == [3.0]
     assert stats(client)["retries"] == 1 and stats(client)["calls"] == 2
@@ -202,22 +153,22 @@ def test_429_with_retry_after_header_waits_that_long_then_succeeds() -> None:
 @pytest.mark.parametrize(
     "error, expected",
     [
-        (ProviderError("slow down", 429, headers={"Retry-After": "2"}), 2.0),
-        (ProviderError("slow down", 429, headers={"retry-after": "500"}), 20.0),  # backoff_max
-        (ProviderError("slow down", 503, headers={"retry-after": "0"}), 0.0),
+        (FakeAPIError("slow down", 429, headers={"Retry-After": "2"}), 2.0),
+        (FakeAPIError("slow down", 429, headers={"retry-after": "500"}), 20.0),  # backoff_max
+        (FakeAPIError("slow down", 503, headers={"retry-after": "0"}), 0.0),
     ],
     ids=["capitalised header", "capped at backoff_max", "zero"],
 )
 def test_retry_after_variants(error: Exception, expected: float) -> None:
-    client, sleep = make_client(FakeTransport(error, "ok"), max_retries=1)
+    client, sleep = make_client(FakeLLM(script=[error, "ok"]), max_retries=1)
     assert complete_one(client) == "ok"
     assert sleep.delays == [expected]
 
 
 def test_retry_after_attribute_is_honoured() -> None:
-    error = ProviderError("slow down", 429)
+    error = FakeAPIError("slow down", 429)
     error.retry_after = 1.5  # type: ignore[attr-defined]
-    client, sleep = make_client(FakeTransport(error, "ok"), max_retries=1)
+    client, sleep = make_client(FakeLLM(script=[error, "ok"]), max_retries=1)
     assert complete_one(client) == "ok"
     assert sleep.delays == [1.5]
 
@@ -225,18 +176,18 @@ def test_retry_after_attribute_is_honoured() -> None:
 @pytest.mark.parametrize(
     "error",
     [
-        ProviderError("Internal server error", 500),
-        ProviderError("Bad gateway", 502),
-        ProviderError("Overloaded", 529),
-        ProviderError("Conflict", 409),
+        FakeAPIError("Internal server error", 500),
+        FakeAPIError("Bad gateway", 502),
+        FakeAPIError("Overloaded", 529),
+        FakeAPIError("Conflict", 409),
         ConnectionError("connection reset"),
         TimeoutError("read timeout"),
     ],
     ids=["500", "502", "529", "409", "ConnectionError", "TimeoutError"],
 )
 def test_transient_errors_are_retried_then_succeed(error: Exception) -> None:
-    transport = FakeTransport(error, "recovered")
-    client, sleep = make_client(transport, max_retries=2, backoff_base=0.5)
+    fake = FakeLLM(script=[error, "recovered"])
+    client, sleep = make_client(fake, max_retries=2, backoff_base=0.5)
     assert complete_one(client) == "recovered"
     assert len(sleep.delays) == 1 and 0.0 <= sleep.delays[0] <= 0.5
     assert stats(client)["retries"] == 1
@@ -245,25 +196,25 @@ def test_transient_errors_are_retried_then_succeed(error: Exception) -> None:
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 def test_client_errors_are_not_retried(status: int) -> None:
-    transport = FakeTransport(
-        ProviderError(f"Bad request: context length exceeded ({status})", status)
+    fake = FakeLLM(
+        script=[FakeAPIError(f"Bad request: context length exceeded ({status})", status)]
     )
-    client, sleep = make_client(transport, max_retries=3)
+    client, sleep = make_client(fake, max_retries=3)
     with pytest.raises(LLMError, match=r"context length exceeded") as info:
         complete_one(client)
-    assert "ProviderError" in str(info.value)
-    assert len(transport.requests) == 1
+    assert "FakeAPIError" in str(info.value)
+    assert len(fake.calls) == 1
     assert sleep.delays == []
     assert stats(client)["calls"] == 1 and stats(client)["retries"] == 0
     assert stats(client)["failed"] == 1
 
 
 def test_exhausting_retries_raises_llm_error_with_exponential_jittered_backoff() -> None:
-    transport = FakeTransport(default=ProviderError("Service unavailable", 503))
-    client, sleep = make_client(transport, max_retries=4, backoff_base=0.5, backoff_max=3.0)
+    fake = FakeLLM(FakeAPIError("Service unavailable", 503))
+    client, sleep = make_client(fake, max_retries=4, backoff_base=0.5, backoff_max=3.0)
     with pytest.raises(LLMError, match=r"Service unavailable"):
         complete_one(client)
-    assert len(transport.requests) == 5
+    assert len(fake.calls) == 5
     assert stats(client)["calls"] == 5
     assert stats(client)["retries"] == 4
     assert stats(client)["failed"] == 1 and stats(client)["succeeded"] == 0
@@ -277,7 +228,7 @@ def test_backoff_jitter_is_reproducible_with_the_same_rng() -> None:
         sleep = FakeSleep()
         client = LLMClient(
             LLMConfig(model=MODEL, max_retries=3),
-            completion_fn=FakeTransport(default=ProviderError("down", 500)),
+            completion_fn=FakeLLM(FakeAPIError("down", 500)),
             sleep=sleep,
             rng=random.Random(seed),
         )
@@ -290,11 +241,11 @@ def test_backoff_jitter_is_reproducible_with_the_same_rng() -> None:
 
 
 def test_max_retries_zero_means_one_attempt() -> None:
-    transport = FakeTransport(default=ProviderError("down", 500))
-    client, sleep = make_client(transport, max_retries=0)
+    fake = FakeLLM(FakeAPIError("down", 500))
+    client, sleep = make_client(fake, max_retries=0)
     with pytest.raises(LLMError):
         complete_one(client)
-    assert len(transport.requests) == 1 and sleep.delays == []
+    assert len(fake.calls) == 1 and sleep.delays == []
 
 
 # -- secrets never leak ----------------------------------------------------------------------
@@ -309,11 +260,11 @@ def test_api_key_in_provider_message_never_reaches_error_or_logs(
     status: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    error = ProviderError(
+    error = FakeAPIError(
         f"Incorrect API key provided: {API_KEY}. You can find your key at ...", status
     )
-    transport = FakeTransport(default=error)
-    client, _ = make_client(transport, max_retries=2)
+    fake = FakeLLM(error)
+    client, _ = make_client(fake, max_retries=2)
     with pytest.raises(LLMError) as info:
         complete_one(client)
     err = info.value
@@ -331,7 +282,7 @@ def test_api_key_in_provider_message_never_reaches_error_or_logs(
 def test_api_key_from_the_environment_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "Zq8x3LmN0pQr7StU1vWx4YzA"  # no recognisable prefix
     monkeypatch.setenv("MISTRAL_API_KEY", secret)
-    client, _ = make_client(FakeTransport(ProviderError(f"Unauthorized key {secret}", 401)))
+    client, _ = make_client(FakeLLM(script=[FakeAPIError(f"Unauthorized key {secret}", 401)]))
     with pytest.raises(LLMError) as info:
         complete_one(client)
     assert not _leaks(str(info.value), secret)
@@ -341,8 +292,8 @@ def test_api_key_passed_in_completion_kwargs_is_redacted() -> None:
     # A key the client itself sends (completion_kwargs={"api_key": ...}) is known to it, so it
     # must never come back in an error, whatever its format.
     secret = "Zq8x3LmN0pQr7StU1vWx4YzA"
-    error = ProviderError(f"Incorrect API key provided: {secret}", 401)
-    client, _ = make_client(FakeTransport(error), completion_kwargs={"api_key": secret})
+    error = FakeAPIError(f"Incorrect API key provided: {secret}", 401)
+    client, _ = make_client(FakeLLM(script=[error]), completion_kwargs={"api_key": secret})
     with pytest.raises(LLMError) as info:
         complete_one(client)
     assert not _leaks(str(info.value), secret)
@@ -373,8 +324,8 @@ def test_redact_leaves_ordinary_text_alone() -> None:
 
 
 def test_one_failure_in_a_batch_loses_nothing_else() -> None:
-    transport = FakeTransport("a", ProviderError("bad", 400), "c")
-    client, _ = make_client(transport, max_concurrent_requests=1)
+    fake = FakeLLM(script=["a", FakeAPIError("bad", 400), "c"])
+    client, _ = make_client(fake, max_concurrent_requests=1)
     out = client.complete_many([MESSAGES] * 3)
     assert out[0] == "a" and out[2] == "c"
     assert isinstance(out[1], LLMError)
@@ -382,13 +333,13 @@ def test_one_failure_in_a_batch_loses_nothing_else() -> None:
 
 
 def test_complete_many_from_plain_sync_code() -> None:
-    client, _ = make_client(FakeTransport(default="sync"))
+    client, _ = make_client(FakeLLM("sync"))
     assert client.complete_many([MESSAGES] * 4) == ["sync"] * 4
 
 
 def test_complete_many_inside_a_running_event_loop() -> None:
     # As in Jupyter: a loop is already running in this thread when the sync API is called.
-    client, _ = make_client(FakeTransport(default="from inside"))
+    client, _ = make_client(FakeLLM("from inside"))
 
     async def notebook_cell() -> list:
         asyncio.get_running_loop()  # a loop is running here
@@ -399,38 +350,38 @@ def test_complete_many_inside_a_running_event_loop() -> None:
 
 
 def test_complete_many_empty_batch() -> None:
-    client, _ = make_client(FakeTransport())
+    client, _ = make_client(FakeLLM())
     assert client.complete_many([]) == []
 
 
 @pytest.mark.parametrize("limit", [1, 3, 8])
 def test_concurrency_never_exceeds_max_concurrent_requests(limit: int) -> None:
-    transport = FakeTransport(default="x")
-    client, _ = make_client(transport, max_concurrent_requests=limit)
+    fake = FakeLLM("x")
+    client, _ = make_client(fake, max_concurrent_requests=limit)
     assert client.complete_many([MESSAGES] * 25) == ["x"] * 25
-    assert transport.max_in_flight == limit  # bounded, and the bound is actually used
+    assert fake.max_in_flight == limit  # bounded, and the bound is actually used
 
 
 def test_concurrency_bound_holds_across_retries() -> None:
-    errors = [ProviderError("busy", 503) for _ in range(10)]
-    transport = FakeTransport(*errors, default="x")
-    client, _ = make_client(transport, max_concurrent_requests=2, max_retries=5)
+    errors = [FakeAPIError("busy", 503) for _ in range(10)]
+    fake = FakeLLM("x", script=errors)
+    client, _ = make_client(fake, max_concurrent_requests=2, max_retries=5)
     assert client.complete_many([MESSAGES] * 10) == ["x"] * 10
-    assert transport.max_in_flight <= 2
+    assert fake.max_in_flight <= 2
 
 
 def test_circuit_breaker_stops_calling_a_dead_provider() -> None:
-    transport = FakeTransport(default=ProviderError("Bad request", 400))
+    fake = FakeLLM(FakeAPIError("Bad request", 400))
     sleep = FakeSleep()
     client = LLMClient(
         LLMConfig(model=MODEL, max_concurrent_requests=1),
-        completion_fn=transport,
+        completion_fn=fake,
         sleep=sleep,
         circuit_breaker=4,
     )
     out = client.complete_many([MESSAGES] * 10)
     assert all(isinstance(o, LLMError) for o in out)
-    assert len(transport.requests) == 4
+    assert len(fake.calls) == 4
     assert "treated as down" in str(out[-1])
     assert stats(client)["failed"] == 10
 

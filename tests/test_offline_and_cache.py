@@ -13,6 +13,7 @@ import pytest
 
 from faultmap import SliceAnalyzer
 from faultmap.embedding import CachedEmbedder
+from faultmap.testing import FakeEmbedder
 
 
 def test_default_analysis_never_imports_litellm(tmp_path):
@@ -55,24 +56,11 @@ def test_analyze_works_inside_a_running_event_loop():
     assert sync.metadata["llm"]["succeeded"] == 60
 
 
-class _CountingEmbedder:
-    identity = "test-counting"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def embed(self, texts, *, role="query"):
-        self.calls += len(texts)
-        # deterministic vectors from the text itself
-        rows = [[len(t), sum(map(ord, t)) % 97, 1.0] for t in texts]
-        return np.array(rows, dtype=np.float32).reshape(len(texts), 3)
-
-
 def _writer(folder: str, start: int, barrier) -> None:
     texts = [f"text {i}" for i in range(start, start + 300)]
     barrier.wait()
     for k in range(0, 300, 20):  # many small writes to interleave with the other process
-        CachedEmbedder(_CountingEmbedder(), folder, max_shards=8).embed(texts[k : k + 20])
+        CachedEmbedder(FakeEmbedder(), folder, max_shards=8).embed(texts[k : k + 20])
 
 
 def test_cache_survives_two_processes_writing_at_once(tmp_path):
@@ -84,16 +72,16 @@ def test_cache_survives_two_processes_writing_at_once(tmp_path):
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
-    inner = _CountingEmbedder()
+    inner = FakeEmbedder()
     cached = CachedEmbedder(inner, tmp_path)
     texts = [f"text {i}" for i in range(450)]
     got = cached.embed(texts)
-    assert inner.calls == 0, "every text written by either process is readable"
-    np.testing.assert_array_equal(got, _CountingEmbedder().embed(texts))
+    assert inner.n_embedded == 0, "every text written by either process is readable"
+    np.testing.assert_array_equal(got, FakeEmbedder().embed(texts))
 
 
 def test_cache_files_are_plain_npz_without_pickle(tmp_path):
-    CachedEmbedder(_CountingEmbedder(), tmp_path).embed(["a", "b"])
+    CachedEmbedder(FakeEmbedder(), tmp_path).embed(["a", "b"])
     shards = list(tmp_path.rglob("*.npz"))
     assert shards
     with np.load(shards[0], allow_pickle=False) as data:
@@ -103,33 +91,33 @@ def test_cache_files_are_plain_npz_without_pickle(tmp_path):
 
 def test_cache_can_be_switched_off_and_pointed_elsewhere(tmp_path, monkeypatch):
     monkeypatch.setenv("FAULTMAP_CACHE_DIR", str(tmp_path / "env"))
-    embedder = SliceAnalyzer(embedding_model=_CountingEmbedder(), embedding_cache=False)
-    assert isinstance(embedder._get_embedder(), _CountingEmbedder)
-    on = SliceAnalyzer(embedding_model=_CountingEmbedder())._get_embedder()
+    embedder = SliceAnalyzer(embedding_model=FakeEmbedder(), embedding_cache=False)
+    assert isinstance(embedder._get_embedder(), FakeEmbedder)
+    on = SliceAnalyzer(embedding_model=FakeEmbedder())._get_embedder()
     assert isinstance(on, CachedEmbedder) and on.cache_dir == tmp_path / "env"
-    there = SliceAnalyzer(embedding_model=_CountingEmbedder(), embedding_cache=tmp_path / "x")
+    there = SliceAnalyzer(embedding_model=FakeEmbedder(), embedding_cache=tmp_path / "x")
     assert there._get_embedder().cache_dir == tmp_path / "x"
 
 
 def test_corrupt_shard_is_skipped_not_fatal(tmp_path):
-    inner = _CountingEmbedder()
+    inner = FakeEmbedder()
     CachedEmbedder(inner, tmp_path).embed(["a"])
     folder = next(tmp_path.rglob("shard-*.npz")).parent
     (folder / "shard-broken.npz").write_bytes(b"not a zip file")
-    again = _CountingEmbedder()
+    again = FakeEmbedder()
     CachedEmbedder(again, tmp_path).embed(["a", "b"])
-    assert again.calls == 1  # "a" still cached, only "b" embedded
+    assert again.n_embedded == 1  # "a" still cached, only "b" embedded
 
 
 @pytest.mark.parametrize("n", [0])
 def test_cached_embedder_of_nothing(tmp_path, n):
-    out = CachedEmbedder(_CountingEmbedder(), tmp_path).embed([])
+    out = CachedEmbedder(FakeEmbedder(), tmp_path).embed([])
     assert out.shape[0] == n
 
 
-class _DiesOnSecondCall(_CountingEmbedder):
+class _DiesOnSecondCall(FakeEmbedder):
     def embed(self, texts, *, role="query"):
-        if self.calls:
+        if self.calls:  # a second call
             raise KeyboardInterrupt("interrupted")
         return super().embed(texts, role=role)
 
@@ -138,7 +126,7 @@ def test_interrupted_embedding_keeps_the_blocks_already_done(tmp_path):
     texts = [f"prompt number {i}" for i in range(25)]
     with pytest.raises(KeyboardInterrupt):
         CachedEmbedder(_DiesOnSecondCall(), tmp_path, write_every=10).embed(texts)
-    inner = _CountingEmbedder()
+    inner = FakeEmbedder()
     got = CachedEmbedder(inner, tmp_path, write_every=10).embed(texts)
-    assert inner.calls == 15, "the first block of 10 was cached before the interruption"
-    np.testing.assert_array_equal(got, _CountingEmbedder().embed(texts))
+    assert inner.n_embedded == 15, "the first block of 10 was cached before the interruption"
+    np.testing.assert_array_equal(got, FakeEmbedder().embed(texts))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 import pytest
 
-from faultmap import LLMConfig, LLMError, SliceAnalyzer
+from faultmap import LLMError, SliceAnalyzer
 from faultmap.embedding import SentenceTransformerEmbedder
-from faultmap.llm import LLMClient
 from faultmap.scoring import ReferenceScorer, semantic_entropy_score
+from faultmap.testing import HANG, FakeLLM, fake_llm_client
 
 
 @pytest.fixture(scope="module")
@@ -78,19 +76,12 @@ def test_mode_3_failed_sampling_is_reported_and_rest_kept(sample_rows):
     rows = sample_rows[:30]
     prompts = [r["prompt"] for r in rows]
     doomed = set(prompts[:4])
-
-    async def fake(*, model, messages, **kwargs):
-        if messages[0]["content"] in doomed:
-            raise RuntimeError("provider exploded")
-        return {"choices": [{"message": {"content": "yes"}}]}
-
-    async def no_sleep(_):
-        return None
-
-    client = LLMClient(
-        LLMConfig(model="fake", max_retries=0),
-        completion_fn=fake,
-        sleep=no_sleep,
+    client = fake_llm_client(
+        lambda messages: (
+            RuntimeError("provider exploded") if messages[0]["content"] in doomed else "yes"
+        ),
+        model="fake",
+        max_retries=0,
         circuit_breaker=None,
     )
     analyzer = SliceAnalyzer(llm_client=client, n_samples=2, embedding_cache=False)
@@ -104,23 +95,16 @@ def test_mode_3_failed_sampling_is_reported_and_rest_kept(sample_rows):
 
 
 def test_dead_provider_trips_the_breaker_fast():
-    calls = 0
-
-    async def dead(*, model, messages, **kwargs):
-        nonlocal calls
-        calls += 1
-        await asyncio.Event().wait()  # never answers
-
-    async def no_sleep(_):
-        return None
-
-    client = LLMClient(
-        LLMConfig(model="fake", timeout=0.01, max_retries=1, max_concurrent_requests=1),
-        completion_fn=dead,
-        sleep=no_sleep,
+    dead = FakeLLM(HANG)  # never answers
+    client = fake_llm_client(
+        dead,
+        model="fake",
+        timeout=0.01,
+        max_retries=1,
+        max_concurrent_requests=1,
         circuit_breaker=3,
     )
     out = client.complete_many([[{"role": "user", "content": str(i)}] for i in range(50)])
     assert all(isinstance(o, LLMError) for o in out)
-    assert calls == 6  # 3 calls x (1 try + 1 retry), then the circuit is open
+    assert len(dead.calls) == 6  # 3 calls x (1 try + 1 retry), then the circuit is open
     assert "treated as down" in str(out[-1])
