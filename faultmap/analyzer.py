@@ -236,26 +236,18 @@ class SliceAnalyzer:
     ) -> AnalysisReport:
         """Find failure slices: groups of similar prompts that fail more than the rest.
 
-        Scores come from one of three modes: ``scores`` (mode 1: qualities in [0, 1], higher =
-        better); ``references`` (mode 2: cosine similarity of response and reference
-        embeddings, negative similarities count as 0); neither (mode 3, needs ``model``:
-        ``n_samples`` responses are sampled per prompt and scored by
-        ``0.5 * (1 - normalised semantic entropy) + 0.5 * self-consistency``, see
-        :func:`faultmap.scoring.entropy.semantic_entropy_score`). A row fails when its score
-        is below ``failure_threshold``. ``embeddings`` (n, d) skips the embedding model for the
-        prompts. ``scorer`` replaces the scoring stage with your own
-        :class:`~faultmap.scoring.Scorer`. Rows that could not be scored (mode 3 sampling
-        failed) are left out and listed in ``metadata["unscored_indices"]``.
-
-        ``metadata`` (a dict of columns or a pandas DataFrame, one value per prompt: route,
-        model, prompt version, language...) reads the metadata into the slices, see
-        :func:`faultmap.cohorts.hybrid_slices`: each slice's over-represented values
-        (``slice.over_represented_values``) and the (cluster x value) cells that fail more
-        than both their cluster and their value alone (``report.hybrid_cells``).
+        Scores come from ``scores`` (mode 1: qualities in [0, 1], higher = better),
+        ``references`` (mode 2: cosine similarity of response and reference, negatives
+        count as 0) or neither (mode 3, needs ``model``: sampled responses scored by
+        semantic entropy and self-consistency, :mod:`faultmap.scoring.entropy`). A row fails
+        when its score is below ``failure_threshold``; rows that could not be scored are left
+        out (``metadata["unscored_indices"]``). ``embeddings`` skips the embedding model,
+        ``scorer`` replaces the scoring stage, and ``metadata`` (columns such as route or
+        language) adds each slice's over-represented values and ``report.hybrid_cells``
+        (:mod:`faultmap.analyses.hybrid`). The statistics: :mod:`faultmap.analyses.slices`.
 
         Example:
-            >>> analyzer = SliceAnalyzer()
-            >>> report = analyzer.analyze(prompts, responses, scores=scores)  # doctest: +SKIP
+            >>> report = SliceAnalyzer().analyze(prompts, responses, scores=scores)  # doctest: +SKIP
             >>> report.slices[0].name  # doctest: +SKIP
         """
         from faultmap.analyses.slices import SliceSettings, analyze_slices
@@ -343,15 +335,13 @@ class SliceAnalyzer:
         metadata_cols: Sequence[str] = (),
         **kwargs: Any,
     ) -> AnalysisReport:
-        """:meth:`analyze` on the columns of a DataFrame (pandas), a pyarrow Table,
-        a dict of columns, or a JSONL / CSV / Parquet file path.
+        """:meth:`analyze` on the columns of a pandas DataFrame, a pyarrow Table, a dict of
+        columns, or a JSONL / CSV / Parquet path (:func:`faultmap.io.analysis_inputs`).
 
         ``score_col`` selects mode 1, ``reference_col`` mode 2, neither mode 3;
-        ``response_col=None`` means no responses (fine with scores); ``embedding_col`` holds
-        precomputed prompt vectors; ``metadata_cols`` (route, model, language...) become
-        ``metadata=`` for hybrid slices. Other keyword arguments go to :meth:`analyze`. Bad cells
-        raise :class:`~faultmap.DataError` naming the column and row
-        (see :func:`faultmap.io.analysis_inputs`).
+        ``embedding_col`` holds prompt vectors; ``metadata_cols`` become ``metadata=``. Other
+        keyword arguments go to :meth:`analyze`. Bad cells raise :class:`~faultmap.DataError`
+        naming the column and row.
 
         Example:
             >>> report = SliceAnalyzer().analyze_frame(
@@ -383,28 +373,17 @@ class SliceAnalyzer:
     ) -> CoverageReport:
         """Find production prompts your test suite has no example of, grouped into gaps.
 
-        Both sets are embedded (with the embedding cache; ``test_embeddings`` /
-        ``production_embeddings`` skip the model for that set). A production prompt is
-        *covered* when its cosine distance (``1 - cosine similarity``) to the nearest test
-        prompt is at most ``distance_threshold``; distances are exact, computed in
-        memory-bounded blocks. ``distance_threshold=None`` uses the 95th percentile of the
-        test prompts' leave-one-out nearest-neighbour distances (how far a test prompt
-        usually is from the rest of the suite; at most 5,000 sampled); the report states
-        the rule and the value.
-
-        The test and production prompts are then clustered together (blind to which is
-        which) into regions, and each region's share of the test prompts is compared with its
-        share of the production prompts by a one-sided Fisher exact test,
-        Benjamini–Hochberg-corrected at ``significance_level``. The uncovered prompts of a
-        region form a gap when there are at least ``min_gap_size`` of them and the test
-        suite is significantly under-represented there, so a gap is a statistical claim, not
-        only a distance. Gaps are named like slices (keywords, or the LLM when ``model`` is
-        set). Uncovered prompts in no gap are listed in
-        ``report.metadata["unclustered_prompt_indices"]``. See :mod:`faultmap.coverage`.
+        A production prompt is covered when its cosine distance to the nearest test prompt
+        is at most ``distance_threshold`` (None: the 95th percentile of the test prompts'
+        leave-one-out nearest-neighbour distances). Test and production prompts are clustered
+        together into regions; the uncovered prompts of a region form a gap when there are
+        at least ``min_gap_size`` of them and the test suite is significantly
+        under-represented there (one-sided Fisher, Benjamini–Hochberg). ``test_embeddings`` /
+        ``production_embeddings`` skip the model. The statistics:
+        :mod:`faultmap.analyses.coverage`.
 
         Example:
-            >>> analyzer = SliceAnalyzer()
-            >>> report = analyzer.audit_coverage(test_prompts, production_prompts)  # doctest: +SKIP
+            >>> report = SliceAnalyzer().audit_coverage(tests, production)  # doctest: +SKIP
             >>> report.overall_coverage_score, report.gaps[0].name  # doctest: +SKIP
         """
         from faultmap.analyses.coverage import CoverageSettings, audit, coverage_inputs
@@ -458,20 +437,12 @@ class SliceAnalyzer:
     ) -> ComparisonReport:
         """Compare two models on the same prompts: overall and on each slice of prompts.
 
-        Scores follow :meth:`analyze`'s modes, for each model: ``scores_a`` and ``scores_b``
-        (mode 1; both or neither), ``references`` (mode 2: each response against the same
-        reference), or neither (mode 3, needs ``model``: each model's responses are scored
-        by sampling). A prompt fails for a model when its score is below
-        ``failure_threshold``; rows either model could not be scored on are left out and
-        listed in ``metadata["unscored_indices"]``. ``embeddings`` skips the embedding model.
-
-        McNemar's test on the prompts exactly one model failed gives the global verdict
-        (``global_winner`` "a", "b" or "tie" at ``significance_level``). The prompts are
-        clustered once; every cluster of at least ``min_slice_size`` prompts is tested the
-        same way, Benjamini–Hochberg-corrected across clusters, and reported: the
-        significant ones (``winner`` "a" or "b") first, then the ties. McNemar is exact
-        below 25 discordant pairs and chi-squared with continuity correction from 25 on; no
-        discordant pair gives p = 1 and "tie". See :mod:`faultmap.comparison`.
+        Scores follow :meth:`analyze`'s modes for each model: ``scores_a`` and ``scores_b``
+        (both or neither), ``references``, or sampling. McNemar's test on the prompts exactly
+        one model failed gives ``global_winner`` ("a", "b" or "tie"); every cluster of at
+        least ``min_slice_size`` prompts is tested the same way, Benjamini–Hochberg across
+        clusters, significant slices first, then the ties. Rows either model could not be
+        scored on are left out. The statistics: :mod:`faultmap.analyses.comparison`.
 
         Example:
             >>> report = SliceAnalyzer().compare_models(
@@ -479,7 +450,6 @@ class SliceAnalyzer:
             ...     model_a_name="gpt-4o", model_b_name="llama-3")  # doctest: +SKIP
             >>> report.global_winner  # doctest: +SKIP
             'a'
-            >>> [s.name for s in report.slices if s.significant]  # doctest: +SKIP
         """
         from faultmap.analyses.comparison import ComparisonSettings, compare_slices
 
