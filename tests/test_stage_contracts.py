@@ -107,19 +107,11 @@ def test_clusterer_is_deterministic_and_leaves_its_input_alone(
     np.testing.assert_array_equal(vectors, GROUPED.vectors)
 
 
-FEWER_ROWS_BUG = (
-    "AgglomerativeClusterer(n_clusters=k) raises sklearn's ValueError when there are fewer "
-    "than k rows; it should cap k at the number of rows"
-)
-
-
 @pytest.mark.parametrize("name", sorted(CLUSTERERS))
 @pytest.mark.parametrize("n", [1, 2, 3, MIN_SIZE])
 def test_clusterer_handles_fewer_rows_than_a_cluster(
     name: str, n: int, request: pytest.FixtureRequest
 ) -> None:
-    if name == "agglomerative-k3" and n < 3:
-        request.applymarker(pytest.mark.xfail(reason=FEWER_ROWS_BUG, strict=True))
     few = planted_vectors(n, 1, 8, seed=1)
     labels = CLUSTERERS[name](few).fit_predict(few.vectors, min_cluster_size=MIN_SIZE)
     assert labels.shape == (n,) and np.issubdtype(labels.dtype, np.integer)
@@ -171,10 +163,6 @@ EMBEDDERS: dict[str, Callable[[Path, SentenceTransformerEmbedder], Embedder]] = 
     "cached-fake": lambda tmp, st: CachedEmbedder(FakeEmbedder(dim=16), tmp),
     "fake": lambda tmp, st: FakeEmbedder(dim=16),
 }
-EMPTY_LIST_BUGS = {
-    "precomputed": _EMPTY_BUG.format("PrecomputedEmbedder", "np.stack of nothing"),
-    "litellm-api": _EMPTY_BUG.format("LiteLLMEmbedder", "normalize_rows of a 1-d empty array"),
-}
 
 
 @pytest.fixture(params=sorted(EMBEDDERS))
@@ -223,9 +211,6 @@ def test_embedder_takes_the_document_role(embedder: Embedder) -> None:
 def test_embedder_handles_an_empty_list_or_says_why(
     embedder: Embedder, request: pytest.FixtureRequest
 ) -> None:
-    name = request.node.callspec.params["embedder"]
-    if name in EMPTY_LIST_BUGS:
-        request.applymarker(pytest.mark.xfail(reason=EMPTY_LIST_BUGS[name], strict=True))
     try:
         vectors = embedder.embed([])
     except FaultmapError as exc:

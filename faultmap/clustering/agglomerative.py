@@ -64,7 +64,11 @@ class AgglomerativeClusterer:
         else:
             points = x
         m = len(points)
-        grid = [self.n_clusters] if self.n_clusters else [k for k in self.k_grid if 2 <= k < m]
+        if m < 2:
+            return np.zeros(n, dtype=np.int64)
+        grid = (
+            [min(self.n_clusters, m)] if self.n_clusters else [k for k in self.k_grid if 2 <= k < m]
+        )
         if not grid:
             return np.zeros(n, dtype=np.int64)
         rng = np.random.default_rng(self.random_state)

@@ -57,6 +57,8 @@ class LiteLLMEmbedder:
         return f"litellm:{self.model}:max_chars={self.max_text_chars}:{options}"
 
     def embed(self, texts: Sequence[str], *, role: str = "query") -> np.ndarray:
+        if len(texts) == 0:  # nothing to ask the API; its width is unknown until it answers
+            return np.zeros((0, 0), dtype=np.float32)
         from faultmap.llm.client import run_sync
 
         return run_sync(lambda: self.aembed(texts, role=role))

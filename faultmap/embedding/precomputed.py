@@ -30,6 +30,9 @@ class PrecomputedEmbedder:
         return f"precomputed:{self.name}"
 
     def embed(self, texts: Sequence[str], *, role: str = "query") -> np.ndarray:
+        if len(texts) == 0:
+            dim = next(iter(self._vectors.values())).shape[-1] if self._vectors else 0
+            return np.zeros((0, dim), dtype=np.float32)
         missing = [t for t in texts if t not in self._vectors]
         if missing:
             raise EmbeddingError(
