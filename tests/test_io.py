@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from faultmap import DataError, SliceAnalyzer
-from faultmap.io import Table, analysis_inputs, read_table
+from faultmap.io import Table, analysis_inputs, read_metadata, read_table
 
 # -- files ---------------------------------------------------------------------------------
 
@@ -272,3 +272,21 @@ def test_metadata_columns_become_the_metadata_argument(rows, tmp_path):
         assert inputs["metadata"]["task"] == [r["task"] for r in rows]
     with pytest.raises(DataError, match=r"no column 'lang' \(from metadata_cols\)"):
         analysis_inputs(paths["jsonl"], score_col="score", metadata_cols=["lang"])
+
+
+def test_read_metadata_reads_columns_and_names_bad_ones():
+    from faultmap.cohorts import read_metadata as old_path
+
+    assert old_path is read_metadata
+    frame = pd.DataFrame({"route": ["a", None], 3: [1.5, np.nan]})
+    columns = read_metadata(frame)
+    assert list(columns) == ["route", "3"]  # names as text
+    assert columns["route"][0] == "a" and columns["3"][0] == 1.5
+    assert pd.isna(columns["route"][1]) and pd.isna(columns["3"][1])  # missing values kept
+    assert read_metadata({"lang": np.array(["en", "de"])}, 2) == {"lang": ["en", "de"]}
+    with pytest.raises(DataError, match="metadata column 0 has a name that is missing"):
+        read_metadata({float("nan"): [1, 2]})
+    with pytest.raises(DataError, match="more than one column named '1'"):
+        read_metadata({1: [1, 2], "1": [3, 4]})
+    with pytest.raises(DataError, match=r"has 2 values but there are 3 prompts"):
+        read_metadata({"route": ["a", "b"]}, 3, of="prompts")

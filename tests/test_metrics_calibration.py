@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -124,6 +125,25 @@ def test_bin_edges_belong_to_the_lower_bin_and_zero_and_one_are_kept() -> None:
     curve = reliability_curve([0, 1, 1, 0], [0.0, 0.5, 1.0, 0.5], n_bins=2)
     assert curve.bin_count == [3, 1]
     assert curve.bin_edges == [0.0, 0.5, 1.0]
+
+
+def test_quantile_bins_are_calibration_curves_own_bins() -> None:
+    # tied confidences put a quantile edge a hair below 1.0: counts follow scikit-learn's bins
+    y, p = [0, 1, 0, 1], [0.0, 1.0, 1.0, 0.0]
+    curve = reliability_curve(y, p, n_bins=3, strategy="quantile")
+    prob_true, prob_pred = calibration_curve(y, p, n_bins=3, strategy="quantile")
+    assert curve.bin_count == [2, 0, 2]
+    assert [(c, a) for c, a, _ in curve.points()] == list(zip(prob_pred, prob_true, strict=True))
+
+
+def test_degenerate_input_raises_no_warning() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for y, p in (([1, 1, 1], [0.2, 0.2, 0.9]), ([0], [0.3]), ([0, 0], [0.0, 1.0])):
+            reliability_curve(y, p, n_bins=3, strategy="quantile")
+            calibration_by_group(y, p, ["a"] * len(y))
+            brier_score(y, p)
+        brier_score([0, 0], [[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]])
 
 
 def test_perfect_calibration_has_zero_error() -> None:

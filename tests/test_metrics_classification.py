@@ -297,6 +297,28 @@ def test_one_class_present() -> None:
         roc_auc(y, [0.2, 0.5, 0.9])
 
 
+def test_degenerate_input_raises_no_warning() -> None:
+    # scikit-learn computes the values; its warnings for one class or 0 / 0 must not leak
+    cases = [([0, 0, 0], [0, 0, 0]), (["a"], ["a"]), ([1, 1], [0, 0]), ([0, 1, 1], [2, 2, 2])]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for y_true, y_pred in cases:
+            confusion_matrix(y_true, y_pred)
+            confusion_matrix(y_true, y_pred, normalize="pred")
+            accuracy(y_true, y_pred)
+            balanced_accuracy(y_true, y_pred)
+            matthews_corrcoef(y_true, y_pred)
+            cohen_kappa(y_true, y_pred, weights="linear")
+            classification_report(y_true, y_pred)
+            for metric in (precision, recall, f1_score, specificity):
+                for average in AVERAGES:
+                    metric(y_true, y_pred, average=average)
+        assert confusion_matrix([0, 0], [0, 0]).tolist() == [[2]]
+        assert precision([0, 0], [0, 0], pos_label=1) == 0.0
+        assert log_loss([1, 1], [0.0, 0.0]) > 30  # clipped, not infinite
+        assert roc_auc([0, 1, 1], [0.5, 0.5, 0.5]) == 0.5
+
+
 def test_classification_report_views() -> None:
     report = classification_report(["a", "a", "b", "c"], ["a", "b", "b", "b"])
     text = str(report)

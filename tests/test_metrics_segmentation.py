@@ -71,6 +71,17 @@ def test_hand_worked_and_edges() -> None:
     assert iou(t, 1 - t, num_classes=2) == 0.0
 
 
+def test_degenerate_masks_raise_no_warning() -> None:
+    empty = np.zeros((2, 2), dtype=int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for average in ("micro", "macro", "weighted", None):
+            iou(empty, empty, num_classes=3, average=average)
+            dice_coefficient(empty, empty + 1, num_classes=3, average=average)
+        assert dice_coefficient(empty, empty) == 0.0
+        assert np.isnan(iou(empty, empty, num_classes=3, average=None)[1:]).all()
+
+
 def test_ignore_index_drops_void_pixels() -> None:
     t = np.array([0, 1, 255, 255, 2])
     p = np.array([0, 1, 2, 0, 2])

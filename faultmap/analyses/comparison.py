@@ -161,6 +161,7 @@ def compare_slices(
         significance_level=settings.significance_level,
         failure_threshold=settings.failure_threshold,
         min_slice_size=settings.min_slice_size,
+        rows=rows,
     )
     if a_wins + b_wins == 0:
         meta["note"] = "no discordant pairs: the models pass and fail on the same prompts"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -99,6 +99,7 @@ def find_slices(
         significance_level=settings.significance_level,
         failure_threshold=settings.failure_threshold,
         min_slice_size=settings.min_slice_size,
+        rows=rows,
     )
     if total_failures in (0, n):
         meta["note"] = "no failures" if total_failures == 0 else "every prompt failed"
@@ -263,4 +264,5 @@ def analyze_slices(
             failed(scores, settings.failure_threshold),
             prompts=prompts,
         )
-    return report
+    # the run's timings and totals, now with the metadata step
+    return replace(report, metadata=run.finish(dict(report.metadata)))

@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from faultmap._serialize import Record
+
 __all__ = ["LEFT_OUT", "NOISE", "LeftOut", "Rows", "failed"]
 
 #: Cluster label of a row that was in no cluster (HDBSCAN noise).
@@ -37,7 +39,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class LeftOut:
+class LeftOut(Record):
     """Input rows left out of an analysis for one ``reason`` (e.g. "unscored")."""
 
     reason: str
@@ -45,7 +47,7 @@ class LeftOut:
 
 
 @dataclass(frozen=True)
-class Rows:
+class Rows(Record):
     """``total`` input rows, of which those in ``left_out`` were not analysed.
 
     Build it with :meth:`all` or :meth:`keeping`; :attr:`analysed` lists the analysed

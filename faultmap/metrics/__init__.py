@@ -3,8 +3,12 @@ and probabilistic losses, mistakes and the confidence gap, calibration (also per
 per group), and segmentation overlap.
 
 Functions take ``y_true`` first, like scikit-learn, and raise
-:class:`~faultmap.exceptions.DataError` on bad data. Importing this package is light (numpy
-only); scipy is imported where a function needs it.
+:class:`~faultmap.exceptions.DataError` on bad data. The values come from
+:mod:`sklearn.metrics` wherever it has them; only what it lacks (specificity, ECE and MCE,
+the misclassification and confidence-gap summaries, per-group calibration) is computed
+here. Importing this package is light (numpy only); scikit-learn is imported when a
+function is called. Failure rates and calibration by metadata cohort are in
+:mod:`faultmap.metrics.cohorts`.
 
 Example:
     >>> from faultmap import metrics

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from faultmap._validation import Options, check_param, check_same_length
+from faultmap._validation import Options, check_param, check_same_length, is_missing
 from faultmap.exceptions import ConfigurationError, DataError
 
 __all__ = [
@@ -130,21 +130,6 @@ def as_outcomes(name: str, values: Any, n: int | None = None, *, of: str = "rows
             f"entry of '{name}' per row."
         )
     return arr.astype(bool)
-
-
-def is_missing(value: Any) -> bool:
-    """True for ``None``, NaN, NaT and ``pandas.NA``: values that stand for "no value".
-
-    Example:
-        >>> is_missing(float("nan")), is_missing(0)
-        (True, False)
-    """
-    if value is None:
-        return True
-    try:
-        return bool(value != value)
-    except (TypeError, ValueError):  # pandas.NA refuses bool()
-        return True
 
 
 def _check_family(named: Sequence[tuple[str, np.ndarray]]) -> None:

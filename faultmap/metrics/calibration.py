@@ -13,7 +13,9 @@ Samples are binned by confidence, either ``"uniform"`` (equal-width bins on [0, 
 when ``edges[i] < confidence <= edges[i + 1]`` (the first bin also takes ``edges[0]``),
 the binning of ``calibration_curve``. The expected calibration error (ECE) is
 ``sum_b n_b / n * |accuracy_b - confidence_b|``; the maximum calibration error (MCE) is the
-largest gap over non-empty bins.
+largest gap over non-empty bins. Per-bin means come from ``calibration_curve`` and the
+Brier score from :mod:`sklearn.metrics` (imported when a function is called); the bin counts,
+empty bins, ECE, MCE, the top-label reading and the per-group views are this module's own.
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ __all__ = [
     "STRATEGIES",
     "CalibrationByGroup",
     "CalibrationGroup",
+    "Calibrator",
     "ReliabilityCurve",
     "brier_score",
     "calibration_by_group",
     "calibration_by_slice",
+    "check_binning",
     "expected_calibration_error",
     "maximum_calibration_error",
     "reliability_curve",
@@ -110,73 +114,192 @@ class ReliabilityCurve(Result):
         )
 
 
-def _inputs(owner: str, y_true: Any, y_prob: Any, labels: Any) -> tuple[Probabilities, str]:
-    prob = resolve_probabilities(owner, y_true, y_prob, labels=labels)
-    return prob, "positive_class" if prob.one_column else "top_label"
+@dataclass(frozen=True)
+class CalibrationGroup(Result):
+    """Calibration of one group of rows (a slice, a cluster, a cohort): its size, errors and
+    reliability curve. ``accuracy`` is the observed rate of the outcome (the positive rate
+    for one-column ``y_prob``)."""
+
+    group: Any
+    size: int
+    expected_calibration_error: float
+    maximum_calibration_error: float
+    brier_score: float
+    mean_confidence: float
+    accuracy: float
+    curve: ReliabilityCurve
 
 
-def _confidence_outcome(prob: Probabilities, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    p = prob.proba[rows]
-    if prob.one_column:
-        return p[:, 1], (prob.true_index[rows] == 1).astype(np.float64)
-    top = np.argmax(p, axis=1)
-    return p[np.arange(len(rows)), top], (top == prob.true_index[rows]).astype(np.float64)
+@dataclass(frozen=True)
+class CalibrationByGroup(Result):
+    """Outcome of :func:`calibration_by_group`, :func:`calibration_by_slice` and (per column)
+    :func:`faultmap.metrics.cohorts.calibration_by_cohort`: one :class:`CalibrationGroup` per
+    group (in the order given by the function) and the curve of all rows together."""
+
+    groups: list[CalibrationGroup]
+    overall: ReliabilityCurve
+
+    def for_group(self, group: Any) -> CalibrationGroup:
+        """The row of one group."""
+        return find_row(self.groups, "group", group)
+
+    def __str__(self) -> str:
+        header = ["group", "size", "ECE", "MCE", "Brier", "confidence", "accuracy"]
+        rows = [
+            [
+                g.group,
+                g.size,
+                g.expected_calibration_error,
+                g.maximum_calibration_error,
+                g.brier_score,
+                g.mean_confidence,
+                g.accuracy,
+            ]
+            for g in self.groups
+        ]
+        o = self.overall
+        rows.append(
+            [
+                "(all)",
+                o.n_samples,
+                o.expected_calibration_error,
+                o.maximum_calibration_error,
+                o.brier_score,
+                o.mean_confidence,
+                o.accuracy,
+            ]
+        )
+        return format_table(header, rows)
+
+    def __repr__(self) -> str:
+        return (
+            f"CalibrationByGroup(n_groups={len(self.groups)}, n_samples={self.overall.n_samples})"
+        )
+
+
+# -- binning and curves ---------------------------------------------------------------------
+
+
+def check_binning(owner: str, n_bins: int, strategy: str) -> None:
+    """Raise :class:`~faultmap.exceptions.ConfigurationError` for a bad ``n_bins`` or
+    ``strategy`` of ``owner``."""
+    check_param(owner, "n_bins", n_bins, Interval(int, 1, None))
+    check_param(owner, "strategy", strategy, Options(STRATEGIES))
 
 
 def _brier(prob: Probabilities, rows: np.ndarray) -> float:
-    p = prob.proba[rows]
-    onehot = prob.true_index[rows][:, None] == np.arange(p.shape[1])[None, :]
-    per_row = np.sum((onehot - p) ** 2, axis=1)
-    # Binary problems use the usual [0, 1] form (half the two-column sum), as scikit-learn.
-    return float(per_row.mean() * (0.5 if p.shape[1] == 2 else 1.0))
+    from sklearn.metrics import brier_score_loss, mean_squared_error
+
+    p, truth = prob.proba[rows], prob.true_index[rows]
+    if p.shape[1] == 2:  # the usual [0, 1] form on the positive class
+        return float(brier_score_loss((truth == 1).astype(np.int64), p[:, 1], pos_label=1))
+    # Sum over classes of each column's squared error (brier_score_loss takes (n, k) only
+    # from scikit-learn 1.7).
+    onehot = (truth[:, None] == np.arange(p.shape[1])[None, :]).astype(np.float64)
+    return float(np.sum(mean_squared_error(onehot, p, multioutput="raw_values")))
 
 
-def _curve(
-    prob: Probabilities, rows: np.ndarray, kind: str, n_bins: int, strategy: str
-) -> ReliabilityCurve:
-    confidence, outcome = _confidence_outcome(prob, rows)
-    if strategy == "quantile":
-        edges = np.percentile(confidence, np.linspace(0.0, 100.0, n_bins + 1))
-    else:
-        edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = np.searchsorted(edges[1:-1], confidence)
-    count = np.bincount(bins, minlength=n_bins)
-    conf_sum = np.bincount(bins, weights=confidence, minlength=n_bins)
-    hit_sum = np.bincount(bins, weights=outcome, minlength=n_bins)
-    filled = count > 0
-    safe = np.maximum(count, 1)
-    bin_conf = np.where(filled, conf_sum / safe, np.nan)
-    bin_acc = np.where(filled, hit_sum / safe, np.nan)
-    gaps = np.abs(hit_sum - conf_sum)  # n_b * |accuracy_b - confidence_b|
-    n = len(rows)
-    return ReliabilityCurve(
-        kind=kind,
-        strategy=strategy,
-        n_bins=n_bins,
-        n_samples=n,
-        bin_edges=[float(e) for e in edges],
-        bin_count=[int(c) for c in count],
-        bin_confidence=[float(c) for c in bin_conf],
-        bin_accuracy=[float(a) for a in bin_acc],
-        expected_calibration_error=float(gaps.sum() / n),
-        maximum_calibration_error=float(np.max(gaps[filled] / count[filled])),
-        brier_score=_brier(prob, rows),
-        mean_confidence=float(confidence.mean()),
-        accuracy=float(outcome.mean()),
-    )
+@dataclass(frozen=True)
+class Calibrator:
+    """Checked labels and probabilities (see :func:`resolve_probabilities`) with the binning:
+    the reliability curve of all rows or of any subset, and per-group results. Shared by the
+    per-group functions here and in :mod:`faultmap.metrics.cohorts`; the parameters are
+    checked by the caller (:func:`check_binning`)."""
 
+    prob: Probabilities
+    n_bins: int
+    strategy: str
 
-def _check_bins(owner: str, n_bins: int, strategy: str) -> None:
-    check_param(owner, "n_bins", n_bins, Interval(int, 1, None))
-    check_param(owner, "strategy", strategy, Options(STRATEGIES))
+    @classmethod
+    def of(
+        cls, owner: str, y_true: Any, y_prob: Any, *, n_bins: int, strategy: str, labels: Any
+    ) -> Calibrator:
+        """Check ``y_true`` and ``y_prob`` for ``owner`` and line up their classes."""
+        prob = resolve_probabilities(owner, y_true, y_prob, labels=labels)
+        return cls(prob, n_bins, strategy)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.prob.true_index)
+
+    @property
+    def kind(self) -> str:
+        return "positive_class" if self.prob.one_column else "top_label"
+
+    def _confidence_outcome(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p, truth = self.prob.proba[rows], self.prob.true_index[rows]
+        if self.prob.one_column:
+            return p[:, 1], (truth == 1).astype(np.int64)
+        top = np.argmax(p, axis=1)
+        return p[np.arange(len(rows)), top], (top == truth).astype(np.int64)
+
+    def curve(self, rows: np.ndarray | None = None) -> ReliabilityCurve:
+        """The reliability curve of ``rows`` (all rows when ``None``)."""
+        from sklearn.calibration import calibration_curve
+
+        rows = np.arange(self.n_rows) if rows is None else rows
+        confidence, outcome = self._confidence_outcome(rows)
+        n_bins = self.n_bins
+        if self.strategy == "quantile":  # calibration_curve's edges, to count its bins
+            edges = np.percentile(confidence, np.linspace(0.0, 1.0, n_bins + 1) * 100)
+        else:
+            edges = np.linspace(0.0, 1.0, n_bins + 1)
+        count = np.bincount(np.searchsorted(edges[1:-1], confidence), minlength=n_bins)
+        filled = count > 0
+        accuracy, mean_conf = calibration_curve(
+            outcome, confidence, pos_label=1, n_bins=n_bins, strategy=self.strategy
+        )
+        bin_conf, bin_acc = np.full(n_bins, np.nan), np.full(n_bins, np.nan)
+        bin_conf[filled], bin_acc[filled] = mean_conf, accuracy
+        gaps = np.abs(accuracy - mean_conf)
+        return ReliabilityCurve(
+            kind=self.kind,
+            strategy=self.strategy,
+            n_bins=n_bins,
+            n_samples=len(rows),
+            bin_edges=[float(e) for e in edges],
+            bin_count=[int(c) for c in count],
+            bin_confidence=[float(c) for c in bin_conf],
+            bin_accuracy=[float(a) for a in bin_acc],
+            expected_calibration_error=float(np.sum(gaps * count[filled]) / len(rows)),
+            maximum_calibration_error=float(gaps.max()),
+            brier_score=_brier(self.prob, rows),
+            mean_confidence=float(confidence.mean()),
+            accuracy=float(outcome.mean()),
+        )
+
+    def by_groups(
+        self, named_rows: Sequence[tuple[Any, np.ndarray]], min_size: int
+    ) -> CalibrationByGroup:
+        """One :class:`CalibrationGroup` per ``(name, row indices)`` of at least ``min_size``
+        rows, in the given order, and the curve of all rows."""
+        out = []
+        for name, rows in named_rows:
+            if len(rows) < max(min_size, 1):
+                continue
+            curve = self.curve(rows)
+            out.append(
+                CalibrationGroup(
+                    group=name,
+                    size=len(rows),
+                    expected_calibration_error=curve.expected_calibration_error,
+                    maximum_calibration_error=curve.maximum_calibration_error,
+                    brier_score=curve.brier_score,
+                    mean_confidence=curve.mean_confidence,
+                    accuracy=curve.accuracy,
+                    curve=curve,
+                )
+            )
+        return CalibrationByGroup(groups=out, overall=self.curve())
 
 
 def _whole_curve(
     owner: str, y_true: Any, y_prob: Any, n_bins: int, strategy: str, labels: Any
 ) -> ReliabilityCurve:
-    _check_bins(owner, n_bins, strategy)
-    prob, kind = _inputs(owner, y_true, y_prob, labels)
-    return _curve(prob, np.arange(len(prob.true_index)), kind, n_bins, strategy)
+    check_binning(owner, n_bins, strategy)
+    return Calibrator.of(
+        owner, y_true, y_prob, n_bins=n_bins, strategy=strategy, labels=labels
+    ).curve()
 
 
 def reliability_curve(
@@ -245,74 +368,11 @@ def brier_score(y_true: Any, y_prob: Any, *, labels: Any = None) -> float:
         >>> round(brier_score([0, 1, 1], [0.1, 0.9, 0.6]), 4)
         0.06
     """
-    prob, _ = _inputs("brier_score", y_true, y_prob, labels)
+    prob = resolve_probabilities("brier_score", y_true, y_prob, labels=labels)
     return _brier(prob, np.arange(len(prob.true_index)))
 
 
 # -- per group ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CalibrationGroup(Result):
-    """Calibration of one group of rows (a slice, a cluster, a cohort): its size, errors and
-    reliability curve. ``accuracy`` is the observed rate of the outcome (the positive rate
-    for one-column ``y_prob``)."""
-
-    group: Any
-    size: int
-    expected_calibration_error: float
-    maximum_calibration_error: float
-    brier_score: float
-    mean_confidence: float
-    accuracy: float
-    curve: ReliabilityCurve
-
-
-@dataclass(frozen=True)
-class CalibrationByGroup(Result):
-    """Outcome of :func:`calibration_by_group` and :func:`calibration_by_slice`: one
-    :class:`CalibrationGroup` per group (in the order given by the function) and the curve of
-    all rows together."""
-
-    groups: list[CalibrationGroup]
-    overall: ReliabilityCurve
-
-    def for_group(self, group: Any) -> CalibrationGroup:
-        """The row of one group."""
-        return find_row(self.groups, "group", group)
-
-    def __str__(self) -> str:
-        header = ["group", "size", "ECE", "MCE", "Brier", "confidence", "accuracy"]
-        rows = [
-            [
-                g.group,
-                g.size,
-                g.expected_calibration_error,
-                g.maximum_calibration_error,
-                g.brier_score,
-                g.mean_confidence,
-                g.accuracy,
-            ]
-            for g in self.groups
-        ]
-        o = self.overall
-        rows.append(
-            [
-                "(all)",
-                o.n_samples,
-                o.expected_calibration_error,
-                o.maximum_calibration_error,
-                o.brier_score,
-                o.mean_confidence,
-                o.accuracy,
-            ]
-        )
-        return format_table(header, rows)
-
-    def __repr__(self) -> str:
-        return (
-            f"CalibrationByGroup(n_groups={len(self.groups)}, n_samples={self.overall.n_samples})"
-        )
 
 
 def _group_rows(owner: str, groups: Any, n: int) -> list[tuple[Any, np.ndarray]]:
@@ -335,35 +395,6 @@ def _group_rows(owner: str, groups: Any, n: int) -> list[tuple[Any, np.ndarray]]
             ) from exc
     ordered = sorted(members.items(), key=lambda kv: (-len(kv[1]), label_text(kv[0])))
     return [(key, np.asarray(rows, dtype=np.int64)) for key, rows in ordered]
-
-
-def _by_rows(
-    prob: Probabilities,
-    kind: str,
-    named_rows: Sequence[tuple[Any, np.ndarray]],
-    n_bins: int,
-    strategy: str,
-    min_size: int,
-) -> CalibrationByGroup:
-    out = []
-    for name, rows in named_rows:
-        if len(rows) < max(min_size, 1):
-            continue
-        curve = _curve(prob, rows, kind, n_bins, strategy)
-        out.append(
-            CalibrationGroup(
-                group=name,
-                size=len(rows),
-                expected_calibration_error=curve.expected_calibration_error,
-                maximum_calibration_error=curve.maximum_calibration_error,
-                brier_score=curve.brier_score,
-                mean_confidence=curve.mean_confidence,
-                accuracy=curve.accuracy,
-                curve=curve,
-            )
-        )
-    overall = _curve(prob, np.arange(len(prob.true_index)), kind, n_bins, strategy)
-    return CalibrationByGroup(groups=out, overall=overall)
 
 
 def calibration_by_group(
@@ -390,11 +421,10 @@ def calibration_by_group(
         [('a', 0.15), ('b', 0.6)]
     """
     owner = "calibration_by_group"
-    _check_bins(owner, n_bins, strategy)
+    check_binning(owner, n_bins, strategy)
     check_param(owner, "min_size", min_size, Interval(int, 1, None))
-    prob, kind = _inputs(owner, y_true, y_prob, labels)
-    named = _group_rows(owner, groups, len(prob.true_index))
-    return _by_rows(prob, kind, named, n_bins, strategy, min_size)
+    cal = Calibrator.of(owner, y_true, y_prob, n_bins=n_bins, strategy=strategy, labels=labels)
+    return cal.by_groups(_group_rows(owner, groups, cal.n_rows), min_size)
 
 
 def calibration_by_slice(
@@ -422,11 +452,11 @@ def calibration_by_slice(
         >>> print(by_slice)  # doctest: +SKIP
     """
     owner = "calibration_by_slice"
-    _check_bins(owner, n_bins, strategy)
+    check_binning(owner, n_bins, strategy)
     check_param(owner, "by", by, Options(("slices", "clusters")))
     check_param(owner, "min_size", min_size, Interval(int, 1, None))
-    prob, kind = _inputs(owner, y_true, y_prob, labels)
-    n = len(prob.true_index)
+    cal = Calibrator.of(owner, y_true, y_prob, n_bins=n_bins, strategy=strategy, labels=labels)
+    n = cal.n_rows
     # cluster_labels covers every input row (-2 = left out unscored); total_prompts only the
     # analysed ones, so it is the row count only for reports without labels.
     cluster_labels = np.asarray(report.cluster_labels, dtype=np.int64)
@@ -453,8 +483,7 @@ def calibration_by_slice(
             else slice_names.get(c, f"cluster {c}")
             for c in cluster_labels.tolist()
         ]
-        named = _group_rows(owner, names, n)
-        return _by_rows(prob, kind, named, n_bins, strategy, min_size)
+        return cal.by_groups(_group_rows(owner, names, n), min_size)
     named_rows: list[tuple[Any, np.ndarray]] = []
     in_slice = np.zeros(n, dtype=bool)
     seen: set[str] = set()
@@ -475,4 +504,4 @@ def calibration_by_slice(
     if unscored.any():
         named_rows.append((UNSCORED, np.flatnonzero(unscored)))
     logger.debug("calibration_by_slice: %d slices, %d rows in none", len(slices), rest.size)
-    return _by_rows(prob, kind, named_rows, n_bins, strategy, min_size)
+    return cal.by_groups(named_rows, min_size)

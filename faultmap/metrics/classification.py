@@ -1,6 +1,10 @@
 """Classification metrics: confusion matrix, per-class rates and their averages, agreement,
 ranking and probabilistic losses, and a per-class report with the most-confused pairs.
 
+The values come from :mod:`sklearn.metrics` (imported when a function is called); this
+module checks and encodes the labels first, so errors are :class:`DataError` naming the bad
+entry, and it adds what scikit-learn lacks: specificity and the report's confused pairs.
+
 Conventions, as in scikit-learn: ``y_true`` first; labels may be numbers or strings; the
 classes are ``labels`` (in that order) when given, else the sorted union of the labels seen.
 A rate whose denominator is 0 is 0.0 (scikit-learn's ``zero_division=0``), without warning.
@@ -54,6 +58,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class _Encoded:
+    """Labels as indices into ``classes``: what scikit-learn is given, with
+    ``labels=range(k)``, so its classes are ours in our order."""
+
     classes: np.ndarray
     true_index: np.ndarray
     pred_index: np.ndarray
@@ -62,11 +69,21 @@ class _Encoded:
     def k(self) -> int:
         return len(self.classes)
 
-    def matrix(self) -> np.ndarray:
-        """Counts: rows are true classes, columns predicted classes."""
+    @property
+    def indices(self) -> np.ndarray:
+        return np.arange(self.k)
+
+    def matrix(self, normalize: str | None = None) -> np.ndarray:
+        """Counts (or shares, see :func:`confusion_matrix`): rows are true classes, columns
+        predicted classes."""
+        from sklearn.metrics import confusion_matrix
+
+        # An empty second class spares a 1x1 matrix scikit-learn's single-label warning.
         k = self.k
-        flat = np.bincount(self.true_index * k + self.pred_index, minlength=k * k)
-        return flat.reshape(k, k).astype(np.int64)
+        cm = confusion_matrix(
+            self.true_index, self.pred_index, labels=np.arange(max(k, 2)), normalize=normalize
+        )[:k, :k]
+        return cm if normalize else cm.astype(np.int64, copy=False)
 
 
 def _encode_pair(owner: str, y_true: Any, y_pred: Any, labels: Any = None) -> _Encoded:
@@ -101,36 +118,32 @@ def _with_pos_label(owner: str, enc: _Encoded, pos_label: Any) -> tuple[_Encoded
     return widened, int(np.flatnonzero(classes == pos_label)[0])
 
 
+def _one_class(enc: _Encoded) -> bool:
+    """Every true and predicted label is the same class."""
+    first = enc.true_index[0]
+    return bool(np.all(enc.true_index == first) and np.all(enc.pred_index == first))
+
+
 def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
-def _counts(cm: np.ndarray) -> dict[str, np.ndarray]:
-    tp = np.diag(cm).astype(np.int64)
-    fp = cm.sum(axis=0) - tp
-    fn = cm.sum(axis=1) - tp
-    tn = cm.sum() - tp - fp - fn
-    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "support": tp + fn}
-
-
-_RATES = {
-    # name: (numerator keys, denominator keys)
-    "precision": (("tp",), ("tp", "fp")),
-    "recall": (("tp",), ("tp", "fn")),
-    "specificity": (("tn",), ("tn", "fp")),
-    "f1": (("tp", "tp"), ("tp", "tp", "fp", "fn")),
-}
-
-
-def _rate(counts: dict[str, np.ndarray], metric: str, pooled: bool = False) -> Any:
-    num_keys, den_keys = _RATES[metric]
-    num = sum(counts[k] for k in num_keys)
-    den = sum(counts[k] for k in den_keys)
-    if pooled:
-        return float(_divide(np.sum(num), np.sum(den)))
-    return _divide(num, den)
+def _specificity(cm: np.ndarray, average: str | None, pos: int | None) -> float | np.ndarray:
+    """One class against the rest, ``tn / (tn + fp)``: scikit-learn has no specificity."""
+    fp = cm.sum(axis=0) - np.diag(cm)
+    tn = cm.sum() - cm.sum(axis=1) - fp
+    if average == "micro":
+        return float(_divide(tn.sum(), tn.sum() + fp.sum()))
+    per_class = _divide(tn, tn + fp)
+    if average is None:
+        return per_class
+    if average == "binary":
+        return float(per_class[pos])
+    if average == "macro":
+        return float(per_class.mean())
+    return float(np.average(per_class, weights=cm.sum(axis=1)))
 
 
 def _averaged(
@@ -147,18 +160,17 @@ def _averaged(
     pos = None
     if average == "binary":
         enc, pos = _with_pos_label(owner, enc, pos_label)
-    counts = _counts(enc.matrix())
-    if average == "micro":
-        return _rate(counts, metric, pooled=True)
-    per_class = _rate(counts, metric)
-    if average is None:
-        return per_class
+    if metric == "specificity":
+        return _specificity(enc.matrix(), average, pos)
+    from sklearn import metrics as skm
+
+    score = {"precision": skm.precision_score, "recall": skm.recall_score, "f1": skm.f1_score}
     if average == "binary":
-        return float(per_class[pos])
-    if average == "macro":
-        return float(per_class.mean())
-    support = counts["support"]
-    return float(np.sum(per_class * support) / support.sum()) if support.sum() else 0.0
+        kwargs: dict[str, Any] = {"average": "binary", "pos_label": pos}
+    else:
+        kwargs = {"average": average, "labels": enc.indices}
+    value = score[metric](enc.true_index, enc.pred_index, zero_division=0, **kwargs)
+    return value if average is None else float(value)
 
 
 # -- confusion matrix and rates ------------------------------------------------------------
@@ -178,14 +190,7 @@ def confusion_matrix(
         [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
     """
     check_param("confusion_matrix", "normalize", normalize, Options(("true", "pred", "all")), None)
-    cm = _encode_pair("confusion_matrix", y_true, y_pred, labels).matrix()
-    if normalize == "true":
-        return _divide(cm, cm.sum(axis=1, keepdims=True) * np.ones_like(cm))
-    if normalize == "pred":
-        return _divide(cm, cm.sum(axis=0, keepdims=True) * np.ones_like(cm))
-    if normalize == "all":
-        return _divide(cm, np.full(cm.shape, cm.sum()))
-    return cm
+    return _encode_pair("confusion_matrix", y_true, y_pred, labels).matrix(normalize)
 
 
 def accuracy(y_true: Any, y_pred: Any) -> float:
@@ -195,8 +200,10 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
         >>> accuracy(["a", "b", "b"], ["a", "b", "a"])
         0.6666666666666666
     """
+    from sklearn import metrics as skm
+
     enc = _encode_pair("accuracy", y_true, y_pred)
-    return float(np.mean(enc.true_index == enc.pred_index))
+    return float(skm.accuracy_score(enc.true_index, enc.pred_index))
 
 
 def balanced_accuracy(y_true: Any, y_pred: Any) -> float:
@@ -207,10 +214,16 @@ def balanced_accuracy(y_true: Any, y_pred: Any) -> float:
         >>> balanced_accuracy([0, 0, 0, 1], [0, 0, 0, 0])
         0.5
     """
+    from sklearn import metrics as skm
+
     enc = _encode_pair("balanced_accuracy", y_true, y_pred)
-    counts = _counts(enc.matrix())
-    present = counts["support"] > 0
-    return float(np.mean(_divide(counts["tp"], counts["support"])[present]))
+    # balanced_accuracy_score's own definition, without its warning for classes only predicted
+    present = np.unique(enc.true_index)
+    return float(
+        skm.recall_score(
+            enc.true_index, enc.pred_index, labels=present, average="macro", zero_division=0
+        )
+    )
 
 
 class _RateMetric(Protocol):
@@ -316,15 +329,12 @@ def matthews_corrcoef(y_true: Any, y_pred: Any) -> float:
         >>> matthews_corrcoef([0, 1, 1, 0], [0, 1, 1, 1])
         0.5773502691896258
     """
-    cm = _encode_pair("matthews_corrcoef", y_true, y_pred).matrix().astype(np.float64)
-    t_sum, p_sum = cm.sum(axis=1), cm.sum(axis=0)
-    n, correct = cm.sum(), np.trace(cm)
-    cov_tp = correct * n - t_sum @ p_sum
-    cov_pp = n * n - p_sum @ p_sum
-    cov_tt = n * n - t_sum @ t_sum
-    if cov_pp * cov_tt == 0:
-        return 0.0
-    return float(cov_tp / np.sqrt(cov_tt * cov_pp))
+    from sklearn import metrics as skm
+
+    enc = _encode_pair("matthews_corrcoef", y_true, y_pred)
+    if _one_class(enc):
+        return 0.0  # undefined; spares scikit-learn's single-label warning
+    return float(skm.matthews_corrcoef(enc.true_index, enc.pred_index))
 
 
 def cohen_kappa(
@@ -340,36 +350,18 @@ def cohen_kappa(
         >>> round(cohen_kappa([0, 1, 1, 0], [0, 1, 1, 1]), 3)
         0.5
     """
+    from sklearn import metrics as skm
+
     check_param("cohen_kappa", "weights", weights, Options(("linear", "quadratic")), None)
-    cm = _encode_pair("cohen_kappa", y_true, y_pred, labels).matrix().astype(np.float64)
-    k = len(cm)
-    expected = np.outer(cm.sum(axis=1), cm.sum(axis=0)) / cm.sum()
-    i, j = np.indices((k, k))
-    if weights is None:
-        w = (i != j).astype(np.float64)
-    elif weights == "linear":
-        w = np.abs(i - j).astype(np.float64)
-    else:
-        w = ((i - j) ** 2).astype(np.float64)
-    denominator = float(np.sum(w * expected))
-    if denominator == 0:
-        return 0.0
-    return float(1.0 - np.sum(w * cm) / denominator)
+    enc = _encode_pair("cohen_kappa", y_true, y_pred, labels)
+    if _one_class(enc):
+        return 0.0  # undefined: scikit-learn would warn and return NaN
+    return float(
+        skm.cohen_kappa_score(enc.true_index, enc.pred_index, labels=enc.indices, weights=weights)
+    )
 
 
 # -- ranking and probabilistic losses ------------------------------------------------------
-
-
-def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve = P(score of a positive > score of a negative), ties 1/2
-    (the Mann–Whitney U statistic over n_pos * n_neg)."""
-    from scipy.stats import rankdata
-
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    ranks = rankdata(score)
-    u = ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
 
 
 def roc_auc(
@@ -412,50 +404,40 @@ def roc_auc(
         if bad.size:
             raise DataError(f"'y_score' has NaN or infinite values, first at index {bad[0]}.")
         classes = binary_classes(owner, resolve_classes(owner, ("y_true", yt)), labels)
-        positive = encode("y_true", yt, classes) == 1
-        proba = None
+        true_index = encode("y_true", yt, classes)
     else:
         prob = resolve_probabilities(owner, yt, raw, labels=labels)
-        classes, proba = prob.classes, prob.proba
-        true_index = prob.true_index
-    if one_column or len(classes) == 2:
-        if not one_column:
-            positive, score = true_index == 1, proba[:, 1]
-        if positive.all() or not positive.any():
-            raise DataError(
-                f"ROC AUC is undefined when y_true holds only one class "
-                f"({classes[int(positive[0])].item()!r}); it needs positives and negatives."
-            )
-        return _binary_auc(positive, score)
+        classes, true_index = prob.classes, prob.true_index
+        score = prob.proba[:, 1] if len(classes) == 2 else prob.proba
     support = np.bincount(true_index, minlength=len(classes))
+    if len(classes) == 2 and np.any(support == 0):
+        raise DataError(
+            f"ROC AUC is undefined when y_true holds only one class "
+            f"({classes[true_index[0]].item()!r}); it needs positives and negatives."
+        )
     if np.any(support == 0):
         missing = [c.item() for c in classes[support == 0]]
         raise DataError(
             f"ROC AUC is undefined for classes absent from y_true: {missing}; every class "
             f"(column of y_score) needs at least one true sample."
         )
-    if multi_class == "ovo":
-        if average not in ("macro", "weighted"):
-            raise ConfigurationError(
-                f"The 'average' parameter of roc_auc must be 'macro' or 'weighted' when "
-                f"multi_class='ovo'. Got {average!r}."
-            )
-        scores, weights = [], []
-        for a in range(len(classes)):
-            for b in range(a + 1, len(classes)):
-                rows = (true_index == a) | (true_index == b)
-                ta = true_index[rows] == a
-                both = (_binary_auc(ta, proba[rows, a]) + _binary_auc(~ta, proba[rows, b])) / 2
-                scores.append(both)
-                weights.append(rows.mean())
-        return float(np.average(scores, weights=weights if average == "weighted" else None))
-    onehot = true_index[:, None] == np.arange(len(classes))[None, :]
-    if average == "micro":
-        return _binary_auc(onehot.ravel(), proba.ravel())
-    per_class = np.array([_binary_auc(onehot[:, c], proba[:, c]) for c in range(len(classes))])
-    if average is None:
-        return per_class
-    return float(np.average(per_class, weights=support if average == "weighted" else None))
+    if len(classes) > 2 and multi_class == "ovo" and average not in ("macro", "weighted"):
+        raise ConfigurationError(
+            f"The 'average' parameter of roc_auc must be 'macro' or 'weighted' when "
+            f"multi_class='ovo'. Got {average!r}."
+        )
+    from sklearn import metrics as skm
+
+    if len(classes) == 2:
+        return float(skm.roc_auc_score(true_index, score))
+    value = skm.roc_auc_score(
+        true_index,
+        score,
+        average=average,
+        multi_class=multi_class,
+        labels=np.arange(len(classes)),
+    )
+    return value if average is None else float(value)
 
 
 def log_loss(y_true: Any, y_prob: Any, *, labels: Any = None) -> float:
@@ -464,16 +446,17 @@ def log_loss(y_true: Any, y_prob: Any, *, labels: Any = None) -> float:
     Probabilities are clipped to ``[eps, 1 - eps]`` (float64 machine epsilon, as in
     scikit-learn), so a confident mistake costs about 36, not infinity. ``y_prob`` of shape
     (n,) is the positive class's probability; (n, k) columns follow ``labels`` or the sorted
-    classes.
+    classes; rows within the tolerance of summing to 1 are rescaled to sum to 1.
 
     Example:
         >>> round(log_loss([0, 1, 1], [0.1, 0.9, 0.8]), 4)
         0.1446
     """
+    from sklearn import metrics as skm
+
     prob = resolve_probabilities("log_loss", y_true, y_prob, labels=labels)
-    eps = np.finfo(np.float64).eps
-    p_true = np.clip(prob.proba[np.arange(len(prob.true_index)), prob.true_index], eps, 1 - eps)
-    return float(-np.mean(np.log(p_true)))
+    proba = prob.proba / prob.proba.sum(axis=1, keepdims=True)
+    return float(skm.log_loss(prob.true_index, proba, labels=np.arange(len(prob.classes))))
 
 
 # -- per-class report ----------------------------------------------------------------------
@@ -567,28 +550,31 @@ def classification_report(
         >>> r.for_label("b").precision, (r.confused_pairs[0].true_label, r.confused_pairs[0].count)
         (0.3333333333333333, ('c', 1))
     """
+    from sklearn import metrics as skm
+
     check_param("classification_report", "top_confusions", top_confusions, Interval(int, 0, None))
     enc = _encode_pair("classification_report", y_true, y_pred, labels)
     cm = enc.matrix()
-    counts = _counts(cm)
-    rates = {m: _rate(counts, m) for m in ("precision", "recall", "f1", "specificity")}
+    p, r, f1, support = skm.precision_recall_fscore_support(
+        enc.true_index, enc.pred_index, labels=enc.indices, zero_division=0
+    )
+    rates = {"precision": p, "recall": r, "f1": f1, "specificity": _specificity(cm, None, None)}
     names = [c.item() for c in enc.classes]
     predicted = cm.sum(axis=0)
     classes = [
         ClassMetrics(
             label=names[c],
-            support=int(counts["support"][c]),
+            support=int(support[c]),
             predicted=int(predicted[c]),
-            precision=float(rates["precision"][c]),
-            recall=float(rates["recall"][c]),
-            f1=float(rates["f1"][c]),
+            precision=float(p[c]),
+            recall=float(r[c]),
+            f1=float(f1[c]),
             specificity=float(rates["specificity"][c]),
         )
         for c in range(enc.k)
     ]
-    support = counts["support"]
     macro = {m: float(v.mean()) for m, v in rates.items()}
-    weighted = {m: float(np.sum(v * support) / support.sum()) for m, v in rates.items()}
+    weighted = {m: float(np.average(v, weights=support)) for m, v in rates.items()}
     share = _divide(cm, support[:, None] * np.ones_like(cm))
     i, j = np.nonzero(cm * (1 - np.eye(enc.k, dtype=np.int64)))
     order = np.lexsort((j, i, -share[i, j], -cm[i, j]))[:top_confusions]
@@ -596,13 +582,12 @@ def classification_report(
         ConfusedPair(names[i[o]], names[j[o]], int(cm[i[o], j[o]]), float(share[i[o], j[o]]))
         for o in order
     ]
-    present = support > 0
     return ClassificationReport(
         labels=names,
         classes=classes,
         n_samples=int(cm.sum()),
-        accuracy=float(np.trace(cm) / cm.sum()),
-        balanced_accuracy=float(np.mean(rates["recall"][present])),
+        accuracy=float(skm.accuracy_score(enc.true_index, enc.pred_index)),
+        balanced_accuracy=float(np.mean(r[support > 0])),
         macro=macro,
         weighted=weighted,
         confused_pairs=pairs,

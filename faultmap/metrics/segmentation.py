@@ -8,7 +8,8 @@ either mask: a class absent from both has no overlap to score, NaN in the per-cl
 array), ``"micro"`` (pooled counts), ``"weighted"`` (weighted by true pixel count) or
 ``None`` (the per-class array). ``ignore_index`` drops the pixels whose true label is that
 value (e.g. 255 for "void"). Binary masks with no foreground in either score 0.0, as
-scikit-learn's ``jaccard_score`` and ``f1_score`` with ``zero_division=0``.
+scikit-learn's ``jaccard_score`` and ``f1_score`` with ``zero_division=0``, which compute
+the scores (on the flattened masks; imported when a function is called).
 """
 
 from __future__ import annotations
@@ -80,26 +81,22 @@ def _overlap(
     ignore_index: int | None,
     dice: bool,
 ) -> float | np.ndarray:
+    from sklearn import metrics as skm
+
     check_param(owner, "average", average, Options(_SEG_AVERAGES), None)
     t, p, k = _masks(owner, y_true, y_pred, num_classes, ignore_index)
-    cm = np.bincount(t * k + p, minlength=k * k).reshape(k, k)
-    tp = np.diag(cm).astype(np.float64)
-    fp = cm.sum(axis=0) - tp
-    fn = cm.sum(axis=1) - tp
-    w = 2.0 if dice else 1.0
-    den = w * tp + fp + fn
+    score = skm.f1_score if dice else skm.jaccard_score
     if num_classes is None:
-        return float(w * tp[1] / den[1]) if den[1] > 0 else 0.0
-    per_class = np.full(k, np.nan)
-    np.divide(w * tp, den, out=per_class, where=den > 0)
+        return float(score(t, p, average="binary", pos_label=1, zero_division=0))
+    # A class absent from both masks has no overlap to score: left out of "macro", NaN per class.
+    present = np.bincount(t, minlength=k) + np.bincount(p, minlength=k) > 0
+    if average == "macro":
+        labels = np.flatnonzero(present)
+        return float(score(t, p, labels=labels, average="macro", zero_division=0))
+    value = score(t, p, labels=np.arange(k), average=average, zero_division=0)
     if average is None:
-        return per_class
-    if average == "micro":
-        return float(w * tp.sum() / (w * tp.sum() + fp.sum() + fn.sum()))
-    if average == "weighted":
-        support = cm.sum(axis=1)
-        return float(np.sum(np.nan_to_num(per_class) * support) / support.sum())
-    return float(np.nanmean(per_class))
+        return np.where(present, value, np.nan)
+    return float(value)
 
 
 def iou(
@@ -156,5 +153,7 @@ def pixel_accuracy(
         >>> pixel_accuracy([[0, 1], [1, 1]], [[0, 1], [0, 1]])
         0.75
     """
+    from sklearn.metrics import accuracy_score
+
     t, p, _ = _masks("pixel_accuracy", y_true, y_pred, num_classes, ignore_index)
-    return float(np.mean(t == p))
+    return float(accuracy_score(t, p))

@@ -12,8 +12,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from faultmap._optional import require
+from faultmap.reports._palette import CONSOLE_STYLES
+from faultmap.reports._registry import register
+from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
 from faultmap.reports.text import (
     clip,
     comparison_headline,
@@ -25,15 +29,12 @@ from faultmap.reports.text import (
     summary_table,
 )
 
-if TYPE_CHECKING:
-    from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
-
-    Report = AnalysisReport | CoverageReport | ComparisonReport
+Report = AnalysisReport | CoverageReport | ComparisonReport
 
 __all__ = ["print_report", "renderable"]
 
-#: Slice colours in the console, in the order of the HTML report's palette.
-STYLES = ("blue", "red", "dark_orange", "cyan", "green", "yellow", "magenta", "pink1")
+#: Slice colours in the console, in the order of the other views' palette.
+STYLES = CONSOLE_STYLES
 
 
 def _interval_bar(rate: float, low: float, high: float, base: float | None, width: int = 20) -> Any:
@@ -90,14 +91,10 @@ def _card(number: int, title: str, description: str, facts: list[str], extra: li
 def renderable(report: Report) -> Any:
     """A rich renderable of ``report``: title, headline sentences, the table of slices (or
     gaps) with drawn intervals, and a panel per slice with its facts and examples."""
-    from faultmap._optional import require
-
     require("rich", extra="rich", purpose="the console view (report.print())")
     from rich.console import Group
     from rich.rule import Rule
     from rich.text import Text
-
-    from faultmap.reports.models import AnalysisReport, CoverageReport
 
     parts: list[Any] = []
     cards: list[Any] = []
@@ -129,13 +126,12 @@ def renderable(report: Report) -> Any:
     return Group(*parts)
 
 
+@register("rich", AnalysisReport, CoverageReport, ComparisonReport)
 def print_report(report: Report, console: Any = None) -> None:
     """Print ``report`` to ``console`` (default: a new ``rich.console.Console``).
 
     Example:
         >>> print_report(report)  # doctest: +SKIP
     """
-    from faultmap._optional import require
-
     console_module = require("rich.console", extra="rich", purpose="the console view")
     (console or console_module.Console()).print(renderable(report))

@@ -1,19 +1,25 @@
-"""The sentences every view of a report is built from (plain text, rich, HTML)."""
+"""The sentences every view of a report is built from (plain text, rich, HTML, plotly), and
+the plain-text view itself (``str(report)``).
+
+Views import the result models, never the other way: the text functions register
+themselves as the ``"text"`` view of their result classes (:mod:`faultmap.reports._registry`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
-if TYPE_CHECKING:
-    from faultmap.reports.models import (
-        AnalysisReport,
-        ComparisonReport,
-        CoverageGap,
-        CoverageReport,
-        FailureSlice,
-        SliceComparison,
-    )
+from faultmap.reports._registry import register
+from faultmap.reports.models import (
+    AnalysisReport,
+    ComparisonReport,
+    CoverageGap,
+    CoverageReport,
+    FailureSlice,
+    SliceComparison,
+)
+from faultmap.significance.tests import wilson_interval
 
 __all__ = [
     "analysis_text",
@@ -119,6 +125,7 @@ def naming_facts(
     return facts
 
 
+@register("text", FailureSlice)
 def slice_text(s: FailureSlice, number: int | None = None) -> str:
     title = f"{number}. {s.name}" if number is not None else s.name
     lines = [title, "   " + s.description]
@@ -130,6 +137,7 @@ def slice_text(s: FailureSlice, number: int | None = None) -> str:
     return "\n".join(lines)
 
 
+@register("text", AnalysisReport)
 def analysis_text(report: AnalysisReport) -> str:
     lines = ["faultmap analysis", "=================", *headline(report)]
     for i, s in enumerate(report.slices, 1):
@@ -160,7 +168,7 @@ def hybrid_headline(report: AnalysisReport) -> list[str]:
     ]
 
 
-def hybrid_values_fact(values: list[dict]) -> str:
+def hybrid_values_fact(values: Sequence[Mapping[str, Any]]) -> str:
     """The metadata values over-represented in a slice, as one sentence."""
     parts = [
         f"{v['column']} = {v['value']} ({pct(v['slice_share'])} here vs "
@@ -251,6 +259,7 @@ def gap_facts(g: CoverageGap) -> list[str]:
     return facts + naming_facts(g, "What the tests miss: ", "Tests to add: ")
 
 
+@register("text", CoverageGap)
 def gap_text(g: CoverageGap, number: int | None = None) -> str:
     title = f"{number}. {g.name}" if number is not None else g.name
     lines = [title, "   " + g.description]
@@ -261,6 +270,7 @@ def gap_text(g: CoverageGap, number: int | None = None) -> str:
     return "\n".join(lines)
 
 
+@register("text", CoverageReport)
 def coverage_text(report: CoverageReport) -> str:
     lines = ["faultmap coverage audit", "=======================", *coverage_headline(report)]
     for i, g in enumerate(report.gaps, 1):
@@ -319,6 +329,7 @@ def comparison_slice_facts(s: SliceComparison, a: str = "A", b: str = "B") -> li
     return facts + naming_facts(s, "Why: ", "Suggested step: ")
 
 
+@register("text", SliceComparison)
 def comparison_slice_text(
     s: SliceComparison, number: int | None = None, a: str = "A", b: str = "B"
 ) -> str:
@@ -328,6 +339,7 @@ def comparison_slice_text(
     return "\n".join(lines)
 
 
+@register("text", ComparisonReport)
 def comparison_text(report: ComparisonReport) -> str:
     a, b = report.model_a_name, report.model_b_name
     lines = ["faultmap model comparison", "=========================", *comparison_headline(report)]
@@ -345,7 +357,7 @@ def comparison_text(report: ComparisonReport) -> str:
 # -- the map of the prompts ----------------------------------------------------------------
 
 
-def map_caption(m: dict) -> str:
+def map_caption(m: Mapping[str, Any]) -> str:
     """One sentence on how a report's map was made (``report.map``)."""
     how = {"pca": "PCA", "umap": "UMAP"}.get(m.get("projection", ""), str(m.get("projection")))
     shown, total = len(m.get("x", [])), int(m.get("total_points", 0))
@@ -365,8 +377,6 @@ def map_legend(report: AnalysisReport | CoverageReport | ComparisonReport) -> di
     ``highlighted`` (per group, True for a slice or gap) and ``status`` (per point, an index
     into ``statuses``, e.g. "failed").
     """
-    from faultmap.reports.models import CoverageReport
-
     m = report.map
     labels = m.get("label", [])
     items = report.gaps if isinstance(report, CoverageReport) else report.slices
@@ -384,7 +394,7 @@ def map_legend(report: AnalysisReport | CoverageReport | ComparisonReport) -> di
         by_label = {item.cluster_id: k for k, item in enumerate(items)}
         rest = ["in a cluster that is not a slice", "in no cluster"]
         group = [by_label.get(lab, len(items) + int(lab < 0)) for lab in labels]
-        if hasattr(report, "model_a_name"):
+        if isinstance(report, ComparisonReport):
             a, b = report.model_a_name, report.model_b_name
             names = [f"{n}: {_verdict(s.winner, a, b)}" for n, s in zip(names, items, strict=True)]
             rest[0] = "in a cluster too small to test"
@@ -422,8 +432,6 @@ def rate_interval(rate: float, size: int) -> tuple[float, float]:
         >>> tuple(round(x, 4) for x in rate_interval(0.8, 10))
         (0.4902, 0.9433)
     """
-    from faultmap.significance.tests import wilson_interval
-
     return wilson_interval(min(max(round(rate * size), 0), size), size)
 
 
@@ -433,8 +441,6 @@ def summary_table(
     """Columns ``(label, kind)`` and rows of the table of slices (gaps for a coverage audit)
     that the HTML and rich views show. ``kind`` is "number", "text", "name" (the slice name)
     or "rate" (a failure rate with its 95 % interval)."""
-    from faultmap.reports.models import AnalysisReport, CoverageReport
-
     rows: list[list[Cell]] = []
     if isinstance(report, AnalysisReport):
         columns = [("#", "number"), ("slice", "name"), ("size", "number")]

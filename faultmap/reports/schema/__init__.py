@@ -20,7 +20,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from faultmap._optional import require
 from faultmap.exceptions import ConfigurationError, DataError
+from faultmap.reports.models import _read_json
+from faultmap.reports.text import clip
 
 __all__ = ["KINDS", "load_schema", "report_kind", "validate_report"]
 
@@ -89,10 +92,6 @@ def validate_report(data: dict[str, Any] | str | Path, kind: str | None = None) 
         >>> validate_report(report.to_dict())  # doctest: +SKIP
         'analysis'
     """
-    from faultmap._optional import require
-    from faultmap.reports.models import _read_json
-    from faultmap.reports.text import clip
-
     jsonschema = require("jsonschema", purpose="validating report files")
     if not isinstance(data, dict):
         try:
