@@ -11,7 +11,7 @@ import pytest
 
 from faultmap.clustering import FixedLabels
 from faultmap.embedding import PrecomputedEmbedder, SentenceTransformerEmbedder
-from faultmap.exceptions import ConfigurationError, DataError
+from faultmap.exceptions import ClusteringError, ConfigurationError, DataError
 from faultmap.reasons import NO_REASON, NO_SLICE, UNCLUSTERED, ReasonReport, cluster_reasons
 from faultmap.reports.models import AnalysisReport, FailureSlice
 
@@ -259,7 +259,8 @@ def test_bad_input(embedder) -> None:
         def fit_predict(self, vectors, *, min_cluster_size):
             return np.zeros(len(vectors) + 1, dtype=int)
 
-    with pytest.raises(DataError, match="one label per vector"):
+    # the same fault raises the same error as in every analysis
+    with pytest.raises(ClusteringError, match="expected one integer per prompt"):
         cluster_reasons(["a", "b"], embedder=embedder, clusterer=Broken())
 
 
