@@ -247,10 +247,11 @@ class SliceAnalyzer:
         (:mod:`faultmap.analyses.hybrid`). The statistics: :mod:`faultmap.analyses.slices`.
 
         Example:
-            >>> report = SliceAnalyzer().analyze(prompts, responses, scores=scores)  # doctest: +SKIP
+            >>> analyzer = SliceAnalyzer()
+            >>> report = analyzer.analyze(prompts, responses, scores=scores)  # doctest: +SKIP
             >>> report.slices[0].name  # doctest: +SKIP
         """
-        from faultmap.analyses.slices import SliceSettings, analyze_slices
+        from faultmap.analyses.slices import SliceSettings, find_slices
 
         prompts, responses, meta = self._texts(prompts, responses)
         if metadata is not None:  # check it before any expensive work
@@ -285,11 +286,11 @@ class SliceAnalyzer:
         run.metadata = {**meta, **scored.metadata, "random_state": self.random_state}
         if rows.is_subset:
             run.metadata["unscored_indices"] = rows.reasons()["unscored"]
-        report = analyze_slices(
-            prompts,
-            responses,
-            values,
-            vectors,
+        report = find_slices(
+            rows.take(prompts),
+            rows.take(responses),
+            rows.take(values),
+            rows.take(vectors),
             rows=rows,
             clusterer=parts["clusterer"],
             namer=parts["namer"],

@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from faultmap._validation import Interval, check_param
+from faultmap.core.rows import LEFT_OUT, Rows
 from faultmap.io import read_metadata
 from faultmap.metrics._checks import as_outcomes
 from faultmap.metrics.cohorts import ColumnCohorts, check_cut_params, cut_columns
+from faultmap.naming.keywords import distinctive_terms
 from faultmap.significance import benjamini_hochberg, one_sided_proportion_test, wilson_interval
 
 if TYPE_CHECKING:
-    from faultmap.reports.models import AnalysisReport
+    from faultmap.reports.models import AnalysisReport, FailureSlice
 
-__all__ = ["HYBRID_RULE", "hybrid_slices"]
+__all__ = ["HYBRID_RULE", "MetadataFindings", "hybrid_slices", "read_into_slices"]
 
 logger = logging.getLogger("faultmap")
 
@@ -252,6 +254,90 @@ def _drop_explained(
     return kept, explained
 
 
+@dataclass(frozen=True)
+class MetadataFindings:
+    """What the metadata says about one analysis: the slices with their
+    ``over_represented_values``, the hybrid cells, and the summary recorded as
+    ``metadata["metadata_analysis"]``."""
+
+    slices: list[Any]
+    cells: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+def read_into_slices(
+    slices: Sequence[FailureSlice],
+    labels: np.ndarray,
+    failed: np.ndarray,
+    columns: dict[str, list[Any]],
+    *,
+    rows: Rows,
+    significance_level: float,
+    min_cell_size: int,
+    prompts: Sequence[str] | None = None,
+    n_bins: int = 5,
+    categorical: Sequence[str] = (),
+    max_categories: int = 50,
+) -> MetadataFindings:
+    """The metadata ``columns`` (one value per input row) read into ``slices`` (see
+    :func:`hybrid_slices`). ``labels`` (empty when no clustering ran), ``failed`` and
+    ``prompts`` hold one entry per analysed row; ``rows`` says which input rows those are."""
+    alpha, min_cell = significance_level, min_cell_size
+    summary: dict[str, Any] = {
+        "columns": list(columns),
+        "min_cell_size": min_cell,
+        "significance_level": alpha,
+        "rule": HYBRID_RULE,
+    }
+    if not len(labels):
+        summary["note"] = "no clustering ran (no failures, or every prompt failed)"
+        return MetadataFindings(list(slices), [], summary)
+    kept = rows.analysed
+    lab, fail = np.asarray(labels, dtype=np.int64), np.asarray(failed, dtype=bool)
+    cut = cut_columns(
+        {name: [values[i] for i in kept] for name, values in columns.items()},
+        n_bins=n_bins,
+        categorical=categorical,
+        max_categories=max_categories,
+    )
+    clusters = np.unique(lab[lab >= 0])
+    tabs = _crosstabs(cut, lab, fail, clusters)
+    over, n_over = _over_represented(slices, clusters, tabs, len(lab), alpha)
+    cells, n_cells = _hybrid_cells(clusters, tabs, min_cell, alpha)
+    cells, explained = _drop_explained(cells, lab, fail, tabs, alpha)
+    slice_of = {s.cluster_id: s for s in slices}
+    unnamed = {cell["cluster_id"] for cell in cells} - set(slice_of)
+    words: dict[int, list[str]] = {}
+    if unnamed and prompts is not None:
+        words = distinctive_terms(list(prompts), lab, top_k=5)
+    for cell in cells:
+        s = slice_of.get(cell["cluster_id"])
+        cell["slice_name"] = None if s is None else s.name
+        cell["keywords"] = (
+            list(s.keywords[:5]) if s is not None else words.get(cell["cluster_id"], [])
+        )
+        cell["sample_indices"] = rows.input_index(cell["sample_indices"]).tolist()
+    summary.update(
+        num_values=sum(len(tab.values) for tab in tabs.values()),
+        over_representation_tests=n_over,
+        num_over_represented=sum(map(len, over)),
+        hybrid_cells_tested=n_cells,
+        num_hybrid_cells=len(cells),
+        explained_cells=explained,
+    )
+    logger.info(
+        "Metadata: %d over-represented value(s) in %d slice(s); %d of %d hybrid cells",
+        summary["num_over_represented"],
+        len(slices),
+        len(cells),
+        n_cells,
+    )
+    with_values = [
+        replace(s, over_represented_values=values) for s, values in zip(slices, over, strict=True)
+    ]
+    return MetadataFindings(with_values, cells, summary)
+
+
 def hybrid_slices(
     report: AnalysisReport,
     metadata: Any,
@@ -264,12 +350,12 @@ def hybrid_slices(
     categorical: Sequence[str] = (),
     max_categories: int = 50,
 ) -> AnalysisReport:
-    """A copy of ``report`` with the metadata read into its semantic slices.
+    """A new report: ``report`` with the metadata read into its semantic slices.
 
     ``metadata`` (a dict of columns or a pandas DataFrame) and ``failures`` (0/1 per row)
-    are row-aligned with the input of the analysis, i.e. with ``report.cluster_labels``;
-    rows the analysis left out (label -2) are left out here too. Columns are cut into values
-    as in :func:`~faultmap.metrics.cohorts.cohort_labels` (numeric columns binned,
+    are row-aligned with the input of the analysis; rows the analysis left out
+    (``report.rows``) are left out here too. Columns are cut into values as in
+    :func:`~faultmap.metrics.cohorts.cohort_labels` (numeric columns binned,
     ``"(missing)"`` for None/NaN).
 
     * Each slice gets ``over_represented_values``: the values more frequent inside the slice
@@ -285,7 +371,7 @@ def hybrid_slices(
 
     ``significance_level`` and ``min_cell_size`` default to the report's
     ``significance_level`` and ``min_slice_size``. ``SliceAnalyzer.analyze(...,
-    metadata=...)`` calls this for you; ``prompts`` (the analysed prompts, input order)
+    metadata=...)`` does this for you; ``prompts`` (the analysed prompts, input order)
     only adds each cell's cluster keywords.
 
     Example:
@@ -294,8 +380,6 @@ def hybrid_slices(
         >>> cell = report.hybrid_cells[0]  # doctest: +SKIP
         >>> cell["column"], cell["value"], cell["cluster_id"]  # doctest: +SKIP
     """
-    from dataclasses import replace
-
     owner = "hybrid_slices"
     alpha = report.significance_level if significance_level is None else significance_level
     min_cell = report.min_slice_size if min_cell_size is None else min_cell_size
@@ -303,66 +387,29 @@ def hybrid_slices(
     check_param(owner, "min_cell_size", min_cell, Interval(int, 1, None))
     check_cut_params(owner, n_bins, max_categories)
     labels = np.asarray(report.cluster_labels, dtype=np.int64)
-    n_rows = len(labels) if labels.size else report.total_prompts
+    rows = report.rows
+    if rows is None:  # a report written before reports carried their rows
+        rows = Rows.keeping(labels != LEFT_OUT, reason="unscored") if labels.size else None
+    n_rows = rows.total if rows is not None else report.total_prompts
     columns = read_metadata(metadata, n_rows, of="rows in the analysis input")
     failed = as_outcomes("failures", failures, n_rows, of="rows in the analysis input")
-    summary: dict[str, Any] = {
-        "columns": list(columns),
-        "min_cell_size": min_cell,
-        "significance_level": alpha,
-        "rule": HYBRID_RULE,
-    }
-    if not labels.size:
-        summary["note"] = "no clustering ran (no failures, or every prompt failed)"
-        return replace(report, metadata={**report.metadata, "metadata_analysis": summary})
-    rows = np.flatnonzero(labels != -2)
-    lab, fail = labels[rows], failed[rows]
-    cut = cut_columns(
-        {name: [values[i] for i in rows] for name, values in columns.items()},
+    rows = rows or Rows.all(n_rows)
+    found = read_into_slices(
+        report.slices,
+        labels[rows.analysed] if labels.size else labels,
+        failed[rows.analysed],
+        columns,
+        rows=rows,
+        significance_level=alpha,
+        min_cell_size=min_cell,
+        prompts=None if prompts is None else [prompts[i] for i in rows.analysed],
         n_bins=n_bins,
         categorical=categorical,
         max_categories=max_categories,
     )
-    clusters = np.unique(lab[lab >= 0])
-    tabs = _crosstabs(cut, lab, fail, clusters)
-    over, n_over = _over_represented(report.slices, clusters, tabs, len(lab), alpha)
-    cells, n_cells = _hybrid_cells(clusters, tabs, min_cell, alpha)
-    cells, explained = _drop_explained(cells, lab, fail, tabs, alpha)
-    slice_of = {s.cluster_id: s for s in report.slices}
-    unnamed = {cell["cluster_id"] for cell in cells} - set(slice_of)
-    words: dict[int, list[str]] = {}
-    if unnamed and prompts is not None:
-        from faultmap.naming.keywords import distinctive_terms
-
-        words = distinctive_terms([prompts[i] for i in rows], lab, top_k=5)
-    for cell in cells:
-        s = slice_of.get(cell["cluster_id"])
-        cell["slice_name"] = None if s is None else s.name
-        cell["keywords"] = (
-            list(s.keywords[:5]) if s is not None else words.get(cell["cluster_id"], [])
-        )
-        cell["sample_indices"] = rows[cell["sample_indices"]].tolist()
-    summary.update(
-        num_values=sum(len(tab.values) for tab in tabs.values()),
-        over_representation_tests=n_over,
-        num_over_represented=sum(map(len, over)),
-        hybrid_cells_tested=n_cells,
-        num_hybrid_cells=len(cells),
-        explained_cells=explained,
-    )
-    logger.info(
-        "Metadata: %d over-represented value(s) in %d slice(s); %d of %d hybrid cells",
-        summary["num_over_represented"],
-        len(report.slices),
-        len(cells),
-        n_cells,
-    )
     return replace(
         report,
-        slices=[
-            replace(s, over_represented_values=values)
-            for s, values in zip(report.slices, over, strict=True)
-        ],
-        hybrid_cells=cells,
-        metadata={**report.metadata, "metadata_analysis": summary},
+        slices=found.slices,
+        hybrid_cells=found.cells,
+        metadata={**report.metadata, "metadata_analysis": found.summary},
     )

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from faultmap._text import prompt_digest
+from faultmap.analyses.hybrid import read_into_slices
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import (
     cluster,
@@ -34,7 +35,7 @@ from faultmap.naming.base import Namer
 from faultmap.reports.models import AnalysisReport, ClusterTest, FailureSlice
 from faultmap.significance.tests import one_sided_proportion_test, wilson_interval
 
-__all__ = ["SliceSettings", "analyze_slices", "find_slices"]
+__all__ = ["SliceSettings", "find_slices"]
 
 logger = logging.getLogger("faultmap")
 
@@ -64,6 +65,7 @@ def find_slices(
     run: Run | None = None,
     map_settings: MapSettings | None = None,
     metadata: dict[str, Any] | None = None,
+    metadata_columns: dict[str, list[Any]] | None = None,
 ) -> AnalysisReport:
     """Cluster ``vectors``, test each cluster's failure rate, name the significant ones.
 
@@ -103,6 +105,17 @@ def find_slices(
     )
     if total_failures in (0, n):
         meta["note"] = "no failures" if total_failures == 0 else "every prompt failed"
+        if metadata_columns is not None:
+            found = read_into_slices(
+                [],
+                np.array([], dtype=np.int64),
+                fails,
+                metadata_columns,
+                rows=rows,
+                significance_level=settings.significance_level,
+                min_cell_size=settings.min_slice_size,
+            )
+            meta["metadata_analysis"] = found.summary
         return AnalysisReport(num_significant=0, slices=[], metadata=run.finish(meta), **common)
 
     with run.timer("cluster"):
@@ -203,6 +216,20 @@ def find_slices(
         )
     if naming_fallbacks(slices):
         meta["naming_fallbacks"] = naming_fallbacks(slices)
+    cells: list[Any] = []
+    if metadata_columns is not None:
+        with run.timer("metadata"):
+            found = read_into_slices(
+                slices,
+                labels,
+                fails,
+                metadata_columns,
+                rows=rows,
+                significance_level=settings.significance_level,
+                min_cell_size=settings.min_slice_size,
+                prompts=prompts,
+            )
+        slices, cells, meta["metadata_analysis"] = found.slices, found.cells, found.summary
     positions: dict[str, Any] = {}
     if map_settings is not None:
         with run.timer("map"):
@@ -223,46 +250,7 @@ def find_slices(
         num_unclustered=family.num_ungrouped,
         num_untested=family.num_untested,
         clusters=tests,
+        hybrid_cells=cells,
         cluster_labels=[int(x) for x in rows.spread(labels)],
         **common,
     )
-
-
-def analyze_slices(
-    prompts: Sequence[str],
-    responses: Sequence[str],
-    scores: np.ndarray,
-    vectors: np.ndarray,
-    *,
-    rows: Rows,
-    run: Run,
-    settings: SliceSettings,
-    metadata_columns: dict[str, list[Any]] | None = None,
-    **stages: Any,
-) -> AnalysisReport:
-    """:func:`find_slices` on the analysed ``rows`` of the inputs (one entry per input row),
-    then, with ``metadata_columns``, the metadata read into the slices
-    (:func:`faultmap.analyses.hybrid.hybrid_slices`)."""
-    report = find_slices(
-        rows.take(prompts),
-        rows.take(responses),
-        rows.take(scores),
-        rows.take(vectors),
-        rows=rows,
-        run=run,
-        settings=settings,
-        **stages,
-    )
-    if metadata_columns is None:
-        return report
-    from faultmap.analyses.hybrid import hybrid_slices
-
-    with run.timer("metadata"):
-        report = hybrid_slices(
-            report,
-            metadata_columns,
-            failed(scores, settings.failure_threshold),
-            prompts=prompts,
-        )
-    # the run's timings and totals, now with the metadata step
-    return replace(report, metadata=run.finish(dict(report.metadata)))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from faultmap._validation import Interval, Options, check_param
+from faultmap.core.rows import LEFT_OUT
 from faultmap.exceptions import DataError
 from faultmap.metrics._checks import Probabilities, is_missing, resolve_probabilities
 from faultmap.metrics._results import Result, find_row, format_table, label_text
@@ -61,7 +62,7 @@ MISSING = "(missing)"
 REST = "(rest)"
 NOISE = "(noise)"
 UNSCORED = "(unscored)"
-UNSCORED_LABEL = -2
+UNSCORED_LABEL = LEFT_OUT
 
 
 @dataclass(frozen=True)
@@ -457,16 +458,24 @@ def calibration_by_slice(
     check_param(owner, "min_size", min_size, Interval(int, 1, None))
     cal = Calibrator.of(owner, y_true, y_prob, n_bins=n_bins, strategy=strategy, labels=labels)
     n = cal.n_rows
-    # cluster_labels covers every input row (-2 = left out unscored); total_prompts only the
-    # analysed ones, so it is the row count only for reports without labels.
+    # report.rows knows the input rows (older reports: cluster_labels covers them, left-out
+    # rows labelled LEFT_OUT); total_prompts counts only the analysed ones.
     cluster_labels = np.asarray(report.cluster_labels, dtype=np.int64)
-    total = len(cluster_labels) if cluster_labels.size else report.total_prompts
+    rows = getattr(report, "rows", None)
+    if rows is not None:
+        total = rows.total
+    else:
+        total = len(cluster_labels) if cluster_labels.size else report.total_prompts
     if total != n:
         raise DataError(
             f"The report covers {total} rows but 'y_true' has {n}; pass the labels and "
             f"probabilities of the rows the report was computed on, in the same order."
         )
-    unscored = cluster_labels == UNSCORED_LABEL if cluster_labels.size else np.zeros(n, bool)
+    if rows is not None:
+        unscored = np.ones(n, dtype=bool)
+        unscored[rows.analysed] = False
+    else:
+        unscored = cluster_labels == LEFT_OUT if cluster_labels.size else np.zeros(n, bool)
     slices = list(report.slices)
     if by == "clusters":
         if not cluster_labels.size:
@@ -476,11 +485,7 @@ def calibration_by_slice(
             )
         slice_names = {s.cluster_id: s.name for s in slices}
         names = [
-            UNSCORED
-            if c == UNSCORED_LABEL
-            else NOISE
-            if c < 0
-            else slice_names.get(c, f"cluster {c}")
+            UNSCORED if c == LEFT_OUT else NOISE if c < 0 else slice_names.get(c, f"cluster {c}")
             for c in cluster_labels.tolist()
         ]
         return cal.by_groups(_group_rows(owner, names, n), min_size)

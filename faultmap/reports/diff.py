@@ -25,35 +25,18 @@ when both runs analysed the same rows in the same order; the diff says so.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from faultmap._text import prompt_digest
 from faultmap._validation import Interval, check_param
 from faultmap.exceptions import DataError
 from faultmap.reports.models import AnalysisReport, FailureSlice, _clean, _write_json
 
 __all__ = ["SliceDiff", "SliceMatch", "SliceRef", "diff_reports", "load_report", "prompt_digest"]
-
-_DIGEST_CHARS = 16
-
-
-def prompt_digest(prompt: str) -> str:
-    """A short, stable digest of a prompt's text: the first 16 hex characters of the SHA-256
-    of its NFC-normalised, stripped UTF-8 text.
-
-    Example:
-        >>> prompt_digest("  What is 2 + 2? ") == prompt_digest("What is 2 + 2?")
-        True
-        >>> len(prompt_digest("What is 2 + 2?"))
-        16
-    """
-    text = unicodedata.normalize("NFC", prompt).strip()
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from faultmap._text import clip
 from faultmap.reports._registry import register
 from faultmap.reports.models import (
     AnalysisReport,
@@ -51,11 +52,6 @@ def pct(x: float) -> str:
 
 def pval(p: float) -> str:
     return f"{p:.2g}" if p >= 1e-4 else f"{p:.1e}"
-
-
-def clip(text: str, limit: int = 140) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def headline(report: AnalysisReport) -> list[str]:
