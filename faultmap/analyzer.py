@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from faultmap import stages
 from faultmap._validation import (
@@ -18,19 +17,14 @@ from faultmap._validation import (
     NonEmptyStr,
     Options,
     StrMapping,
-    as_embeddings,
-    as_scores,
-    as_text_list,
     check_param,
-    check_same_length,
 )
 from faultmap.analyses import inputs
 from faultmap.clustering.base import Clusterer
 from faultmap.config import LLMConfig
 from faultmap.core.projection import MapSettings
-from faultmap.core.run import Run
 from faultmap.embedding.base import Embedder
-from faultmap.exceptions import ConfigurationError, DataError, FaultmapWarning
+from faultmap.exceptions import ConfigurationError
 from faultmap.naming.base import Namer
 from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
 from faultmap.scoring.base import Scorer
@@ -47,6 +41,30 @@ logger = logging.getLogger("faultmap")
 
 
 _OWNER = "SliceAnalyzer"
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _in_worker_thread(
+    method: Callable[Concatenate[Any, P], R],
+) -> Callable[Concatenate[Any, P], Awaitable[R]]:
+    """The async twin of a ``SliceAnalyzer`` method: same arguments, run in a worker thread
+    (no event-loop patching; safe inside Jupyter's running loop)."""
+
+    async def twin(self: Any, *args: P.args, **kwargs: P.kwargs) -> R:
+        import asyncio
+
+        return await asyncio.to_thread(method, self, *args, **kwargs)
+
+    twin.__name__ = twin.__qualname__ = f"a{method.__name__}"
+    twin.__doc__ = (
+        f"Async twin of :meth:`{method.__name__}` (same arguments); runs in a worker thread."
+        "\n\n        Example:\n            >>> report = await analyzer."
+        f"a{method.__name__}(...)  # doctest: +SKIP\n        "
+    )
+    return twin
+
+
 _STAGE_CLUSTERER = HasMethods(("fit_predict",), ("name",), "an object with fit_predict() and name")
 
 #: Every constructor parameter and what it accepts (``None`` admits None): the one table
@@ -167,59 +185,35 @@ class SliceAnalyzer:
             completion_kwargs=self.llm_completion_kwargs,
         )
 
-    def _stages(self, references: Any = None, *, scorer: bool = False) -> dict[str, Any]:
-        """The clusterer, namer and LLM client (and, with ``scorer``, the mode 2 or 3
-        scorer) of one run."""
+    def _setup(self) -> inputs.Setup:
+        """This run's stages: clusterer, namer, LLM client, and how to build the scorer
+        and the embedder when a recipe needs them."""
         client = self.llm_client or stages.llm_client_for(self.llm_config())
-        out = {
-            "clusterer": stages.clusterer_for(
-                self.clustering_method, random_state=self.random_state
-            ),
-            "namer": stages.namer_for(self.namer, client),
-            "client": client,
-        }
-        if scorer:
-            out["scorer"] = stages.scorer_for(
+        map_settings = None
+        if self.map_projection is not None:
+            map_settings = MapSettings(
+                projection=self.map_projection,
+                dims=self.map_dims,
+                max_points=self.max_map_points,
+                random_state=self.random_state,
+            )
+        return inputs.Setup(
+            clusterer=stages.clusterer_for(self.clustering_method, random_state=self.random_state),
+            namer=stages.namer_for(self.namer, client),
+            client=client,
+            scorer_for=lambda references: stages.scorer_for(
                 references,
                 client,
                 self._get_embedder,
                 n_samples=self.n_samples,
                 temperature=self.temperature,
                 consistency_threshold=self.consistency_threshold,
-            )
-        return out
-
-    def _map_settings(self) -> MapSettings | None:
-        if self.map_projection is None:
-            return None
-        return MapSettings(
-            projection=self.map_projection,
-            dims=self.map_dims,
-            max_points=self.max_map_points,
-            random_state=self.random_state,
-        )
-
-    def _run(self, client: LLMClient | None) -> Run:
-        stats = None
-        if client is not None:
-            model = client.config.model
-            stats = lambda: {"model": model, **client.stats.to_dict()}  # noqa: E731
-        return Run(llm_stats=stats)
-
-    def _embed(self, prompts: list[str], given: Any, run: Run) -> tuple[Any, str]:
-        """The prompts' vectors: ``given`` ones (checked), else from the embedding stage."""
-        if given is not None:
-            return as_embeddings("embeddings", given, len(prompts)), "precomputed"
-        with run.timer("embed"):
-            return inputs.embed(self._get_embedder(), prompts)
-
-    def _texts(self, prompts: Any, responses: Any, name: str = "responses") -> Any:
-        return inputs.check_texts(
-            prompts,
-            responses,
-            name,
+            ),
+            embedder=self._get_embedder,
+            map_settings=map_settings,
             min_rows=self.min_slice_size,
             max_text_chars=self.embedding_max_text_chars,
+            random_state=self.random_state,
         )
 
     # -- public API -----------------------------------------------------------------------
@@ -251,78 +245,26 @@ class SliceAnalyzer:
             >>> report = analyzer.analyze(prompts, responses, scores=scores)  # doctest: +SKIP
             >>> report.slices[0].name  # doctest: +SKIP
         """
-        from faultmap.analyses.slices import SliceSettings, find_slices
+        from faultmap.analyses.slices import SliceSettings, analyze
 
-        prompts, responses, meta = self._texts(prompts, responses)
-        if metadata is not None:  # check it before any expensive work
-            from faultmap.io import read_metadata
-
-            metadata = read_metadata(metadata, len(prompts), of="prompts")
-        if references is not None and scores is None:
-            references = as_text_list("references", references)
-            check_same_length(("prompts", prompts), ("references", references))
-        if embeddings is not None:  # check cheap things before any expensive scoring
-            embeddings = as_embeddings("embeddings", embeddings, len(prompts))
-        parts = self._stages(references, scorer=scorer is None and scores is None)
-        run = self._run(parts["client"])
-        if scorer is None and scores is not None:
-            from faultmap.scoring.precomputed import PrecomputedScorer
-
-            if references is not None:
-                warnings.warn(
-                    "Both scores= and references= were given; using scores= (mode 1) and "
-                    "ignoring references=.",
-                    FaultmapWarning,
-                    stacklevel=2,
-                )
-            scorer = PrecomputedScorer(scores)
-        scorer = scorer or parts["scorer"]
-        with run.timer("score"):
-            scored, values = inputs.score(scorer, prompts, responses)
-            rows = inputs.scored_rows(
-                values, sampling_errors=scored.metadata.get("sampling_errors")
-            )
-        vectors, embedding_id = self._embed(prompts, embeddings, run)
-        run.metadata = {**meta, **scored.metadata, "random_state": self.random_state}
-        if rows.is_subset:
-            run.metadata["unscored_indices"] = rows.reasons()["unscored"]
-        report = find_slices(
-            rows.take(prompts),
-            rows.take(responses),
-            rows.take(values),
-            rows.take(vectors),
-            rows=rows,
-            clusterer=parts["clusterer"],
-            namer=parts["namer"],
+        return analyze(
+            prompts,
+            responses,
+            scores,
+            references,
+            embeddings=embeddings,
+            scorer=scorer,
+            metadata=metadata,
+            setup=self._setup(),
             settings=SliceSettings(
                 significance_level=self.significance_level,
                 min_slice_size=self.min_slice_size,
                 failure_threshold=self.failure_threshold,
                 test=self.test,
             ),
-            embedding_model=embedding_id,
-            scoring_mode=scored.mode,
-            run=run,
-            map_settings=self._map_settings(),
-            metadata_columns=metadata,
         )
-        logger.info(
-            "faultmap: %d significant slice(s) among %d prompts",
-            report.num_significant,
-            report.total_prompts,
-        )
-        return report
 
-    async def aanalyze(self, *args: Any, **kwargs: Any) -> AnalysisReport:
-        """Async twin of :meth:`analyze` (same arguments); runs in a worker thread.
-
-        Example:
-            >>> analyzer = SliceAnalyzer()
-            >>> report = await analyzer.aanalyze(prompts, responses, scores)  # doctest: +SKIP
-        """
-        import asyncio
-
-        return await asyncio.to_thread(self.analyze, *args, **kwargs)
+    aanalyze = _in_worker_thread(analyze)
 
     def analyze_frame(
         self,
@@ -387,41 +329,20 @@ class SliceAnalyzer:
             >>> report = SliceAnalyzer().audit_coverage(tests, production)  # doctest: +SKIP
             >>> report.overall_coverage_score, report.gaps[0].name  # doctest: +SKIP
         """
-        from faultmap.analyses.coverage import CoverageSettings, audit, coverage_inputs
+        from faultmap.analyses.coverage import audit
 
-        owner = "SliceAnalyzer.audit_coverage"
-        check_param(owner, "distance_threshold", distance_threshold, None, Interval(float, 0, 2))
-        check_param(owner, "min_gap_size", min_gap_size, Interval(int, 2, None))
-        threshold = None if distance_threshold is None else float(distance_threshold)
-        tests, production, meta = coverage_inputs(
-            test_prompts, production_prompts, need_threshold=distance_threshold is None
-        )
-        parts = self._stages()
-        run = self._run(parts["client"])
-        run.metadata = {"random_state": self.random_state, **meta}
         return audit(
-            tests,
-            production,
-            test_embeddings,
-            production_embeddings,
-            embed=lambda texts: inputs.embed(self._get_embedder(), texts),
-            clusterer=parts["clusterer"],
-            namer=parts["namer"],
-            settings=CoverageSettings(
-                significance_level=self.significance_level,
-                min_gap_size=min_gap_size,
-                distance_threshold=threshold,
-                random_state=self.random_state,
-            ),
-            run=run,
-            map_settings=self._map_settings(),
+            test_prompts,
+            production_prompts,
+            distance_threshold,
+            min_gap_size,
+            test_embeddings=test_embeddings,
+            production_embeddings=production_embeddings,
+            significance_level=self.significance_level,
+            setup=self._setup(),
         )
 
-    async def aaudit_coverage(self, *args: Any, **kwargs: Any) -> CoverageReport:
-        """Async twin of :meth:`audit_coverage` (same arguments); runs in a worker thread."""
-        import asyncio
-
-        return await asyncio.to_thread(self.audit_coverage, *args, **kwargs)
+    aaudit_coverage = _in_worker_thread(audit_coverage)
 
     def compare_models(
         self,
@@ -452,7 +373,7 @@ class SliceAnalyzer:
             >>> report.global_winner  # doctest: +SKIP
             'a'
         """
-        from faultmap.analyses.comparison import ComparisonSettings, compare_slices
+        from faultmap.analyses.comparison import ComparisonSettings, compare
 
         owner = "SliceAnalyzer.compare_models"
         check_param(owner, "model_a_name", model_a_name, NonEmptyStr())
@@ -462,89 +383,25 @@ class SliceAnalyzer:
                 f"The 'model_a_name' and 'model_b_name' parameters of {owner} must differ. "
                 f"Got {model_a_name!r} for both."
             )
-        if (scores_a is None) != (scores_b is None):
-            given, absent = (
-                ("scores_a", "scores_b") if scores_b is None else ("scores_b", "scores_a")
-            )
-            raise DataError(
-                f"'{given}' was given but '{absent}' was not; pass scores for both models "
-                "(mode 1), or neither to score both responses against references= (mode 2) "
-                "or by sampling from an LLM (mode 3)."
-            )
-        prompts, responses_a, meta = self._texts(prompts, responses_a, "responses_a")
-        responses_b = as_text_list("responses_b", responses_b, allow_empty=True)
-        check_same_length(("prompts", prompts), ("responses_b", responses_b))
-        n = len(prompts)
-        if references is not None and scores_a is None:
-            references = as_text_list("references", references)
-            check_same_length(("prompts", prompts), ("references", references))
-        parts = self._stages(references, scorer=scores_a is None)
-        run = self._run(parts["client"])
-        if scores_a is not None:
-            from faultmap.scoring.precomputed import PrecomputedScorer
-
-            scorers: tuple[Scorer, Scorer] = (
-                PrecomputedScorer(as_scores("scores_a", scores_a, n)),
-                PrecomputedScorer(as_scores("scores_b", scores_b, n)),
-            )
-            if references is not None:
-                warnings.warn(
-                    "Both scores_a=/scores_b= and references= were given; using the scores "
-                    "(mode 1) and ignoring references=.",
-                    FaultmapWarning,
-                    stacklevel=2,
-                )
-        else:
-            scorers = (parts["scorer"],) * 2
-        if embeddings is not None:  # check cheap things before any expensive scoring
-            embeddings = as_embeddings("embeddings", embeddings, n)
-        with run.timer("score"):
-            scored_a, values_a = inputs.score(scorers[0], prompts, responses_a)
-            scored_b, values_b = inputs.score(scorers[1], prompts, responses_b)
-            rows = inputs.scored_rows(
-                values_a,
-                values_b,
-                sampling_errors=scored_a.metadata.get("sampling_errors"),
-                what=" for both models",
-            )
-        vectors, embedding_id = self._embed(prompts, embeddings, run)
-        meta["random_state"] = self.random_state
-        for side, scored in (("a", scored_a), ("b", scored_b)):
-            summary = {k: v for k, v in scored.metadata.items() if not isinstance(v, list)}
-            if summary:
-                meta[f"scoring_{side}"] = summary
-        if rows.is_subset:
-            meta["unscored_indices"] = rows.reasons()["unscored"]
-        run.metadata = meta
-        report = compare_slices(
-            rows.take(prompts),
-            rows.take(responses_a),
-            rows.take(responses_b),
-            rows.take(values_a),
-            rows.take(values_b),
-            rows.take(vectors),
-            clusterer=parts["clusterer"],
-            namer=parts["namer"],
+        return compare(
+            prompts,
+            responses_a,
+            responses_b,
+            scores_a,
+            scores_b,
+            references,
+            embeddings=embeddings,
+            model_a_name=model_a_name,
+            model_b_name=model_b_name,
+            setup=self._setup(),
             settings=ComparisonSettings(
                 significance_level=self.significance_level,
                 min_slice_size=self.min_slice_size,
                 failure_threshold=self.failure_threshold,
             ),
-            model_a_name=model_a_name,
-            model_b_name=model_b_name,
-            embedding_model=embedding_id,
-            scoring_mode=scored_a.mode,
-            rows=rows,
-            run=run,
-            map_settings=self._map_settings(),
         )
-        return report
 
-    async def acompare_models(self, *args: Any, **kwargs: Any) -> ComparisonReport:
-        """Async twin of :meth:`compare_models` (same arguments); runs in a worker thread."""
-        import asyncio
-
-        return await asyncio.to_thread(self.compare_models, *args, **kwargs)
+    acompare_models = _in_worker_thread(compare_models)
 
     def __repr__(self) -> str:
         return (

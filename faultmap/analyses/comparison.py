@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from faultmap._validation import as_embeddings, as_text_list, check_same_length
+from faultmap.analyses.inputs import Setup, checked_references, precomputed, score, scored_rows
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import (
     Group,
@@ -36,6 +38,7 @@ from faultmap.core.groups import (
 from faultmap.core.projection import MapSettings, prompt_map
 from faultmap.core.rows import Rows, failed
 from faultmap.core.run import Run
+from faultmap.exceptions import DataError
 from faultmap.naming.base import Namer, SliceContext
 from faultmap.naming.keywords import KeywordNamer
 from faultmap.reports.models import ComparisonReport, SliceComparison
@@ -44,6 +47,7 @@ from faultmap.significance.tests import mcnemar_test
 __all__ = [
     "ComparisonSettings",
     "advantage_rate",
+    "compare",
     "compare_slices",
     "comparison_map",
     "winner",
@@ -323,4 +327,82 @@ def comparison_map(
     )
     return prompt_map(
         vectors, prompts, labels, settings=settings, index=rows.analysed, outcome=outcome
+    )
+
+
+def compare(
+    prompts: Any,
+    responses_a: Any,
+    responses_b: Any,
+    scores_a: Any = None,
+    scores_b: Any = None,
+    references: Any = None,
+    *,
+    embeddings: Any = None,
+    model_a_name: str,
+    model_b_name: str,
+    setup: Setup,
+    settings: ComparisonSettings,
+) -> ComparisonReport:
+    """The whole comparison from the caller's inputs (see
+    :meth:`faultmap.SliceAnalyzer.compare_models`): check them, score both models (one mode
+    for both), leave out rows either could not be scored on, embed, then
+    :func:`compare_slices`."""
+    if (scores_a is None) != (scores_b is None):
+        given, absent = ("scores_a", "scores_b")[:: 1 if scores_b is None else -1]
+        raise DataError(
+            f"'{given}' was given but '{absent}' was not; pass scores for both models "
+            "(mode 1), or neither to score both responses against references= (mode 2) "
+            "or by sampling from an LLM (mode 3)."
+        )
+    prompts, responses_a, meta = setup.texts(prompts, responses_a, "responses_a")
+    responses_b = as_text_list("responses_b", responses_b, allow_empty=True)
+    check_same_length(("prompts", prompts), ("responses_b", responses_b))
+    n = len(prompts)
+    if scores_a is None:
+        references = checked_references(references, prompts)
+        scorers = (setup.scorer_for(references),) * 2
+    else:
+        scorers = (
+            precomputed(scores_a, references, n, names=("scores_a", "scores_b")),
+            precomputed(scores_b, None, n, names=("scores_b",)),
+        )
+    if embeddings is not None:
+        embeddings = as_embeddings("embeddings", embeddings, n)
+    run = setup.run()
+    with run.timer("score"):
+        scored_a, values_a = score(scorers[0], prompts, responses_a)
+        scored_b, values_b = score(scorers[1], prompts, responses_b)
+        rows = scored_rows(
+            values_a,
+            values_b,
+            sampling_errors=scored_a.metadata.get("sampling_errors"),
+            what=" for both models",
+        )
+    vectors, embedding_id = setup.vectors(prompts, embeddings, run)
+    meta["random_state"] = setup.random_state
+    for side, scored in (("a", scored_a), ("b", scored_b)):
+        summary = {k: v for k, v in scored.metadata.items() if not isinstance(v, list)}
+        if summary:
+            meta[f"scoring_{side}"] = summary
+    if rows.is_subset:
+        meta["unscored_indices"] = rows.reasons()["unscored"]
+    run.metadata = meta
+    return compare_slices(
+        rows.take(prompts),
+        rows.take(responses_a),
+        rows.take(responses_b),
+        rows.take(values_a),
+        rows.take(values_b),
+        rows.take(vectors),
+        clusterer=setup.clusterer,
+        namer=setup.namer,
+        settings=settings,
+        model_a_name=model_a_name,
+        model_b_name=model_b_name,
+        embedding_model=embedding_id,
+        scoring_mode=scored_a.mode,
+        rows=rows,
+        run=run,
+        map_settings=setup.map_settings,
     )

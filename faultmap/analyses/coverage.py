@@ -45,34 +45,30 @@ alone may refuse to return a single cluster).
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from faultmap._neighbors import DEFAULT_MEMORY_BUDGET, cosine_distance, nearest_neighbors
-from faultmap._validation import as_embeddings, as_text_list
-from faultmap.clustering.base import Clusterer
-from faultmap.core.groups import (
-    cluster,
-    count_by_group,
-    describe_groups,
-    name_groups,
-    naming_fallbacks,
-    test_family,
+from faultmap._neighbors import cosine_distance, nearest_neighbors
+from faultmap._validation import Interval, check_param
+from faultmap.analyses.coverage_steps import (
+    TOLERANCE,
+    CoverageSettings,
+    coverage_inputs,
+    coverage_threshold,
+    coverage_vectors,
+    pooled_regions,
+    test_regions,
 )
+from faultmap.analyses.inputs import Setup, embed
+from faultmap.clustering.base import Clusterer
+from faultmap.core.groups import describe_groups, name_groups, naming_fallbacks
 from faultmap.core.projection import MapSettings, prompt_map
 from faultmap.core.run import Run
-from faultmap.exceptions import DataError
 from faultmap.naming.base import Namer
 from faultmap.reports.models import CoverageGap, CoverageReport, RegionTest
-from faultmap.significance.tests import (
-    min_detectable_region_size,
-    under_representation_min_p,
-    under_representation_test,
-)
+from faultmap.significance.tests import min_detectable_region_size
 
 __all__ = [
     "CoverageSettings",
@@ -85,162 +81,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("faultmap")
-
-#: Distances within this much of the threshold count as covered (float32 rounding leaves
-#: a prompt's distance to an identical test prompt a hair above 0).
-TOLERANCE = 1e-6
-
-
-@dataclass(frozen=True, kw_only=True)
-class CoverageSettings:
-    significance_level: float = 0.05
-    min_gap_size: int = 5
-    distance_threshold: float | None = None
-    threshold_quantile: float = 0.95
-    threshold_sample_size: int = 5_000
-    max_region_points: int = 10_000
-    min_region_fraction: float = 0.003
-    memory_budget: int = DEFAULT_MEMORY_BUDGET
-    n_representative: int = 5
-    random_state: int = 0
-
-
-def _first_occurrences(texts: Sequence[str]) -> np.ndarray:
-    seen: dict[str, int] = {}
-    for i, text in enumerate(texts):
-        seen.setdefault(text, i)
-    return np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
-
-
-def coverage_threshold(
-    test_prompts: Sequence[str],
-    test_vectors: np.ndarray,
-    *,
-    quantile: float = 0.95,
-    sample_size: int = 5_000,
-    random_state: int = 0,
-    memory_budget: int = DEFAULT_MEMORY_BUDGET,
-) -> tuple[float, str, dict[str, Any]]:
-    """The default threshold: a quantile of the test prompts' leave-one-out NN distances.
-
-    Each of at most ``sample_size`` distinct test prompts (seeded sample) is compared with
-    every *other* distinct test prompt; the threshold is the ``quantile`` of those nearest
-    distances. Repeated test prompts are counted once, so copies do not pull it to 0.
-    Returns ``(threshold, rule sentence, details)``.
-
-    Example:
-        >>> v = np.array([[1, 0], [0.8, 0.6], [0, 1]], dtype=np.float32)
-        >>> round(coverage_threshold(["a", "b", "c"], v, quantile=0.5)[0], 3)
-        0.2
-    """
-    unique = _first_occurrences(test_prompts)
-    if unique.size < 2:
-        raise DataError(
-            f"'test_prompts' has {unique.size} distinct prompt(s); choosing a distance threshold "
-            "from the data needs at least 2. Pass more test prompts or distance_threshold=."
-        )
-    rng = np.random.default_rng(random_state)
-    if unique.size > sample_size:
-        picked = np.sort(rng.choice(unique.size, size=sample_size, replace=False))
-    else:
-        picked = np.arange(unique.size)
-    corpus = test_vectors[unique]
-    sims, _ = nearest_neighbors(corpus[picked], corpus, exclude=picked, memory_budget=memory_budget)
-    loo = cosine_distance(sims)
-    threshold = float(np.quantile(loo, quantile))
-    sampled = (
-        f"{picked.size:,} of {unique.size:,} distinct test prompts sampled"
-        if picked.size < unique.size
-        else f"all {unique.size:,} distinct test prompts"
-    )
-    rule = (
-        f"{100 * quantile:g}th percentile of the test prompts' leave-one-out nearest-neighbour "
-        f"cosine distances ({sampled})"
-    )
-    details = {
-        "quantile": quantile,
-        "num_distinct_test_prompts": int(unique.size),
-        "num_sampled": int(picked.size),
-        "median_leave_one_out_distance": float(np.median(loo)),
-    }
-    return threshold, rule, details
-
-
-def _regions(
-    clusterer: Clusterer,
-    test_vectors: np.ndarray,
-    production_vectors: np.ndarray,
-    region_size: int,
-    settings: CoverageSettings,
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Region label of every test and every production prompt (-1: in no region), from a
-    clustering of the pooled prompts that never sees which set a prompt came from.
-
-    Returns the two label arrays and the ``min_cluster_size`` given to the clusterer."""
-    n_test, n_pool = len(test_vectors), len(test_vectors) + len(production_vectors)
-    n_clustered = min(n_pool, settings.max_region_points)
-    floor = max(settings.min_gap_size, math.ceil(settings.min_region_fraction * n_clustered))
-    if n_pool <= settings.max_region_points:
-        size = min(max(region_size, floor), n_pool)
-        pooled = np.concatenate([test_vectors, production_vectors])
-        labels = cluster(clusterer, pooled, size)
-        return labels[:n_test], labels[n_test:], size
-    rng = np.random.default_rng(settings.random_state)
-    sample = np.sort(rng.choice(n_pool, size=settings.max_region_points, replace=False))
-    from_test = sample[sample < n_test]
-    sample_vectors = np.concatenate(
-        [test_vectors[from_test], production_vectors[sample[sample >= n_test] - n_test]]
-    )
-    fraction = settings.max_region_points / n_pool
-    size = max(floor, math.ceil(region_size * fraction))
-    sample_labels = cluster(clusterer, sample_vectors, size)
-    ids = np.unique(sample_labels[sample_labels >= 0])
-    pooled = np.full(n_pool, -1, dtype=np.int64)
-    if ids.size:
-        centroids = np.stack([sample_vectors[sample_labels == c].mean(axis=0) for c in ids])
-        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-        centroids = centroids.astype(np.float32)
-        radius = np.array(
-            [(sample_vectors[sample_labels == c] @ centroids[k]).min() for k, c in enumerate(ids)]
-        )
-        budget = settings.memory_budget
-        for offset, block in ((0, test_vectors), (n_test, production_vectors)):
-            sims, nearest = nearest_neighbors(block, centroids, memory_budget=budget)
-            inside = sims >= radius[nearest] - TOLERANCE
-            pooled[offset : offset + len(block)] = np.where(inside, ids[nearest], -1)
-    pooled[sample] = sample_labels
-    return pooled[:n_test], pooled[n_test:], size
-
-
-def _test_regions(
-    test_regions: np.ndarray, production_regions: np.ndarray, alpha: float
-) -> list[RegionTest]:
-    """Fisher's under-representation test on every region that could be significant at
-    ``alpha`` (by its size alone), BH-adjusted across them."""
-    n_test, n_prod = len(test_regions), len(production_regions)
-    pooled = np.concatenate([test_regions, production_regions])
-    in_test = np.arange(len(pooled)) < n_test
-    test_counts = count_by_group(pooled, in_test)
-    prod_counts = count_by_group(pooled, ~in_test)
-    family = test_family(
-        pooled,
-        min_size=1,
-        eligible=lambda _r, size: under_representation_min_p(size, n_test, n_prod) <= alpha,
-        test=lambda r, _size: under_representation_test(
-            int(test_counts[r]), n_test, int(prod_counts[r]), n_prod
-        ),
-    )
-    return [
-        RegionTest(
-            region_id=r,
-            test_count=int(test_counts[r]),
-            production_count=int(prod_counts[r]),
-            p_value=t.p_value,
-            adjusted_p_value=adj,
-            test_used=t.test_used,
-        )
-        for r, _size, t, adj in family
-    ]
 
 
 def find_coverage_gaps(
@@ -319,21 +159,21 @@ def find_coverage_gaps(
             settings.min_gap_size,
             min_detectable_region_size(n_test, n_prod, settings.significance_level),
         )
-        test_regions, production_regions, cluster_size = _regions(
+        in_test, in_production, cluster_size = pooled_regions(
             clusterer, test_vectors, production_vectors, region_size, settings
         )
-        regions = _test_regions(test_regions, production_regions, settings.significance_level)
+        regions = test_regions(in_test, in_production, settings.significance_level)
         meta["regions"] = {
             "min_region_size": int(region_size),
             "min_cluster_size": int(cluster_size),
             "points_clustered": int(min(n_test + n_prod, settings.max_region_points)),
             "min_region_fraction": settings.min_region_fraction,
         }
-        meta["num_regions"] = int(max(test_regions.max(initial=-1), production_regions.max()) + 1)
+        meta["num_regions"] = int(max(in_test.max(initial=-1), in_production.max()) + 1)
         meta["num_regions_tested"] = len(regions)
 
     with run.timer("name"):
-        uncovered_regions = production_regions[uncovered]
+        uncovered_regions = in_production[uncovered]
         candidates = [
             r for r in regions if (uncovered_regions == r.region_id).sum() >= settings.min_gap_size
         ]
@@ -466,100 +306,53 @@ def coverage_map(
     )
 
 
-def coverage_inputs(
-    test_prompts: Any, production_prompts: Any, *, need_threshold: bool
-) -> tuple[list[str], list[str], dict[str, Any]]:
-    """Both prompt sets as non-empty lists of str, and their counts of repeated prompts.
-    ``need_threshold``: the threshold will be chosen from the test prompts, which then need
-    two distinct prompts."""
-    tests = as_text_list("test_prompts", test_prompts)
-    production = as_text_list("production_prompts", production_prompts)
-    for name, texts, what in (
-        ("test_prompts", tests, "your evaluation prompts"),
-        ("production_prompts", production, "the prompts from your logs"),
-    ):
-        if not texts:
-            raise DataError(f"'{name}' is empty; pass at least one prompt ({what}).")
-    if need_threshold and len(set(tests)) < 2:
-        raise DataError(
-            "'test_prompts' needs at least 2 distinct prompts to choose a distance "
-            "threshold from the data; pass more test prompts or distance_threshold=."
-        )
-    meta: dict[str, Any] = {}
-    for name, texts in (("test", tests), ("production", production)):
-        duplicates = len(texts) - len(set(texts))
-        if duplicates:
-            meta[f"num_duplicate_{name}_prompts"] = duplicates
-    return tests, production, meta
-
-
-def coverage_vectors(
-    tests: list[str],
-    production: list[str],
-    test_embeddings: Any,
-    production_embeddings: Any,
-    embed: Callable[[list[str]], tuple[np.ndarray, str]],
-) -> tuple[np.ndarray, np.ndarray, str]:
-    """Vectors of both sets: the given ones (checked), the rest from ``embed`` (each
-    distinct text once), and the embedding model's identity."""
-    texts = {"test": tests, "production": production}
-    given = {"test": test_embeddings, "production": production_embeddings}
-    vectors: dict[str, np.ndarray] = {}
-    for side, values in given.items():
-        if values is not None:
-            vectors[side] = as_embeddings(
-                f"{side}_embeddings", values, len(texts[side]), of=f"{side} prompts"
-            )
-    missing = [side for side in texts if side not in vectors]
-    embedding_id = "precomputed"
-    if missing:
-        unique = list(dict.fromkeys(t for side in missing for t in texts[side]))
-        embedded, embedding_id = embed(unique)
-        row = {t: i for i, t in enumerate(unique)}
-        for side in missing:
-            vectors[side] = embedded[[row[t] for t in texts[side]]]
-        if len(missing) == 1:
-            embedding_id = f"{embedding_id} ({missing[0]}), precomputed (other set)"
-    if vectors["test"].shape[1] != vectors["production"].shape[1]:
-        raise DataError(
-            f"The test vectors have {vectors['test'].shape[1]} dimensions but the "
-            f"production vectors have {vectors['production'].shape[1]}; embed both sets "
-            "with the same model (pass both test_embeddings= and production_embeddings=, "
-            "or neither)."
-        )
-    return vectors["test"], vectors["production"], embedding_id
-
-
 def audit(
-    test_prompts: list[str],
-    production_prompts: list[str],
-    test_embeddings: Any,
-    production_embeddings: Any,
+    test_prompts: Any,
+    production_prompts: Any,
+    distance_threshold: float | None = None,
+    min_gap_size: int = 5,
     *,
-    embed: Callable[[list[str]], tuple[np.ndarray, str]],
-    clusterer: Clusterer,
-    namer: Namer,
-    settings: CoverageSettings,
-    run: Run,
-    map_settings: MapSettings | None = None,
+    test_embeddings: Any = None,
+    production_embeddings: Any = None,
+    significance_level: float = 0.05,
+    setup: Setup,
+    owner: str = "SliceAnalyzer.audit_coverage",
 ) -> CoverageReport:
-    """The whole audit from checked prompts: vectors (given or from ``embed``), then
+    """The whole audit from the caller's inputs (see
+    :meth:`faultmap.SliceAnalyzer.audit_coverage`): check them, get both sets' vectors
+    (given, or from the embedding stage, each distinct text once), then
     :func:`find_coverage_gaps`."""
+    check_param(owner, "distance_threshold", distance_threshold, None, Interval(float, 0, 2))
+    check_param(owner, "min_gap_size", min_gap_size, Interval(int, 2, None))
+    tests, production, meta = coverage_inputs(
+        test_prompts, production_prompts, need_threshold=distance_threshold is None
+    )
+    run = setup.run()
+    run.metadata = {"random_state": setup.random_state, **meta}
     with run.timer("embed"):
         test_vectors, production_vectors, embedding_id = coverage_vectors(
-            test_prompts, production_prompts, test_embeddings, production_embeddings, embed
+            tests,
+            production,
+            test_embeddings,
+            production_embeddings,
+            lambda texts: embed(setup.embedder(), texts),
         )
     report = find_coverage_gaps(
-        test_prompts,
-        production_prompts,
+        tests,
+        production,
         test_vectors,
         production_vectors,
-        clusterer=clusterer,
-        namer=namer,
-        settings=settings,
+        clusterer=setup.clusterer,
+        namer=setup.namer,
+        settings=CoverageSettings(
+            significance_level=significance_level,
+            min_gap_size=min_gap_size,
+            distance_threshold=None if distance_threshold is None else float(distance_threshold),
+            random_state=setup.random_state,
+        ),
         embedding_model=embedding_id,
         run=run,
-        map_settings=map_settings,
+        map_settings=setup.map_settings,
     )
     logger.info(
         "faultmap: coverage %.3f, %d gap(s) among %d production prompts",

@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from faultmap._validation import as_embeddings, as_text_list, check_same_length
+from faultmap._validation import as_embeddings, as_scores, as_text_list, check_same_length
+from faultmap.clustering.base import Clusterer
+from faultmap.core.projection import MapSettings
 from faultmap.core.rows import Rows
+from faultmap.core.run import Run
 from faultmap.embedding.base import Embedder
 from faultmap.exceptions import (
     ConfigurationError,
@@ -28,9 +33,18 @@ from faultmap.exceptions import (
     FaultmapWarning,
     LLMError,
 )
+from faultmap.naming.base import Namer
 from faultmap.scoring.base import Scorer, ScoreResult
 
-__all__ = ["check_texts", "embed", "score", "scored_rows"]
+__all__ = [
+    "Setup",
+    "check_texts",
+    "checked_references",
+    "embed",
+    "precomputed",
+    "score",
+    "scored_rows",
+]
 
 logger = logging.getLogger("faultmap")
 
@@ -117,3 +131,79 @@ def embed(embedder: Embedder, prompts: list[str]) -> tuple[np.ndarray, str]:
             "embeddings= to skip the model."
         ) from exc
     return as_embeddings("embedding model output", raw, len(prompts)), embedder.identity
+
+
+@dataclass(frozen=True, kw_only=True)
+class Setup:
+    """One run's stages and shared settings, as the facade resolved them.
+
+    ``scorer_for(references)`` builds the mode 2 scorer (references given) or the mode 3
+    scorer (sampling; it raises :class:`ConfigurationError` without an LLM) only when a
+    recipe needs one; ``embedder()`` builds the embedding stage only when vectors are not
+    given.
+    """
+
+    clusterer: Clusterer
+    namer: Namer
+    client: Any
+    scorer_for: Callable[[Any], Scorer]
+    embedder: Callable[[], Embedder]
+    map_settings: MapSettings | None
+    min_rows: int
+    max_text_chars: int | None
+    random_state: int
+
+    def run(self) -> Run:
+        """A fresh run record, counting this run's LLM calls."""
+        client = self.client
+        if client is None:
+            return Run()
+        model = client.config.model
+        return Run(llm_stats=lambda: {"model": model, **client.stats.to_dict()})
+
+    def texts(
+        self, prompts: Any, responses: Any, name: str = "responses"
+    ) -> tuple[list[str], list[str], dict[str, Any]]:
+        """:func:`check_texts` with this run's limits."""
+        return check_texts(
+            prompts,
+            responses,
+            name,
+            min_rows=self.min_rows,
+            max_text_chars=self.max_text_chars,
+        )
+
+    def vectors(self, prompts: list[str], given: Any, run: Run) -> tuple[np.ndarray, str]:
+        """The prompts' vectors: ``given`` ones (checked), else from the embedding stage."""
+        if given is not None:
+            return as_embeddings("embeddings", given, len(prompts)), "precomputed"
+        with run.timer("embed"):
+            return embed(self.embedder(), prompts)
+
+
+def precomputed(
+    scores: Any, references: Any, n: int, *, names: tuple[str, ...] = ("scores",)
+) -> Scorer:
+    """Mode 1: a scorer serving the given ``scores`` (warned about when ``references`` were
+    given too: the scores win)."""
+    from faultmap.scoring.precomputed import PrecomputedScorer
+
+    if references is not None:
+        given = "=/".join(names)
+        using = f"{given}=" if len(names) == 1 else "the scores"
+        warnings.warn(
+            f"Both {given}= and references= were given; using {using} (mode 1) and "
+            "ignoring references=.",
+            FaultmapWarning,
+            stacklevel=4,
+        )
+    return PrecomputedScorer(as_scores(names[0], scores, n))
+
+
+def checked_references(references: Any, prompts: list[str]) -> list[str] | None:
+    """``references`` as a list of str, one per prompt (None stays None)."""
+    if references is None:
+        return None
+    references = as_text_list("references", references)
+    check_same_length(("prompts", prompts), ("references", references))
+    return references

@@ -18,7 +18,15 @@ from typing import Any
 import numpy as np
 
 from faultmap._text import prompt_digest
+from faultmap._validation import as_embeddings
 from faultmap.analyses.hybrid import read_into_slices
+from faultmap.analyses.inputs import (
+    Setup,
+    checked_references,
+    precomputed,
+    score,
+    scored_rows,
+)
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import (
     cluster,
@@ -31,11 +39,13 @@ from faultmap.core.groups import (
 from faultmap.core.projection import MapSettings, prompt_map
 from faultmap.core.rows import Rows, failed
 from faultmap.core.run import Run
+from faultmap.io import read_metadata
 from faultmap.naming.base import Namer
 from faultmap.reports.models import AnalysisReport, ClusterTest, FailureSlice
+from faultmap.scoring.base import Scorer
 from faultmap.significance.tests import one_sided_proportion_test, wilson_interval
 
-__all__ = ["SliceSettings", "find_slices"]
+__all__ = ["SliceSettings", "analyze", "find_slices"]
 
 logger = logging.getLogger("faultmap")
 
@@ -254,3 +264,61 @@ def find_slices(
         cluster_labels=[int(x) for x in rows.spread(labels)],
         **common,
     )
+
+
+def analyze(
+    prompts: Any,
+    responses: Any,
+    scores: Any = None,
+    references: Any = None,
+    *,
+    embeddings: Any = None,
+    scorer: Scorer | None = None,
+    metadata: Any = None,
+    setup: Setup,
+    settings: SliceSettings,
+) -> AnalysisReport:
+    """The whole analysis from the caller's inputs (see
+    :meth:`faultmap.SliceAnalyzer.analyze`): check them (cheap checks before any expensive
+    step), score, leave out unscored rows, embed, then :func:`find_slices`."""
+    prompts, responses, meta = setup.texts(prompts, responses)
+    columns = None if metadata is None else read_metadata(metadata, len(prompts), of="prompts")
+    if scores is None:
+        references = checked_references(references, prompts)
+    if embeddings is not None:
+        embeddings = as_embeddings("embeddings", embeddings, len(prompts))
+    run = setup.run()
+    if scorer is None:
+        scorer = (
+            setup.scorer_for(references)
+            if scores is None
+            else precomputed(scores, references, len(prompts))
+        )
+    with run.timer("score"):
+        scored, values = score(scorer, prompts, responses)
+        rows = scored_rows(values, sampling_errors=scored.metadata.get("sampling_errors"))
+    vectors, embedding_id = setup.vectors(prompts, embeddings, run)
+    run.metadata = {**meta, **scored.metadata, "random_state": setup.random_state}
+    if rows.is_subset:
+        run.metadata["unscored_indices"] = rows.reasons()["unscored"]
+    report = find_slices(
+        rows.take(prompts),
+        rows.take(responses),
+        rows.take(values),
+        rows.take(vectors),
+        rows=rows,
+        clusterer=setup.clusterer,
+        namer=setup.namer,
+        settings=settings,
+        embedding_model=embedding_id,
+        scoring_mode=scored.mode,
+        run=run,
+        map_settings=setup.map_settings,
+        metadata_columns=columns,
+    )
+    logger.info(
+        "faultmap: %d significant slice(s) among %d prompts",
+        report.num_significant,
+        report.total_prompts,
+    )
+    return report
