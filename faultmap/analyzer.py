@@ -19,12 +19,13 @@ from faultmap._validation import (
     StrMapping,
     check_param,
 )
-from faultmap.analyses import inputs
+from faultmap.analyses import comparison, coverage, inputs, slices
 from faultmap.clustering.base import Clusterer
 from faultmap.config import LLMConfig
 from faultmap.core.projection import MapSettings
 from faultmap.embedding.base import Embedder
 from faultmap.exceptions import ConfigurationError
+from faultmap.io import analysis_inputs
 from faultmap.naming.base import Namer
 from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
 from faultmap.scoring.base import Scorer
@@ -245,9 +246,7 @@ class SliceAnalyzer:
             >>> report = analyzer.analyze(prompts, responses, scores=scores)  # doctest: +SKIP
             >>> report.slices[0].name  # doctest: +SKIP
         """
-        from faultmap.analyses.slices import SliceSettings, analyze
-
-        return analyze(
+        return slices.analyze(
             prompts,
             responses,
             scores,
@@ -256,7 +255,7 @@ class SliceAnalyzer:
             scorer=scorer,
             metadata=metadata,
             setup=self._setup(),
-            settings=SliceSettings(
+            settings=slices.SliceSettings(
                 significance_level=self.significance_level,
                 min_slice_size=self.min_slice_size,
                 failure_threshold=self.failure_threshold,
@@ -291,8 +290,6 @@ class SliceAnalyzer:
             ...     df, prompt_col="question", response_col="answer", score_col="judge_score"
             ... )  # doctest: +SKIP
         """
-        from faultmap.io import analysis_inputs
-
         inputs_ = analysis_inputs(
             frame,
             prompt_col=prompt_col,
@@ -329,9 +326,7 @@ class SliceAnalyzer:
             >>> report = SliceAnalyzer().audit_coverage(tests, production)  # doctest: +SKIP
             >>> report.overall_coverage_score, report.gaps[0].name  # doctest: +SKIP
         """
-        from faultmap.analyses.coverage import audit
-
-        return audit(
+        return coverage.audit(
             test_prompts,
             production_prompts,
             distance_threshold,
@@ -373,8 +368,6 @@ class SliceAnalyzer:
             >>> report.global_winner  # doctest: +SKIP
             'a'
         """
-        from faultmap.analyses.comparison import ComparisonSettings, compare
-
         owner = "SliceAnalyzer.compare_models"
         check_param(owner, "model_a_name", model_a_name, NonEmptyStr())
         check_param(owner, "model_b_name", model_b_name, NonEmptyStr())
@@ -383,7 +376,7 @@ class SliceAnalyzer:
                 f"The 'model_a_name' and 'model_b_name' parameters of {owner} must differ. "
                 f"Got {model_a_name!r} for both."
             )
-        return compare(
+        return comparison.compare(
             prompts,
             responses_a,
             responses_b,
@@ -394,7 +387,7 @@ class SliceAnalyzer:
             model_a_name=model_a_name,
             model_b_name=model_b_name,
             setup=self._setup(),
-            settings=ComparisonSettings(
+            settings=comparison.ComparisonSettings(
                 significance_level=self.significance_level,
                 min_slice_size=self.min_slice_size,
                 failure_threshold=self.failure_threshold,

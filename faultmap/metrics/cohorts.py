@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from faultmap._serialize import MappingRecord
 from faultmap._validation import Interval, check_param, is_missing
 from faultmap.exceptions import DataError
 from faultmap.io import read_metadata
@@ -232,6 +233,14 @@ class Cohort(Result):
 
 
 @dataclass(frozen=True)
+class CohortSettings(MappingRecord):
+    """The settings a :class:`CohortReport` was made with (read like a dict)."""
+
+    confidence: float = 0.95
+    max_categories: int = 50
+
+
+@dataclass(frozen=True)
 class CohortReport(Result):
     """Outcome of :func:`cohort_failure_rates`: one :class:`Cohort` per (column, value), in
     column order; within a column by size (categories) or in bin order, with "(other)" and
@@ -250,7 +259,7 @@ class CohortReport(Result):
     num_tested: int = 0
     test: str = "fisher"
     correction: str = "benjamini-hochberg"
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: CohortSettings = field(default_factory=CohortSettings)
 
     def significant(self) -> list[Cohort]:
         """The significant cohorts, smallest adjusted p-value first (ties: larger rate)."""

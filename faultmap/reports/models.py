@@ -6,7 +6,8 @@ of :mod:`faultmap._serialize`: ``to_dict()`` / ``from_dict()`` / ``to_json()`` /
 ``from_json()``. Payloads documented as dicts (``slice.examples[0]["prompt"]``,
 ``report.map["x"]``, ``report.metadata["timings_s"]``) are mapping records
 (:class:`~faultmap._serialize.MappingRecord`): read-only mappings over the keys ``to_dict()``
-writes, with attribute access too (``report.map.x``). A report may be built from plain dicts
+writes, with attribute access too (``report.map.x``); they are defined in
+:mod:`faultmap.reports.payloads` and re-exported here. A report may be built from plain dicts
 for these fields; they are read into the typed classes (a wrong shape raises
 :class:`~faultmap.exceptions.DataError` naming the field).
 
@@ -23,20 +24,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
-from faultmap._serialize import (
-    EXTRA,
-    OMIT_NONE,
-    MappingRecord,
-    Record,
-    read_json,
-    to_plain,
-    write_json,
-)
+from faultmap._serialize import OMIT_NONE, Record, read_json, to_plain, write_json
 from faultmap.core.rows import Rows
-from faultmap.exceptions import DataError
 from faultmap.reports._registry import find
+from faultmap.reports.payloads import (
+    AnalysisMetadata,
+    CellRef,
+    ComparisonExample,
+    ComparisonMetadata,
+    CoverageMetadata,
+    Example,
+    ExplainedCell,
+    HybridCell,
+    LLMUsage,
+    MetadataAnalysis,
+    OverRepresentedValue,
+    PromptMap,
+    RegionSettings,
+    RejectedGap,
+    ScoringSummary,
+    ThresholdDetails,
+)
 
 __all__ = [
     "AnalysisMetadata",
@@ -125,310 +135,6 @@ class _ReportViews(_Views):
         find(self, "rich")(self, console=console)
 
 
-# -- payloads: the typed parts of a report, read like the dicts they replace ------------------
-
-
-@dataclass(frozen=True)
-class Example(MappingRecord):
-    """One example prompt of a :class:`FailureSlice` (``examples[0]["prompt"]`` or
-    ``examples[0].prompt``): its input row, prompt, response, score and whether it failed."""
-
-    index: int
-    prompt: str
-    response: str
-    score: float
-    failed: bool
-
-
-@dataclass(frozen=True)
-class ComparisonExample(MappingRecord):
-    """One example prompt of a :class:`SliceComparison`: both models' responses and scores, and
-    ``won_by`` ("a" or "b"), the model that passed it while the other failed."""
-
-    index: int
-    prompt: str
-    response_a: str
-    response_b: str
-    score_a: float
-    score_b: float
-    won_by: str
-
-
-@dataclass(frozen=True)
-class OverRepresentedValue(MappingRecord):
-    """A metadata value more frequent inside a slice than in the other prompts
-    (:func:`faultmap.cohorts.hybrid_slices`): ``count`` prompts of the slice have it;
-    ``slice_share`` and ``rest_share`` are its share inside and outside; ``lift`` is the share
-    inside over the overall share. One-sided Fisher p-value, Benjamini–Hochberg-adjusted over
-    every (slice, value) pair."""
-
-    column: str
-    value: str
-    count: int
-    slice_share: float
-    rest_share: float
-    lift: float
-    p_value: float
-    adjusted_p_value: float
-
-
-@dataclass(frozen=True)
-class HybridCell(MappingRecord):
-    """A (cluster x metadata value) cell that fails significantly more than both its cluster
-    and its value alone (:data:`faultmap.cohorts.HYBRID_RULE`): its failure rate, the rates of
-    the cluster's other prompts and of the value's prompts outside the cluster, both one-sided
-    Fisher p-values and their Benjamini–Hochberg adjustments, the Wilson interval of
-    ``failure_rate``, its input rows (``sample_indices``), the name of its slice (``None`` when
-    the cluster is not a significant slice) and keywords."""
-
-    cluster_id: int
-    column: str
-    value: str
-    size: int
-    num_failures: int
-    failure_rate: float
-    cluster_size: int
-    cluster_rest_failure_rate: float
-    value_size: int
-    value_rest_failure_rate: float
-    p_value_vs_cluster: float
-    p_value_vs_value: float
-    adjusted_p_value_vs_cluster: float
-    adjusted_p_value_vs_value: float
-    confidence_interval: tuple[float, float]
-    sample_indices: list[int]
-    slice_name: str | None = None
-    keywords: list[str] = field(default_factory=list)
-
-
-#: The keys every map has (the empty map of a report without one has none).
-_MAP_KEYS = ("projection", "dims", "total_points", "x", "y", "index", "label", "text")
-
-
-@dataclass(frozen=True)
-class PromptMap(MappingRecord):
-    """Where at most ``max_map_points`` prompts sit on a report's map
-    (:func:`faultmap.pipeline.prompt_map`), read as the dict it was (``report.map["x"]``).
-
-    ``projection`` ("pca" or "umap"), ``dims`` (2 or 3), ``total_points`` (prompts before
-    sampling), coordinates ``x``, ``y`` (``z`` in 3-D) in [-1, 1], ``index`` (input row),
-    ``label`` (cluster, or gap position for a coverage audit) and ``text`` (clipped prompt),
-    one per point; then the report's own column: ``failed`` (analysis), ``outcome``
-    (comparison: "both", "neither", "a" or "b") or ``covered`` (coverage). Other columns are
-    kept in ``extra``. A report without a map holds the empty map, equal to ``{}``.
-    """
-
-    projection: str | None = field(default=None, metadata=OMIT_NONE)
-    dims: int | None = field(default=None, metadata=OMIT_NONE)
-    total_points: int | None = field(default=None, metadata=OMIT_NONE)
-    x: list[float] | None = field(default=None, metadata=OMIT_NONE)
-    y: list[float] | None = field(default=None, metadata=OMIT_NONE)
-    z: list[float] | None = field(default=None, metadata=OMIT_NONE)
-    index: list[int] | None = field(default=None, metadata=OMIT_NONE)
-    label: list[int] | None = field(default=None, metadata=OMIT_NONE)
-    text: list[str] | None = field(default=None, metadata=OMIT_NONE)
-    failed: list[bool] | None = field(default=None, metadata=OMIT_NONE)
-    outcome: list[str] | None = field(default=None, metadata=OMIT_NONE)
-    covered: list[bool] | None = field(default=None, metadata=OMIT_NONE)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if len(self):
-            missing = [key for key in _MAP_KEYS if getattr(self, key) is None]
-            if missing:
-                raise DataError(
-                    f"PromptMap: the required field {missing[0]!r} is missing (a map has "
-                    f"{', '.join(_MAP_KEYS)}; a report without a map has an empty one)."
-                )
-
-
-@dataclass(frozen=True)
-class RejectedGap(MappingRecord):
-    """A group of uncovered production prompts whose region is not significantly
-    under-represented in the test suite (``CoverageReport.metadata["rejected_gaps"]``); the
-    same facts as a :class:`CoverageGap`, without names."""
-
-    region_id: int
-    size: int
-    mean_distance: float
-    max_distance: float
-    test_count: int
-    region_production_count: int
-    expected_test_count: float
-    p_value: float
-    adjusted_p_value: float
-    prompt_indices: list[int]
-    keywords: list[str] = field(default_factory=list)
-
-
-# -- metadata: every key faultmap writes, optional; other keys kept in ``extra`` ------------------
-
-
-@dataclass(frozen=True)
-class LLMUsage(MappingRecord):
-    """The language model a run called and the client's call counts (``metadata["llm"]``)."""
-
-    model: str | None = field(default=None, metadata=OMIT_NONE)
-    calls: int | None = field(default=None, metadata=OMIT_NONE)
-    succeeded: int | None = field(default=None, metadata=OMIT_NONE)
-    failed: int | None = field(default=None, metadata=OMIT_NONE)
-    retries: int | None = field(default=None, metadata=OMIT_NONE)
-    timeouts: int | None = field(default=None, metadata=OMIT_NONE)
-    prompt_tokens: int | None = field(default=None, metadata=OMIT_NONE)
-    completion_tokens: int | None = field(default=None, metadata=OMIT_NONE)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
-
-
-@dataclass(frozen=True)
-class ScoringSummary(MappingRecord):
-    """What a scorer reported besides the scores (``metadata["scoring_a"]`` of a comparison):
-    empty responses (reference scorer); samples per prompt, unscored and partially sampled
-    prompts and the first sampling errors by row (entropy scorer). A custom scorer's keys are
-    kept in ``extra``."""
-
-    num_empty_responses: int | None = field(default=None, metadata=OMIT_NONE)
-    n_samples: int | None = field(default=None, metadata=OMIT_NONE)
-    num_unscored: int | None = field(default=None, metadata=OMIT_NONE)
-    num_partially_sampled: int | None = field(default=None, metadata=OMIT_NONE)
-    sampling_errors: dict[str, str] | None = field(default=None, metadata=OMIT_NONE)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
-
-
-@dataclass(frozen=True)
-class CellRef(MappingRecord):
-    """A metadata value of one column (the cell an explained cell overlaps)."""
-
-    column: str
-    value: str
-
-
-@dataclass(frozen=True)
-class ExplainedCell(MappingRecord):
-    """A significant hybrid cell left out because it fails only through the prompts of
-    stronger cells of its cluster (``explained_by``); ``p_value_without`` is its larger
-    one-sided p-value without those prompts."""
-
-    cluster_id: int
-    column: str
-    value: str
-    size: int
-    explained_by: list[CellRef]
-    p_value_without: float
-
-
-@dataclass(frozen=True)
-class MetadataAnalysis(MappingRecord):
-    """How metadata was read into the slices (``metadata["metadata_analysis"]``, see
-    :func:`faultmap.cohorts.hybrid_slices`): the columns, the rule and its settings, the
-    counts of tests and findings, and the explained cells."""
-
-    columns: list[str] | None = field(default=None, metadata=OMIT_NONE)
-    min_cell_size: int | None = field(default=None, metadata=OMIT_NONE)
-    significance_level: float | None = field(default=None, metadata=OMIT_NONE)
-    rule: str | None = field(default=None, metadata=OMIT_NONE)
-    note: str | None = field(default=None, metadata=OMIT_NONE)
-    num_values: int | None = field(default=None, metadata=OMIT_NONE)
-    over_representation_tests: int | None = field(default=None, metadata=OMIT_NONE)
-    num_over_represented: int | None = field(default=None, metadata=OMIT_NONE)
-    hybrid_cells_tested: int | None = field(default=None, metadata=OMIT_NONE)
-    num_hybrid_cells: int | None = field(default=None, metadata=OMIT_NONE)
-    explained_cells: list[ExplainedCell] | None = field(default=None, metadata=OMIT_NONE)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
-
-
-@dataclass(frozen=True)
-class ThresholdDetails(MappingRecord):
-    """How a coverage audit chose its distance threshold from the test prompts
-    (``metadata["threshold_details"]``)."""
-
-    quantile: float | None = field(default=None, metadata=OMIT_NONE)
-    num_distinct_test_prompts: int | None = field(default=None, metadata=OMIT_NONE)
-    num_sampled: int | None = field(default=None, metadata=OMIT_NONE)
-    median_leave_one_out_distance: float | None = field(default=None, metadata=OMIT_NONE)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
-
-
-@dataclass(frozen=True)
-class RegionSettings(MappingRecord):
-    """How a coverage audit cut the pooled prompts into regions (``metadata["regions"]``)."""
-
-    min_region_size: int | None = field(default=None, metadata=OMIT_NONE)
-    min_cluster_size: int | None = field(default=None, metadata=OMIT_NONE)
-    points_clustered: int | None = field(default=None, metadata=OMIT_NONE)
-    min_region_fraction: float | None = field(default=None, metadata=OMIT_NONE)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
-
-
-@dataclass(frozen=True)
-class AnalysisMetadata(MappingRecord):
-    """``AnalysisReport.metadata``: input checks, the scorer's summary (its keys at the top
-    level, as before), the seed, left-out rows, the digests of the analysed prompts (for
-    :mod:`faultmap.reports.diff`), notes, timings in seconds, the metadata analysis and the
-    LLM's call counts. Every key is optional; undeclared keys are kept in ``extra``."""
-
-    num_duplicate_prompts: int | None = field(default=None, metadata=OMIT_NONE)
-    num_prompts_truncated_for_embedding: int | None = field(default=None, metadata=OMIT_NONE)
-    num_empty_responses: int | None = field(default=None, metadata=OMIT_NONE)
-    n_samples: int | None = field(default=None, metadata=OMIT_NONE)
-    num_unscored: int | None = field(default=None, metadata=OMIT_NONE)
-    num_partially_sampled: int | None = field(default=None, metadata=OMIT_NONE)
-    sampling_errors: dict[str, str] | None = field(default=None, metadata=OMIT_NONE)
-    semantic_entropy: list[float | None] | None = field(default=None, metadata=OMIT_NONE)
-    self_consistency: list[float | None] | None = field(default=None, metadata=OMIT_NONE)
-    random_state: int | None = field(default=None, metadata=OMIT_NONE)
-    unscored_indices: list[int] | None = field(default=None, metadata=OMIT_NONE)
-    prompt_digests: list[str] | None = field(default=None, metadata=OMIT_NONE)
-    note: str | None = field(default=None, metadata=OMIT_NONE)
-    naming_fallbacks: int | None = field(default=None, metadata=OMIT_NONE)
-    timings_s: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
-    metadata_analysis: MetadataAnalysis | None = field(default=None, metadata=OMIT_NONE)
-    llm: LLMUsage | None = field(default=None, metadata=OMIT_NONE)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
-
-
-@dataclass(frozen=True)
-class CoverageMetadata(MappingRecord):
-    """``CoverageReport.metadata``: the seed, duplicates, how the threshold and the regions
-    were chosen, the uncovered prompts in no gap, the rejected gaps, naming fallbacks, timings
-    in seconds and the LLM's call counts. Every key is optional; undeclared keys are kept in
-    ``extra``."""
-
-    random_state: int | None = field(default=None, metadata=OMIT_NONE)
-    num_duplicate_test_prompts: int | None = field(default=None, metadata=OMIT_NONE)
-    num_duplicate_production_prompts: int | None = field(default=None, metadata=OMIT_NONE)
-    threshold_details: ThresholdDetails | None = field(default=None, metadata=OMIT_NONE)
-    num_uncovered_total: int | None = field(default=None, metadata=OMIT_NONE)
-    regions: RegionSettings | None = field(default=None, metadata=OMIT_NONE)
-    num_regions: int | None = field(default=None, metadata=OMIT_NONE)
-    num_regions_tested: int | None = field(default=None, metadata=OMIT_NONE)
-    unclustered_prompt_indices: list[int] | None = field(default=None, metadata=OMIT_NONE)
-    rejected_gaps: list[RejectedGap] | None = field(default=None, metadata=OMIT_NONE)
-    naming_fallbacks: int | None = field(default=None, metadata=OMIT_NONE)
-    timings_s: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
-    llm: LLMUsage | None = field(default=None, metadata=OMIT_NONE)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
-
-
-@dataclass(frozen=True)
-class ComparisonMetadata(MappingRecord):
-    """``ComparisonReport.metadata``: input checks, the seed, each model's scoring summary,
-    left-out rows, notes, naming fallbacks, timings in seconds and the LLM's call counts.
-    Every key is optional; undeclared keys are kept in ``extra``."""
-
-    num_duplicate_prompts: int | None = field(default=None, metadata=OMIT_NONE)
-    num_prompts_truncated_for_embedding: int | None = field(default=None, metadata=OMIT_NONE)
-    random_state: int | None = field(default=None, metadata=OMIT_NONE)
-    scoring_a: ScoringSummary | None = field(default=None, metadata=OMIT_NONE)
-    scoring_b: ScoringSummary | None = field(default=None, metadata=OMIT_NONE)
-    unscored_indices: list[int] | None = field(default=None, metadata=OMIT_NONE)
-    note: str | None = field(default=None, metadata=OMIT_NONE)
-    naming_fallbacks: int | None = field(default=None, metadata=OMIT_NONE)
-    timings_s: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
-    llm: LLMUsage | None = field(default=None, metadata=OMIT_NONE)
-    extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
-
-
 # -- analyses ----------------------------------------------------------------------------------
 
 
@@ -460,8 +166,6 @@ class FailureSlice(_Views):
     :func:`faultmap.reports.diff.prompt_digest`), so two reports can be matched by shared
     prompts even when they were run on different data.
     """
-
-    _TEXT_VIEW: ClassVar[str] = "slice_text"
 
     name: str
     description: str
@@ -505,9 +209,6 @@ class AnalysisReport(_ReportViews):
     for the views (see :func:`faultmap.pipeline.prompt_map`): lists ``x``, ``y`` (``z``),
     ``index`` (input row), ``label`` (cluster), ``failed`` and ``text`` (clipped prompt).
     """
-
-    _TEXT_VIEW: ClassVar[str] = "analysis_text"
-    _HTML_VIEW: ClassVar[str] = "analysis_html"
 
     total_prompts: int
     total_failures: int
@@ -579,8 +280,6 @@ class CoverageGap(_Views):
     regions. ``prompt_indices`` index ``production_prompts``.
     """
 
-    _TEXT_VIEW: ClassVar[str] = "gap_text"
-
     name: str
     description: str
     size: int
@@ -618,9 +317,6 @@ class CoverageReport(_ReportViews):
     prompts in 2-D or 3-D: lists ``x``, ``y`` (``z``), ``index`` (production prompt),
     ``label`` (position of its gap in ``gaps``, -1 for none), ``covered`` and ``text``.
     """
-
-    _TEXT_VIEW: ClassVar[str] = "coverage_text"
-    _HTML_VIEW: ClassVar[str] = "coverage_html"
 
     overall_coverage_score: float
     num_gaps: int
@@ -662,8 +358,6 @@ class SliceComparison(_Views):
     "a" or "b" when the adjusted p-value is below the significance level, else "tie".
     """
 
-    _TEXT_VIEW: ClassVar[str] = "comparison_slice_text"
-
     name: str
     description: str
     size: int
@@ -704,9 +398,6 @@ class ComparisonReport(_ReportViews):
     prompts in 2-D or 3-D: lists ``x``, ``y`` (``z``), ``index`` (input row), ``label``
     (cluster), ``outcome`` ("both", "neither", "a" or "b": which model passed) and ``text``.
     """
-
-    _TEXT_VIEW: ClassVar[str] = "comparison_text"
-    _HTML_VIEW: ClassVar[str] = "comparison_html"
 
     model_a_name: str
     model_b_name: str
