@@ -1,5 +1,7 @@
 """Classification metrics: confusion matrix, per-class rates and their averages, agreement,
-ranking and probabilistic losses, and a per-class report with the most-confused pairs.
+and a per-class report with the most-confused pairs. The ranking and probabilistic losses
+(:func:`roc_auc`, :func:`log_loss`) are in :mod:`faultmap.metrics.ranking` and importable
+from here too.
 
 The values come from :mod:`sklearn.metrics` (imported when a function is called); this
 module checks and encodes the labels first, so errors are :class:`DataError` naming the bad
@@ -21,18 +23,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from faultmap._validation import Interval, Options, check_param, check_same_length
-from faultmap.exceptions import ConfigurationError, DataError
-from faultmap.metrics._checks import (
-    AVERAGES,
-    as_label_array,
-    binary_classes,
-    check_average,
-    encode,
-    resolve_classes,
-    resolve_probabilities,
+from faultmap._validation import Interval, Options, check_param
+from faultmap.metrics._checks import AVERAGES, check_average
+from faultmap.metrics._encoding import (
+    divide,
+    encode_pair,
+    one_class,
+    one_vs_rest_specificity,
+    with_pos_label,
 )
 from faultmap.metrics._results import Result, find_row, format_table, label_text
+from faultmap.metrics.ranking import log_loss, roc_auc
 
 __all__ = [
     "ClassMetrics",
@@ -53,97 +54,7 @@ __all__ = [
     "specificity",
 ]
 
-# -- shared plumbing -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Encoded:
-    """Labels as indices into ``classes``: what scikit-learn is given, with
-    ``labels=range(k)``, so its classes are ours in our order."""
-
-    classes: np.ndarray
-    true_index: np.ndarray
-    pred_index: np.ndarray
-
-    @property
-    def k(self) -> int:
-        return len(self.classes)
-
-    @property
-    def indices(self) -> np.ndarray:
-        return np.arange(self.k)
-
-    def matrix(self, normalize: str | None = None) -> np.ndarray:
-        """Counts (or shares, see :func:`confusion_matrix`): rows are true classes, columns
-        predicted classes."""
-        from sklearn.metrics import confusion_matrix
-
-        # An empty second class spares a 1x1 matrix scikit-learn's single-label warning.
-        k = self.k
-        cm = confusion_matrix(
-            self.true_index, self.pred_index, labels=np.arange(max(k, 2)), normalize=normalize
-        )[:k, :k]
-        return cm if normalize else cm.astype(np.int64, copy=False)
-
-
-def _encode_pair(owner: str, y_true: Any, y_pred: Any, labels: Any = None) -> _Encoded:
-    yt = as_label_array("y_true", y_true)
-    yp = as_label_array("y_pred", y_pred)
-    check_same_length(("y_true", yt), ("y_pred", yp))
-    classes = resolve_classes(owner, ("y_true", yt), ("y_pred", yp), labels=labels)
-    return _Encoded(classes, encode("y_true", yt, classes), encode("y_pred", yp, classes))
-
-
-def _with_pos_label(owner: str, enc: _Encoded, pos_label: Any) -> tuple[_Encoded, int]:
-    """Check ``average="binary"`` and return the encoding and the positive class's index."""
-    names = [c.item() for c in enc.classes]
-    if enc.k > 2:
-        raise ConfigurationError(
-            f"The 'average' parameter of {owner} is 'binary' but there are {enc.k} classes "
-            f"{names}; pass average='macro', 'micro', 'weighted' or None."
-        )
-    family = "text" if enc.classes.dtype.kind in "US" else "numeric"
-    pos_family = "text" if isinstance(pos_label, str) else "numeric"
-    if pos_label in names and family == pos_family:
-        return enc, names.index(pos_label)
-    if enc.k == 2 or family != pos_family:
-        raise DataError(
-            f"pos_label={pos_label!r} is not one of the labels {names}; pass "
-            f"pos_label=<the positive class>, e.g. pos_label={names[-1]!r}."
-        )
-    # Only the negative class occurs: add the positive one (it has no true or predicted rows).
-    classes = np.unique(np.concatenate([enc.classes, np.asarray([pos_label])]))
-    remap = encode("labels", enc.classes, classes)
-    widened = _Encoded(classes, remap[enc.true_index], remap[enc.pred_index])
-    return widened, int(np.flatnonzero(classes == pos_label)[0])
-
-
-def _one_class(enc: _Encoded) -> bool:
-    """Every true and predicted label is the same class."""
-    first = enc.true_index[0]
-    return bool(np.all(enc.true_index == first) and np.all(enc.pred_index == first))
-
-
-def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    num = np.asarray(num, dtype=np.float64)
-    den = np.asarray(den, dtype=np.float64)
-    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-
-
-def _specificity(cm: np.ndarray, average: str | None, pos: int | None) -> float | np.ndarray:
-    """One class against the rest, ``tn / (tn + fp)``: scikit-learn has no specificity."""
-    fp = cm.sum(axis=0) - np.diag(cm)
-    tn = cm.sum() - cm.sum(axis=1) - fp
-    if average == "micro":
-        return float(_divide(tn.sum(), tn.sum() + fp.sum()))
-    per_class = _divide(tn, tn + fp)
-    if average is None:
-        return per_class
-    if average == "binary":
-        return float(per_class[pos])
-    if average == "macro":
-        return float(per_class.mean())
-    return float(np.average(per_class, weights=cm.sum(axis=1)))
+# -- rate plumbing -------------------------------------------------------------------------
 
 
 def _averaged(
@@ -156,12 +67,12 @@ def _averaged(
     average: str | None,
 ) -> float | np.ndarray:
     check_average(owner, average, allowed=(*AVERAGES, None))
-    enc = _encode_pair(owner, y_true, y_pred, labels)
+    enc = encode_pair(owner, y_true, y_pred, labels)
     pos = None
     if average == "binary":
-        enc, pos = _with_pos_label(owner, enc, pos_label)
+        enc, pos = with_pos_label(owner, enc, pos_label)
     if metric == "specificity":
-        return _specificity(enc.matrix(), average, pos)
+        return one_vs_rest_specificity(enc.matrix(), average, pos)
     from sklearn import metrics as skm
 
     score = {"precision": skm.precision_score, "recall": skm.recall_score, "f1": skm.f1_score}
@@ -190,7 +101,7 @@ def confusion_matrix(
         [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
     """
     check_param("confusion_matrix", "normalize", normalize, Options(("true", "pred", "all")), None)
-    return _encode_pair("confusion_matrix", y_true, y_pred, labels).matrix(normalize)
+    return encode_pair("confusion_matrix", y_true, y_pred, labels).matrix(normalize)
 
 
 def accuracy(y_true: Any, y_pred: Any) -> float:
@@ -202,7 +113,7 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
     """
     from sklearn import metrics as skm
 
-    enc = _encode_pair("accuracy", y_true, y_pred)
+    enc = encode_pair("accuracy", y_true, y_pred)
     return float(skm.accuracy_score(enc.true_index, enc.pred_index))
 
 
@@ -216,7 +127,7 @@ def balanced_accuracy(y_true: Any, y_pred: Any) -> float:
     """
     from sklearn import metrics as skm
 
-    enc = _encode_pair("balanced_accuracy", y_true, y_pred)
+    enc = encode_pair("balanced_accuracy", y_true, y_pred)
     # balanced_accuracy_score's own definition, without its warning for classes only predicted
     present = np.unique(enc.true_index)
     return float(
@@ -331,8 +242,8 @@ def matthews_corrcoef(y_true: Any, y_pred: Any) -> float:
     """
     from sklearn import metrics as skm
 
-    enc = _encode_pair("matthews_corrcoef", y_true, y_pred)
-    if _one_class(enc):
+    enc = encode_pair("matthews_corrcoef", y_true, y_pred)
+    if one_class(enc):
         return 0.0  # undefined; spares scikit-learn's single-label warning
     return float(skm.matthews_corrcoef(enc.true_index, enc.pred_index))
 
@@ -353,110 +264,12 @@ def cohen_kappa(
     from sklearn import metrics as skm
 
     check_param("cohen_kappa", "weights", weights, Options(("linear", "quadratic")), None)
-    enc = _encode_pair("cohen_kappa", y_true, y_pred, labels)
-    if _one_class(enc):
+    enc = encode_pair("cohen_kappa", y_true, y_pred, labels)
+    if one_class(enc):
         return 0.0  # undefined: scikit-learn would warn and return NaN
     return float(
         skm.cohen_kappa_score(enc.true_index, enc.pred_index, labels=enc.indices, weights=weights)
     )
-
-
-# -- ranking and probabilistic losses ------------------------------------------------------
-
-
-def roc_auc(
-    y_true: Any,
-    y_score: Any,
-    *,
-    average: str | None = "macro",
-    multi_class: str = "ovr",
-    labels: Any = None,
-) -> float | np.ndarray:
-    """Area under the ROC curve.
-
-    Binary: ``y_score`` of shape (n,) holds a score for the positive class (the greater of the
-    two labels; any real numbers, higher = more positive) or (n, 2) probabilities.
-    Multiclass: ``y_score`` is (n, k) probabilities; ``multi_class="ovr"`` scores each class
-    against the rest (``average`` "macro", "weighted" by prevalence, "micro" on the pooled
-    one-hot entries, or None per class); ``"ovo"`` averages Hand & Till's pairwise AUCs
-    ("macro" or "weighted" by the pair's prevalence). Every class must occur in ``y_true``:
-    with one class only, ROC AUC is undefined and a :class:`DataError` says so.
-
-    Example:
-        >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
-        0.75
-    """
-    owner = "roc_auc"
-    check_param(owner, "multi_class", multi_class, Options(("ovr", "ovo")))
-    check_average(owner, average, allowed=("micro", "macro", "weighted", None))
-    yt = as_label_array("y_true", y_true)
-    if isinstance(y_score, (str, bytes)) or y_score is None:
-        raise DataError("'y_score' must be an array of scores.")
-    raw = np.asarray(y_score.to_numpy() if hasattr(y_score, "to_numpy") else y_score)
-    one_column = raw.ndim == 1 or (raw.ndim == 2 and raw.shape[1] == 1)
-    if one_column:
-        try:
-            score = raw.astype(np.float64).reshape(-1)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"'y_score' must contain only numbers ({exc}).") from exc
-        check_same_length(("y_true", yt), ("y_score", score))
-        bad = np.flatnonzero(~np.isfinite(score))
-        if bad.size:
-            raise DataError(f"'y_score' has NaN or infinite values, first at index {bad[0]}.")
-        classes = binary_classes(owner, resolve_classes(owner, ("y_true", yt)), labels)
-        true_index = encode("y_true", yt, classes)
-    else:
-        prob = resolve_probabilities(owner, yt, raw, labels=labels)
-        classes, true_index = prob.classes, prob.true_index
-        score = prob.proba[:, 1] if len(classes) == 2 else prob.proba
-    support = np.bincount(true_index, minlength=len(classes))
-    if len(classes) == 2 and np.any(support == 0):
-        raise DataError(
-            f"ROC AUC is undefined when y_true holds only one class "
-            f"({classes[true_index[0]].item()!r}); it needs positives and negatives."
-        )
-    if np.any(support == 0):
-        missing = [c.item() for c in classes[support == 0]]
-        raise DataError(
-            f"ROC AUC is undefined for classes absent from y_true: {missing}; every class "
-            f"(column of y_score) needs at least one true sample."
-        )
-    if len(classes) > 2 and multi_class == "ovo" and average not in ("macro", "weighted"):
-        raise ConfigurationError(
-            f"The 'average' parameter of roc_auc must be 'macro' or 'weighted' when "
-            f"multi_class='ovo'. Got {average!r}."
-        )
-    from sklearn import metrics as skm
-
-    if len(classes) == 2:
-        return float(skm.roc_auc_score(true_index, score))
-    value = skm.roc_auc_score(
-        true_index,
-        score,
-        average=average,
-        multi_class=multi_class,
-        labels=np.arange(len(classes)),
-    )
-    return value if average is None else float(value)
-
-
-def log_loss(y_true: Any, y_prob: Any, *, labels: Any = None) -> float:
-    """Mean negative log-likelihood of the true class (natural log).
-
-    Probabilities are clipped to ``[eps, 1 - eps]`` (float64 machine epsilon, as in
-    scikit-learn), so a confident mistake costs about 36, not infinity. ``y_prob`` of shape
-    (n,) is the positive class's probability; (n, k) columns follow ``labels`` or the sorted
-    classes; rows within the tolerance of summing to 1 are rescaled to sum to 1.
-
-    Example:
-        >>> round(log_loss([0, 1, 1], [0.1, 0.9, 0.8]), 4)
-        0.1446
-    """
-    from sklearn import metrics as skm
-
-    prob = resolve_probabilities("log_loss", y_true, y_prob, labels=labels)
-    proba = prob.proba / prob.proba.sum(axis=1, keepdims=True)
-    return float(skm.log_loss(prob.true_index, proba, labels=np.arange(len(prob.classes))))
 
 
 # -- per-class report ----------------------------------------------------------------------
@@ -553,12 +366,17 @@ def classification_report(
     from sklearn import metrics as skm
 
     check_param("classification_report", "top_confusions", top_confusions, Interval(int, 0, None))
-    enc = _encode_pair("classification_report", y_true, y_pred, labels)
+    enc = encode_pair("classification_report", y_true, y_pred, labels)
     cm = enc.matrix()
     p, r, f1, support = skm.precision_recall_fscore_support(
         enc.true_index, enc.pred_index, labels=enc.indices, zero_division=0
     )
-    rates = {"precision": p, "recall": r, "f1": f1, "specificity": _specificity(cm, None, None)}
+    rates = {
+        "precision": p,
+        "recall": r,
+        "f1": f1,
+        "specificity": one_vs_rest_specificity(cm, None, None),
+    }
     names = [c.item() for c in enc.classes]
     predicted = cm.sum(axis=0)
     classes = [
@@ -575,7 +393,7 @@ def classification_report(
     ]
     macro = {m: float(v.mean()) for m, v in rates.items()}
     weighted = {m: float(np.average(v, weights=support)) for m, v in rates.items()}
-    share = _divide(cm, support[:, None] * np.ones_like(cm))
+    share = divide(cm, support[:, None] * np.ones_like(cm))
     i, j = np.nonzero(cm * (1 - np.eye(enc.k, dtype=np.int64)))
     order = np.lexsort((j, i, -share[i, j], -cm[i, j]))[:top_confusions]
     pairs = [

@@ -1,0 +1,338 @@
+"""What the compact view and the page both show, as the plain values the templates print:
+headline figures and sentences, the sortable table with drawn intervals, the prompt map and
+one card per slice or gap."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+from faultmap.reports._palette import PALETTE, group_colours
+from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
+from faultmap.reports.text import (
+    clip,
+    comparison_headline,
+    comparison_slice_facts,
+    coverage_headline,
+    gap_facts,
+    headline,
+    map_caption,
+    map_legend,
+    pct,
+    pval,
+    slice_facts,
+    summary_table,
+)
+
+__all__ = [
+    "MAP_HEIGHT",
+    "MAP_PAD",
+    "MAP_WIDTH",
+    "Report",
+    "map_view",
+    "shared_values",
+]
+
+Report = AnalysisReport | CoverageReport | ComparisonReport
+
+MAP_WIDTH, MAP_HEIGHT, MAP_PAD = 960, 520, 14
+INTERVAL_WIDTH, INTERVAL_HEIGHT, INTERVAL_PAD = 130, 14, 4
+TEXT_LIMIT = 400
+
+
+class _Point(NamedTuple):
+    """One circle of the map; ``title`` (the prompt as a tooltip) only in the compact view."""
+
+    group: int
+    cx: float
+    cy: float
+    r: float
+    index: int
+    title: str | None
+
+
+def _interval(
+    rate: float, low: float, high: float, colour: str, baseline: float | None = None
+) -> dict[str, Any]:
+    """The positions of a drawn 95 % interval on a 0-100 % track."""
+    w, pad = INTERVAL_WIDTH, INTERVAL_PAD
+
+    def x(v: float) -> float:
+        return round(pad + max(0.0, min(1.0, v)) * (w - 2 * pad), 1)
+
+    return {
+        "width": w,
+        "height": INTERVAL_HEIGHT,
+        "label": f"{pct(rate)}, 95% interval {pct(low)} to {pct(high)}",
+        "start": x(0),
+        "end": x(1),
+        "base": None if baseline is None else x(baseline),
+        "low": x(low),
+        "high": x(high),
+        "rate": x(rate),
+        "colour": colour,
+    }
+
+
+def map_view(report: Report, limit: int | None) -> dict[str, Any] | None:
+    """Positions, groups and words of the mapped points, or None when the report has no map.
+
+    With ``limit``, at most that many points: the first ``limit // (2 * groups)`` of every
+    group (so every slice shows), then evenly spaced points of the rest."""
+    m = report.map
+    if not m or not m.get("x"):
+        return None
+    legend = map_legend(report)
+    n = len(m["x"])
+    rows = list(range(n))
+    if limit is not None and n > limit:
+        floor = max(1, limit // (2 * len(legend["groups"])))
+        seen = [0] * len(legend["groups"])
+        first = set()
+        for i, g in enumerate(legend["group"]):
+            if seen[g] < floor and len(first) < limit:
+                seen[g] += 1
+                first.add(i)
+        rest = [i for i in rows if i not in first]
+        step = len(rest) / max(limit - len(first), 1)
+        rows = sorted(first | {rest[int(k * step)] for k in range(limit - len(first))})
+    dims = int(m.get("dims", 2))
+    if dims == 3:  # one scale for every axis, so that turning the map keeps it in view
+        scale = (1 / math.sqrt(3), 1 / math.sqrt(3))
+    else:  # fill the frame: each axis on its own scale
+        scale = tuple(1 / max(max(map(abs, m[a])), 1e-9) for a in "xy")
+    return {"map": m, "legend": legend, "rows": rows, "dims": dims, "scale": scale}
+
+
+def _prompt_map(
+    view: dict[str, Any], *, titles: bool, element_id: str | None = None
+) -> dict[str, Any]:
+    """The map as the templates draw it (``_parts.html.j2``, ``map_svg``): the points in
+    drawing order (slices last, so they sit on top), the legend and the group colours.
+    ``titles`` gives each point its prompt as an SVG ``<title>``."""
+    m, legend, (sx, sy) = view["map"], view["legend"], view["scale"]
+    highlighted = legend["highlighted"]
+    w, h, pad = MAP_WIDTH, MAP_HEIGHT, MAP_PAD
+    span_x, span_y = (min(w, h) / 2 - pad,) * 2 if view["dims"] == 3 else (w / 2 - pad, h / 2 - pad)
+    points = []
+    for i in sorted(view["rows"], key=lambda i: (highlighted[legend["group"][i]], i)):
+        g = legend["group"][i]
+        title = None
+        if titles:
+            note = legend["statuses"][legend["status"][i]]
+            title = f"{legend['groups'][g]} ({note}): {clip(m['text'][i], 120)}"
+        points.append(
+            _Point(
+                group=g,
+                cx=round(w / 2 + m["x"][i] * sx * span_x, 1),
+                cy=round(h / 2 - m["y"][i] * sy * span_y, 1),
+                r=3.6 if highlighted[g] else 2.6,
+                index=i,
+                title=title,
+            )
+        )
+    colours = group_colours(highlighted)
+    counts = [0] * len(legend["groups"])
+    for i in view["rows"]:
+        counts[legend["group"][i]] += 1
+    entries = [
+        {"group": g, "name": name, "colour": colour, "count": counts[g]}
+        for g, (name, colour) in enumerate(zip(legend["groups"], colours, strict=True))
+        if counts[g]
+    ]
+    return {
+        "element_id": element_id,
+        "width": w,
+        "height": h,
+        "dims": view["dims"],
+        "caption": map_caption(m),
+        "points": points,
+        "legend": entries,
+        "colours": colours,
+    }
+
+
+def _figures(report: Report) -> list[tuple[str, str]]:
+    """Headline numbers as (value, caption)."""
+    if isinstance(report, AnalysisReport):
+        r = report
+        in_slices = sum(s.size for s in r.slices)
+        share = in_slices / r.total_prompts if r.total_prompts else 0.0
+        return [
+            (f"{r.total_prompts:,}", "prompts"),
+            (pct(r.baseline_failure_rate), f"fail ({r.total_failures:,} prompts)"),
+            (str(r.num_significant), "failure slices"),
+            (pct(share), f"of the prompts are in a slice ({in_slices:,})"),
+            (
+                pct(r.slices[0].failure_rate) if r.slices else "–",
+                "failure rate of the top slice",
+            ),
+        ]
+    if isinstance(report, CoverageReport):
+        c = report
+        uncovered = c.metadata.get("num_uncovered_total", c.num_uncovered)
+        return [
+            (pct(c.overall_coverage_score), "of production prompts covered"),
+            (f"{c.num_production_prompts:,}", "production prompts"),
+            (f"{c.num_test_prompts:,}", "test prompts"),
+            (f"{uncovered:,}", "uncovered production prompts"),
+            (str(c.num_gaps), "coverage gaps"),
+        ]
+    return [
+        (f"{report.total_prompts:,}", "prompts"),
+        (pct(report.failure_rate_a), f"{report.model_a_name} fails"),
+        (pct(report.failure_rate_b), f"{report.model_b_name} fails"),
+        (report.winner_name(), f"overall (McNemar p = {pval(report.global_p_value)})"),
+        (str(report.num_significant_slices), "slices that differ"),
+    ]
+
+
+def _headline(report: Report) -> list[str]:
+    if isinstance(report, AnalysisReport):
+        return headline(report)
+    if isinstance(report, CoverageReport):
+        return coverage_headline(report)
+    return comparison_headline(report)
+
+
+def _items(report: Report) -> list[Any]:
+    """The slices (gaps for a coverage audit) the table lists."""
+    return list(report.gaps if isinstance(report, CoverageReport) else report.slices)
+
+
+def _table(report: Report) -> dict[str, Any] | None:
+    """The sortable table of :func:`~faultmap.reports.text.summary_table`: sort keys, rates
+    with their drawn 95 % interval, and the card each name links to (a comparison's ties
+    have no card)."""
+    items = _items(report)
+    if not items:
+        return None
+    colours = group_colours([True] * len(items))
+    columns, rows = summary_table(report)
+    significant = [getattr(item, "significant", True) for item in items]
+    shown_rows = []
+    for r, cells in enumerate(rows):
+        card = sum(significant[: r + 1])
+        shown, rate_columns = [], 0
+        for (_, kind), cell in zip(columns, cells, strict=True):
+            interval = None
+            if cell.interval is not None:
+                rate, low, high, base = cell.interval
+                # a slice's own colour; for a comparison, one colour per model
+                colour = colours[r % len(colours)] if base is not None else PALETTE[rate_columns]
+                rate_columns += 1
+                interval = _interval(rate, low, high, colour, base)
+            shown.append(
+                {
+                    "kind": kind,
+                    "text": cell.text,
+                    "key": cell.key,
+                    "card": card if kind == "name" and significant[r] else None,
+                    "interval": interval,
+                }
+            )
+        shown_rows.append({"group": r, "cells": shown})
+    return {
+        "columns": [
+            {"label": label, "sort": "text" if kind in ("name", "text") else "number"}
+            for label, kind in columns
+        ],
+        "rows": shown_rows,
+    }
+
+
+def _examples(
+    title: str, head: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> dict[str, Any] | None:
+    if not rows:
+        return None
+    return {
+        "title": title,
+        "head": list(head),
+        "rows": [[clip(str(c), TEXT_LIMIT) for c in row] for row in rows],
+    }
+
+
+def _card(
+    title: str,
+    description: str,
+    facts: list[str],
+    prompts: Sequence[str],
+    examples: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "title": title,
+        "description": description,
+        "facts": facts,
+        "prompts": [clip(p, TEXT_LIMIT) for p in prompts[:5]],
+        "examples": examples,
+    }
+
+
+def _cards(report: Report) -> list[dict[str, Any]]:
+    """One card per slice / gap worth one: its facts, typical prompts and examples."""
+    if isinstance(report, AnalysisReport):
+        cards = []
+        for s in report.slices:
+            failing: list[Mapping[str, Any]] = [e for e in s.examples if e.get("failed")]
+            examples = _examples(
+                "Failing examples",
+                ("row", "score", "prompt", "response"),
+                [
+                    (e["index"], f"{e['score']:.2f}", e["prompt"], e.get("response", ""))
+                    for e in failing[:5]
+                ],
+            )
+            cards.append(
+                _card(s.name, s.description, slice_facts(s), s.representative_prompts, examples)
+            )
+        return cards
+    if isinstance(report, CoverageReport):
+        return [
+            _card(g.name, g.description, gap_facts(g), g.representative_prompts)
+            for g in report.gaps
+        ]
+    a, b = report.model_a_name, report.model_b_name
+    cards = []
+    for s in report.slices:
+        if not s.significant:
+            continue
+        won: list[Mapping[str, Any]] = [e for e in s.examples if e.get("won_by") == s.winner]
+        examples = _examples(
+            f"Prompts only {report.winner_name(s.winner)} passed",
+            ("row", "prompt", f"{a}: score, response", f"{b}: score, response"),
+            [
+                (
+                    e["index"],
+                    e["prompt"],
+                    f"{e['score_a']:.2f}: {e.get('response_a', '')}",
+                    f"{e['score_b']:.2f}: {e.get('response_b', '')}",
+                )
+                for e in won[:5]
+            ],
+        )
+        facts = comparison_slice_facts(s, a, b)
+        cards.append(_card(s.name, s.description, facts, s.representative_prompts, examples))
+    return cards
+
+
+def _kind(report: Report) -> str:
+    if isinstance(report, AnalysisReport):
+        return "analysis"
+    return "coverage audit" if isinstance(report, CoverageReport) else "model comparison"
+
+
+def shared_values(report: Report, view: dict[str, Any] | None, *, titles: bool) -> dict[str, Any]:
+    """What the page and the compact view both show."""
+    element_id = None if titles else "fm-map"
+    return {
+        "kind": _kind(report),
+        "figures": _figures(report),
+        "headline": _headline(report),
+        "table": _table(report),
+        "prompt_map": None
+        if view is None
+        else _prompt_map(view, titles=titles, element_id=element_id),
+        "cards": _cards(report),
+    }
