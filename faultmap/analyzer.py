@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from faultmap import stages
+from faultmap._async import in_worker_thread
 from faultmap._validation import (
     BOOL,
     HasMethods,
@@ -22,7 +23,6 @@ from faultmap._validation import (
 from faultmap.analyses import comparison, coverage, inputs, slices
 from faultmap.clustering.base import Clusterer
 from faultmap.config import LLMConfig
-from faultmap.core.projection import MapSettings
 from faultmap.embedding.base import Embedder
 from faultmap.exceptions import ConfigurationError
 from faultmap.io import analysis_inputs
@@ -42,30 +42,6 @@ logger = logging.getLogger("faultmap")
 
 
 _OWNER = "SliceAnalyzer"
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _in_worker_thread(
-    method: Callable[Concatenate[Any, P], R],
-) -> Callable[Concatenate[Any, P], Awaitable[R]]:
-    """The async twin of a ``SliceAnalyzer`` method: same arguments, run in a worker thread
-    (no event-loop patching; safe inside Jupyter's running loop)."""
-
-    async def twin(self: Any, *args: P.args, **kwargs: P.kwargs) -> R:
-        import asyncio
-
-        return await asyncio.to_thread(method, self, *args, **kwargs)
-
-    twin.__name__ = twin.__qualname__ = f"a{method.__name__}"
-    twin.__doc__ = (
-        f"Async twin of :meth:`{method.__name__}` (same arguments); runs in a worker thread."
-        "\n\n        Example:\n            >>> report = await analyzer."
-        f"a{method.__name__}(...)  # doctest: +SKIP\n        "
-    )
-    return twin
-
-
 _STAGE_CLUSTERER = HasMethods(("fit_predict",), ("name",), "an object with fit_predict() and name")
 
 #: Every constructor parameter and what it accepts (``None`` admits None): the one table
@@ -187,35 +163,9 @@ class SliceAnalyzer:
         )
 
     def _setup(self) -> inputs.Setup:
-        """This run's stages: clusterer, namer, LLM client, and how to build the scorer
-        and the embedder when a recipe needs them."""
+        """This run's stages (see :func:`faultmap.analyses.inputs.setup_from`)."""
         client = self.llm_client or stages.llm_client_for(self.llm_config())
-        map_settings = None
-        if self.map_projection is not None:
-            map_settings = MapSettings(
-                projection=self.map_projection,
-                dims=self.map_dims,
-                max_points=self.max_map_points,
-                random_state=self.random_state,
-            )
-        return inputs.Setup(
-            clusterer=stages.clusterer_for(self.clustering_method, random_state=self.random_state),
-            namer=stages.namer_for(self.namer, client),
-            client=client,
-            scorer_for=lambda references: stages.scorer_for(
-                references,
-                client,
-                self._get_embedder,
-                n_samples=self.n_samples,
-                temperature=self.temperature,
-                consistency_threshold=self.consistency_threshold,
-            ),
-            embedder=self._get_embedder,
-            map_settings=map_settings,
-            min_rows=self.min_slice_size,
-            max_text_chars=self.embedding_max_text_chars,
-            random_state=self.random_state,
-        )
+        return inputs.setup_from(self, client=client, embedder=self._get_embedder)
 
     # -- public API -----------------------------------------------------------------------
     def analyze(
@@ -263,7 +213,7 @@ class SliceAnalyzer:
             ),
         )
 
-    aanalyze = _in_worker_thread(analyze)
+    aanalyze = in_worker_thread(analyze)
 
     def analyze_frame(
         self,
@@ -337,7 +287,7 @@ class SliceAnalyzer:
             setup=self._setup(),
         )
 
-    aaudit_coverage = _in_worker_thread(audit_coverage)
+    aaudit_coverage = in_worker_thread(audit_coverage)
 
     def compare_models(
         self,
@@ -394,7 +344,7 @@ class SliceAnalyzer:
             ),
         )
 
-    acompare_models = _in_worker_thread(compare_models)
+    acompare_models = in_worker_thread(compare_models)
 
     def __repr__(self) -> str:
         return (

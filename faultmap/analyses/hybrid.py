@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from faultmap._validation import Interval, check_param
+from faultmap.core.groups import correct, interval
 from faultmap.core.rows import LEFT_OUT, Rows
 from faultmap.io import read_metadata
 from faultmap.metrics._checks import as_outcomes
 from faultmap.metrics.cohorts import ColumnCohorts, check_cut_params, cut_columns
 from faultmap.naming.keywords import distinctive_terms
-from faultmap.significance import benjamini_hochberg, one_sided_proportion_test, wilson_interval
+from faultmap.significance import one_sided_proportion_test
 
 if TYPE_CHECKING:
     from faultmap.reports.models import AnalysisReport, FailureSlice
@@ -117,7 +118,7 @@ def _over_represented(
     p = [one_sided_proportion_test(k, size, total, n).p_value for _, _, _, k, size, total in tests]
     found: list[list[dict[str, Any]]] = [[] for _ in slices]
     for (number, column, value, k, size, total), p_value, adjusted in zip(
-        tests, p, benjamini_hochberg(p).tolist(), strict=True
+        tests, p, correct(p).tolist(), strict=True
     ):
         if adjusted < alpha:
             found[number].append(
@@ -173,7 +174,7 @@ def _hybrid_cells(
                 }
             )
     for side in ("cluster", "value"):
-        adjusted = benjamini_hochberg([cell[f"p_value_vs_{side}"] for cell in cells]).tolist()
+        adjusted = correct([cell[f"p_value_vs_{side}"] for cell in cells]).tolist()
         for cell, a in zip(cells, adjusted, strict=True):
             cell[f"adjusted_p_value_vs_{side}"] = a
     found = [
@@ -232,11 +233,11 @@ def _drop_explained(
                 for group in (others, elsewhere)
             )
         if p < alpha:
-            interval = list(wilson_interval(cell["num_failures"], cell["size"]))
+            ci = list(interval(cell["num_failures"], cell["size"]))
             kept.append(
                 {
                     **cell,
-                    "confidence_interval": interval,
+                    "confidence_interval": ci,
                     "sample_indices": np.flatnonzero(rows).tolist(),
                 }
             )

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from faultmap import stages
 from faultmap._validation import as_embeddings, as_scores, as_text_list, check_same_length
 from faultmap.clustering.base import Clusterer
 from faultmap.core.projection import MapSettings
@@ -44,6 +45,7 @@ __all__ = [
     "precomputed",
     "score",
     "scored_rows",
+    "setup_from",
 ]
 
 logger = logging.getLogger("faultmap")
@@ -207,3 +209,37 @@ def checked_references(references: Any, prompts: list[str]) -> list[str] | None:
     references = as_text_list("references", references)
     check_same_length(("prompts", prompts), ("references", references))
     return references
+
+
+def setup_from(settings: Any, *, client: Any, embedder: Callable[[], Embedder]) -> Setup:
+    """The :class:`Setup` of one run from a :class:`~faultmap.SliceAnalyzer`'s settings
+    (read by attribute): stages from :mod:`faultmap.stages`'s registries, the map settings,
+    and the scorer built only when a recipe asks for one."""
+    map_settings = None
+    if settings.map_projection is not None:
+        map_settings = MapSettings(
+            projection=settings.map_projection,
+            dims=settings.map_dims,
+            max_points=settings.max_map_points,
+            random_state=settings.random_state,
+        )
+    return Setup(
+        clusterer=stages.clusterer_for(
+            settings.clustering_method, random_state=settings.random_state
+        ),
+        namer=stages.namer_for(settings.namer, client),
+        client=client,
+        scorer_for=lambda references: stages.scorer_for(
+            references,
+            client,
+            embedder,
+            n_samples=settings.n_samples,
+            temperature=settings.temperature,
+            consistency_threshold=settings.consistency_threshold,
+        ),
+        embedder=embedder,
+        map_settings=map_settings,
+        min_rows=settings.min_slice_size,
+        max_text_chars=settings.embedding_max_text_chars,
+        random_state=settings.random_state,
+    )

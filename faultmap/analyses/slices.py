@@ -32,6 +32,7 @@ from faultmap.core.groups import (
     cluster,
     count_by_group,
     describe_groups,
+    interval,
     name_groups,
     naming_fallbacks,
     test_family,
@@ -43,7 +44,7 @@ from faultmap.io import read_metadata
 from faultmap.naming.base import Namer
 from faultmap.reports.models import AnalysisReport, ClusterTest, FailureSlice
 from faultmap.scoring.base import Scorer
-from faultmap.significance.tests import one_sided_proportion_test, wilson_interval
+from faultmap.significance.tests import one_sided_proportion_test
 
 __all__ = ["SliceSettings", "analyze", "find_slices"]
 
@@ -217,7 +218,7 @@ def find_slices(
                 num_failures=t.num_failures,
                 rest_failure_rate=(total_failures - t.num_failures) / (n - t.size),
                 risk_difference=t.failure_rate - baseline,
-                confidence_interval=wilson_interval(t.num_failures, t.size),
+                confidence_interval=interval(t.num_failures, t.size),
                 keywords=list(ctx.keywords),
                 naming_source=label.source,
                 naming_error=label.error,

@@ -8,7 +8,8 @@ once:
 
 - :func:`cluster` runs the clustering stage and checks what it returned;
 - :func:`count_by_group` counts a 0/1 column per group;
-- :func:`test_family` tests every eligible group and adjusts the p-values as one family;
+- :func:`test_family` tests every eligible group and adjusts the p-values as one family
+  (:func:`correct`); :func:`interval` puts the interval on a group's rate;
 - :func:`describe_groups` finds each group's members, central prompts and keywords;
 - :func:`name_groups` asks the namer, falling back to keyword names on any failure;
 - :class:`Timer` records how long each step took.
@@ -41,15 +42,17 @@ from faultmap.clustering.base import Clusterer
 from faultmap.exceptions import ClusteringError, DataError
 from faultmap.naming.base import Namer, SliceContext, SliceLabel
 from faultmap.naming.keywords import KeywordNamer, distinctive_terms
-from faultmap.significance.tests import benjamini_hochberg
+from faultmap.significance.tests import benjamini_hochberg, wilson_interval
 
 __all__ = [
     "Family",
     "Group",
     "Timer",
     "cluster",
+    "correct",
     "count_by_group",
     "describe_groups",
+    "interval",
     "name_groups",
     "naming_fallbacks",
     "representatives",
@@ -152,7 +155,7 @@ def test_family(
     if eligible is not None:
         keep &= np.array([eligible(int(g), int(n)) for g, n in zip(ids, sizes, strict=True)], bool)
     results = tuple(test(int(g), int(n)) for g, n in zip(ids[keep], sizes[keep], strict=True))
-    adjusted = benjamini_hochberg([r.p_value for r in results])
+    adjusted = correct([r.p_value for r in results])
     return Family(
         group_ids=ids[keep].astype(np.int64),
         sizes=sizes[keep].astype(np.int64),
@@ -162,6 +165,27 @@ def test_family(
         num_ungrouped=int((labels == -1).sum()),
         num_untested=int(sizes[sizes < min_size].sum()),
     )
+
+
+def correct(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The multiple-testing correction of one family of tests, the same in every analysis:
+    Benjamini–Hochberg adjusted p-values (:func:`faultmap.significance.benjamini_hochberg`).
+
+    Example:
+        >>> correct([0.01, 0.04, 0.03]).round(3).tolist()
+        [0.03, 0.04, 0.04]
+    """
+    return benjamini_hochberg(p_values)
+
+
+def interval(failures: int, size: int) -> tuple[float, float]:
+    """The 95 % interval every analysis puts on a group's rate (Wilson score interval).
+
+    Example:
+        >>> [round(x, 3) for x in interval(5, 10)]
+        [0.237, 0.763]
+    """
+    return wilson_interval(failures, size)
 
 
 def representatives(vectors: np.ndarray, members: np.ndarray, k: int) -> np.ndarray:
