@@ -137,7 +137,7 @@ def compare_slices(
         ...     clusterer=clusterer, namer=KeywordNamer(), settings=ComparisonSettings(),
         ...     model_a_name="A", model_b_name="B", embedding_model="precomputed")
     """
-    rows = rows or Rows.all(len(prompts))
+    rows = rows if rows is not None else Rows.all(len(prompts))
     run = run or Run()
     meta = {**run.metadata, **(metadata or {})}
     n = len(prompts)
@@ -321,7 +321,7 @@ def comparison_map(
     """The map of a comparison's analysed prompts (:func:`prompt_map`), labelled by cluster
     (``labels``, one per analysed prompt), with ``outcome``: "both", "a", "b" or "neither"
     (which model passed). ``rows`` maps the analysed prompts to input rows."""
-    rows = rows or Rows.all(len(prompts))
+    rows = rows if rows is not None else Rows.all(len(prompts))
     outcome = np.select(
         [passed_a & passed_b, passed_a, passed_b], ["both", "a", "b"], default="neither"
     )

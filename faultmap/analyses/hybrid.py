@@ -394,7 +394,7 @@ def hybrid_slices(
     n_rows = rows.total if rows is not None else report.total_prompts
     columns = read_metadata(metadata, n_rows, of="rows in the analysis input")
     failed = as_outcomes("failures", failures, n_rows, of="rows in the analysis input")
-    rows = rows or Rows.all(n_rows)
+    rows = rows if rows is not None else Rows.all(n_rows)
     found = read_into_slices(
         report.slices,
         labels[rows.analysed] if labels.size else labels,

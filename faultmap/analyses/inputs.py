@@ -36,6 +36,7 @@ from faultmap.exceptions import (
 )
 from faultmap.naming.base import Namer
 from faultmap.scoring.base import Scorer, ScoreResult
+from faultmap.scoring.precomputed import PrecomputedScorer
 
 __all__ = [
     "Setup",
@@ -77,7 +78,7 @@ def check_texts(
             f"{duplicates} prompt(s) repeat an earlier prompt; each copy is analysed as its "
             "own row. Deduplicate first if the copies are not separate evaluations.",
             FaultmapWarning,
-            stacklevel=3,
+            stacklevel=5,  # check_texts <- Setup.texts <- recipe <- SliceAnalyzer <- caller
         )
         meta["num_duplicate_prompts"] = duplicates
     if max_text_chars is not None:
@@ -188,8 +189,6 @@ def precomputed(
 ) -> Scorer:
     """Mode 1: a scorer serving the given ``scores`` (warned about when ``references`` were
     given too: the scores win)."""
-    from faultmap.scoring.precomputed import PrecomputedScorer
-
     if references is not None:
         given = "=/".join(names)
         using = f"{given}=" if len(names) == 1 else "the scores"

@@ -83,7 +83,9 @@ def find_slices(
     Inputs are the analysed rows only, assumed validated (same lengths, scores in [0, 1],
     unit vectors); ``rows`` says which input rows they are (default: all), so indices in the
     report refer to the caller's input. ``run`` carries the metadata gathered before and the
-    timer. With ``map_settings`` the report's ``map`` places the prompts.
+    timer. With ``map_settings`` the report's ``map`` places the prompts. With
+    ``metadata_columns`` (one value per input row) the metadata is read into the slices
+    (:func:`faultmap.analyses.hybrid.read_into_slices`) before the report is built.
 
     Example:
         >>> from faultmap.clustering.fixed import FixedClusterer  # doctest: +SKIP
@@ -91,7 +93,7 @@ def find_slices(
         ...     clusterer=FixedClusterer(labels), namer=KeywordNamer(),
         ...     settings=SliceSettings(), embedding_model="precomputed")
     """
-    rows = rows or Rows.all(len(prompts))
+    rows = rows if rows is not None else Rows.all(len(prompts))
     run = run or Run()
     meta = {**run.metadata, **(metadata or {})}
     # Digests of every analysed prompt and of each slice's members: `faultmap diff` matches
