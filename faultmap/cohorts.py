@@ -21,7 +21,6 @@ from faultmap.metrics.cohorts import (
     cohort_failure_rates,
     cohort_labels,
 )
-from faultmap.metrics.cohorts import cut_columns as _cut_all  # noqa: F401 (faultmap.reasons)
 
 __all__ = [
     "HYBRID_RULE",

@@ -263,7 +263,7 @@ def compare_slices(
                 representative_prompts=list(t.context.representative_prompts),
                 examples=[
                     {
-                        "index": int(rows.input_index([i])[0]),
+                        "index": int(rows.analysed[i]),
                         "prompt": prompts[i],
                         "response_a": responses_a[i],
                         "response_b": responses_b[i],

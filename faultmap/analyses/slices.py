@@ -19,7 +19,7 @@ import numpy as np
 
 from faultmap._text import prompt_digest
 from faultmap._validation import as_embeddings
-from faultmap.analyses.hybrid import read_into_slices
+from faultmap.analyses.hybrid import MetadataFindings, read_into_slices
 from faultmap.analyses.inputs import (
     Setup,
     checked_references,
@@ -116,19 +116,23 @@ def find_slices(
         min_slice_size=settings.min_slice_size,
         rows=rows,
     )
+
+    def read_metadata_into(slices: list[FailureSlice], labels: np.ndarray) -> MetadataFindings:
+        return read_into_slices(
+            slices,
+            labels,
+            fails,
+            metadata_columns or {},
+            rows=rows,
+            significance_level=settings.significance_level,
+            min_cell_size=settings.min_slice_size,
+            prompts=prompts,
+        )
+
     if total_failures in (0, n):
         meta["note"] = "no failures" if total_failures == 0 else "every prompt failed"
         if metadata_columns is not None:
-            found = read_into_slices(
-                [],
-                np.array([], dtype=np.int64),
-                fails,
-                metadata_columns,
-                rows=rows,
-                significance_level=settings.significance_level,
-                min_cell_size=settings.min_slice_size,
-            )
-            meta["metadata_analysis"] = found.summary
+            meta["metadata_analysis"] = read_metadata_into([], np.array([], np.int64)).summary
         return AnalysisReport(num_significant=0, slices=[], metadata=run.finish(meta), **common)
 
     with run.timer("cluster"):
@@ -207,7 +211,7 @@ def find_slices(
                 sample_indices=[int(i) for i in rows.input_index(members)],
                 examples=[
                     {
-                        "index": int(rows.input_index([i])[0]),
+                        "index": int(rows.analysed[i]),
                         "prompt": prompts[i],
                         "response": responses[i],
                         "score": float(scores[i]),
@@ -232,16 +236,7 @@ def find_slices(
     cells: list[Any] = []
     if metadata_columns is not None:
         with run.timer("metadata"):
-            found = read_into_slices(
-                slices,
-                labels,
-                fails,
-                metadata_columns,
-                rows=rows,
-                significance_level=settings.significance_level,
-                min_cell_size=settings.min_slice_size,
-                prompts=prompts,
-            )
+            found = read_metadata_into(slices, labels)
         slices, cells, meta["metadata_analysis"] = found.slices, found.cells, found.summary
     positions: dict[str, Any] = {}
     if map_settings is not None:

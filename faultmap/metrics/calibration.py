@@ -461,7 +461,7 @@ def calibration_by_slice(
     # report.rows knows the input rows (older reports: cluster_labels covers them, left-out
     # rows labelled LEFT_OUT); total_prompts counts only the analysed ones.
     cluster_labels = np.asarray(report.cluster_labels, dtype=np.int64)
-    rows = getattr(report, "rows", None)
+    rows = report.rows
     if rows is not None:
         total = rows.total
     else:
