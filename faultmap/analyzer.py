@@ -29,7 +29,7 @@ from faultmap.io import analysis_inputs
 from faultmap.naming.base import Namer
 from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
 from faultmap.scoring.base import Scorer
-from faultmap.significance.tests import TESTS
+from faultmap.significance.tests import CORRECTIONS, TESTS
 
 if TYPE_CHECKING:
     from faultmap.llm.client import LLMClient
@@ -74,6 +74,8 @@ PARAMETERS: dict[str, tuple[Any, ...]] = {
     "map_projection": (None, Options(("pca", "umap"))),
     "map_dims": (Options((2, 3)),),
     "max_map_points": (Interval(int, 1, None),),
+    "confirm": (None, Options(("split",))),
+    "correction": (Options(CORRECTIONS),),
 }
 
 
@@ -129,6 +131,8 @@ class SliceAnalyzer:
         map_projection: str | None = "pca",
         map_dims: int = 2,
         max_map_points: int = 5_000,
+        confirm: str | None = None,
+        correction: str = "bh",
     ) -> None:
         given = locals()
         for name, constraints in PARAMETERS.items():
@@ -178,8 +182,11 @@ class SliceAnalyzer:
         embeddings: Any = None,
         scorer: Scorer | None = None,
         metadata: Any = None,
+        stability_runs: int = 0,
+        null_runs: int = 0,
     ) -> AnalysisReport:
-        """Find failure slices: groups of similar prompts that fail more than the rest.
+        """Find failure slices: groups of similar prompts that fail more than the rest, and
+        failure modes: the slices that are one problem, merged and tested as one group.
 
         Scores come from ``scores`` (mode 1: qualities in [0, 1], higher = better),
         ``references`` (mode 2: cosine similarity of response and reference, negatives
@@ -189,13 +196,25 @@ class SliceAnalyzer:
         out (``metadata["unscored_indices"]``). ``embeddings`` skips the embedding model,
         ``scorer`` replaces the scoring stage, and ``metadata`` (columns such as route or
         language) adds each slice's over-represented values and ``report.hybrid_cells``
-        (:mod:`faultmap.analyses.hybrid`). The statistics: :mod:`faultmap.analyses.slices`.
+        (:mod:`faultmap.analyses.hybrid`). The statistics: :mod:`faultmap.analyses.slices`
+        and, for failure modes, :mod:`faultmap.analyses.modes`.
+
+        Evidence that a finding is real (:mod:`faultmap.analyses.evidence`):
+        ``stability_runs=B`` reclusters and retests B subsamples of 80 % of the rows and
+        gives each slice and mode its ``stability`` (share of reruns that find it again; B
+        clusterings, so off by default); ``null_runs=K`` reruns the tests, the correction and
+        the merge into modes on K permutations of the failure labels over the same clusters
+        (``report.null_audit``: how often a false mode is reported; cheap, clustering never
+        sees the labels). Seeds come from ``random_state``. Split confirmation and the
+        correction are settings of the analyzer (``confirm="split"``, ``correction=``).
 
         Example:
             >>> analyzer = SliceAnalyzer()
             >>> report = analyzer.analyze(prompts, responses, scores=scores)  # doctest: +SKIP
-            >>> report.slices[0].name  # doctest: +SKIP
+            >>> report.failure_modes[0].name  # doctest: +SKIP
         """
+        check_param("analyze", "stability_runs", stability_runs, Interval(int, 0, None))
+        check_param("analyze", "null_runs", null_runs, Interval(int, 0, None))
         return slices.analyze(
             prompts,
             responses,
@@ -210,6 +229,11 @@ class SliceAnalyzer:
                 min_slice_size=self.min_slice_size,
                 failure_threshold=self.failure_threshold,
                 test=self.test,
+                correction=self.correction,
+                confirm=self.confirm,
+                stability_runs=stability_runs,
+                null_runs=null_runs,
+                seed=self.random_state,
             ),
         )
 
@@ -284,6 +308,7 @@ class SliceAnalyzer:
             test_embeddings=test_embeddings,
             production_embeddings=production_embeddings,
             significance_level=self.significance_level,
+            correction=self.correction,
             setup=self._setup(),
         )
 
@@ -341,6 +366,7 @@ class SliceAnalyzer:
                 significance_level=self.significance_level,
                 min_slice_size=self.min_slice_size,
                 failure_threshold=self.failure_threshold,
+                correction=self.correction,
             ),
         )
 

@@ -262,7 +262,8 @@ def test_str_names_the_slice_and_its_adjusted_p(report: AnalysisReport) -> None:
     assert "300 prompts, 70 failures" in text
     assert str(s).startswith(s.name)
     assert repr(report) == (
-        "AnalysisReport(total_prompts=300, baseline_failure_rate=0.233, num_significant=1)"
+        "AnalysisReport(total_prompts=300, baseline_failure_rate=0.233, num_significant=1, "
+        "num_failure_modes=1)"
     )
 
 

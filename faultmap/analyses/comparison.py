@@ -63,6 +63,7 @@ class ComparisonSettings:
     failure_threshold: float = 0.5
     n_examples: int = 5
     n_representative: int = 5
+    correction: str = "bh"
 
 
 def advantage_rate(a_wins: int, b_wins: int) -> float:
@@ -165,6 +166,7 @@ def compare_slices(
         significance_level=settings.significance_level,
         failure_threshold=settings.failure_threshold,
         min_slice_size=settings.min_slice_size,
+        correction=settings.correction,
         rows=rows,
     )
     if a_wins + b_wins == 0:
@@ -182,6 +184,7 @@ def compare_slices(
             labels,
             min_size=settings.min_slice_size,
             test=lambda g, _size: mcnemar_test(int(a_counts[g]), int(b_counts[g])),
+            correction=settings.correction,
         )
 
     with run.timer("name"):

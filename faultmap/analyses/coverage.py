@@ -137,6 +137,7 @@ def find_coverage_gaps(
         num_uncovered=int(uncovered.size),
         significance_level=settings.significance_level,
         min_gap_size=settings.min_gap_size,
+        correction=settings.correction,
         nearest_test_distances=distances.tolist(),
         nearest_test_indices=nearest.tolist(),
     )
@@ -162,7 +163,9 @@ def find_coverage_gaps(
         in_test, in_production, cluster_size = pooled_regions(
             clusterer, test_vectors, production_vectors, region_size, settings
         )
-        regions = test_regions(in_test, in_production, settings.significance_level)
+        regions = test_regions(
+            in_test, in_production, settings.significance_level, settings.correction
+        )
         meta["regions"] = {
             "min_region_size": int(region_size),
             "min_cluster_size": int(cluster_size),
@@ -315,6 +318,7 @@ def audit(
     test_embeddings: Any = None,
     production_embeddings: Any = None,
     significance_level: float = 0.05,
+    correction: str = "bh",
     setup: Setup,
     owner: str = "SliceAnalyzer.audit_coverage",
 ) -> CoverageReport:
@@ -349,6 +353,7 @@ def audit(
             min_gap_size=min_gap_size,
             distance_threshold=None if distance_threshold is None else float(distance_threshold),
             random_state=setup.random_state,
+            correction=correction,
         ),
         embedding_model=embedding_id,
         run=run,

@@ -46,6 +46,7 @@ class CoverageSettings:
     memory_budget: int = DEFAULT_MEMORY_BUDGET
     n_representative: int = 5
     random_state: int = 0
+    correction: str = "bh"
 
 
 def _first_occurrences(texts: Sequence[str]) -> np.ndarray:
@@ -156,10 +157,13 @@ def pooled_regions(
 
 
 def test_regions(
-    test_regions: np.ndarray, production_regions: np.ndarray, alpha: float
+    test_regions: np.ndarray,
+    production_regions: np.ndarray,
+    alpha: float,
+    correction: str = "bh",
 ) -> list[RegionTest]:
     """Fisher's under-representation test on every region that could be significant at
-    ``alpha`` (by its size alone), BH-adjusted across them."""
+    ``alpha`` (by its size alone), adjusted across them (``correction``, BH by default)."""
     n_test, n_prod = len(test_regions), len(production_regions)
     pooled = np.concatenate([test_regions, production_regions])
     in_test = np.arange(len(pooled)) < n_test
@@ -172,6 +176,7 @@ def test_regions(
         test=lambda r, _size: under_representation_test(
             int(test_counts[r]), n_test, int(prod_counts[r]), n_prod
         ),
+        correction=correction,
     )
     return [
         RegionTest(

@@ -11,24 +11,49 @@ namer (keywords offline).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from faultmap._text import prompt_digest
 from faultmap._validation import as_embeddings
+from faultmap.analyses.evidence import (
+    Procedure,
+    confirm,
+    detectable_rates,
+    null_audit,
+    stability,
+)
 from faultmap.analyses.hybrid import MetadataFindings, read_into_slices
 from faultmap.analyses.inputs import (
     Setup,
     checked_references,
+    embed,
     precomputed,
     score,
     scored_rows,
 )
+from faultmap.analyses.modes import (
+    MERGE_LEVEL,
+    ModeChoice,
+    choose_modes,
+    cluster_tree,
+    merge_threshold,
+    per_cluster,
+)
+from faultmap.analyses.name_check import (
+    FLAG_BELOW,
+    check_names,
+    counter_examples,
+    keyword_halves,
+    recheck_names,
+    unseen_members,
+)
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import (
+    Group,
     cluster,
     count_by_group,
     describe_groups,
@@ -36,29 +61,68 @@ from faultmap.core.groups import (
     name_groups,
     naming_fallbacks,
     test_family,
+    unique_names,
 )
 from faultmap.core.projection import MapSettings, prompt_map
 from faultmap.core.rows import Rows, failed
 from faultmap.core.run import Run
 from faultmap.io import read_metadata
-from faultmap.naming.base import Namer
-from faultmap.reports.models import AnalysisReport, ClusterTest, FailureSlice
+from faultmap.naming.base import Namer, SliceLabel
+from faultmap.reports.models import (
+    AnalysisReport,
+    ClusterTest,
+    FailureMode,
+    FailureSlice,
+    ModeNode,
+)
 from faultmap.scoring.base import Scorer
 from faultmap.significance.tests import one_sided_proportion_test
 
-__all__ = ["SliceSettings", "analyze", "find_slices"]
+__all__ = ["SliceSettings", "analyze", "discovery_half", "find_slices"]
+
+#: Stability reruns cluster this share of the rows, drawn without replacement ...
+STABILITY_FRACTION = 0.8
+#: ... and a group counts as found again at this Jaccard index or more.
+STABILITY_JACCARD = 0.5
 
 logger = logging.getLogger("faultmap")
 
 
 @dataclass(frozen=True, kw_only=True)
 class SliceSettings:
+    """What decides the slices and failure modes of one analysis (see
+    :meth:`faultmap.SliceAnalyzer.analyze` for each setting)."""
+
     significance_level: float = 0.05
     min_slice_size: int = 10
     failure_threshold: float = 0.5
     test: str = "fisher"
     n_examples: int = 5
     n_representative: int = 5
+    correction: str = "bh"
+    confirm: str | None = None
+    stability_runs: int = 0
+    null_runs: int = 0
+    seed: int = 0
+    merge_level: float = MERGE_LEVEL
+    check_names: bool = True
+
+    def procedure(self) -> Procedure:
+        return Procedure(
+            test=self.test,
+            correction=self.correction,
+            level=self.significance_level,
+            min_size=self.min_slice_size,
+            merge_level=self.merge_level,
+        )
+
+
+def discovery_half(n: int, seed: int) -> np.ndarray:
+    """The discovery rows of ``confirm="split"``: a seeded random half (the larger half when
+    ``n`` is odd) as a boolean mask; the other rows confirm."""
+    mask = np.zeros(n, dtype=bool)
+    mask[np.random.default_rng(seed).permutation(n)[: n - n // 2]] = True
+    return mask
 
 
 def find_slices(
@@ -77,8 +141,10 @@ def find_slices(
     map_settings: MapSettings | None = None,
     metadata: dict[str, Any] | None = None,
     metadata_columns: dict[str, list[Any]] | None = None,
+    embed_names: Callable[[list[str]], np.ndarray] | None = None,
 ) -> AnalysisReport:
-    """Cluster ``vectors``, test each cluster's failure rate, name the significant ones.
+    """Cluster ``vectors``, test each cluster's failure rate, name the significant ones, and
+    merge the slices that are one problem into failure modes.
 
     Inputs are the analysed rows only, assumed validated (same lengths, scores in [0, 1],
     unit vectors); ``rows`` says which input rows they are (default: all), so indices in the
@@ -86,6 +152,8 @@ def find_slices(
     timer. With ``map_settings`` the report's ``map`` places the prompts. With
     ``metadata_columns`` (one value per input row) the metadata is read into the slices
     (:func:`faultmap.analyses.hybrid.read_into_slices`) before the report is built.
+    ``embed_names`` embeds names with the model that made ``vectors`` (for the name check;
+    without it names are checked by their words).
 
     Example:
         >>> from faultmap.clustering.fixed import FixedClusterer  # doctest: +SKIP
@@ -104,6 +172,7 @@ def find_slices(
     fails = failed(scores, settings.failure_threshold)
     total_failures = int(fails.sum())
     baseline = total_failures / n
+    procedure = settings.procedure()
     common: dict[str, Any] = dict(
         total_prompts=n,
         total_failures=total_failures,
@@ -114,6 +183,7 @@ def find_slices(
         significance_level=settings.significance_level,
         failure_threshold=settings.failure_threshold,
         min_slice_size=settings.min_slice_size,
+        correction=settings.correction,
         rows=rows,
     )
 
@@ -138,14 +208,33 @@ def find_slices(
     with run.timer("cluster"):
         labels = cluster(clusterer, vectors, settings.min_slice_size)
 
+    # With confirm="split" the labels of one half find the slices and modes and the other
+    # half confirms them; clustering saw no label, so it runs on every row.
+    discover = np.ones(n, dtype=bool)
+    if settings.confirm == "split":
+        discover = discovery_half(n, settings.seed)
+    d_labels, d_fails = labels[discover], fails[discover]
+    n_d, f_d = int(discover.sum()), int(d_fails.sum())
+    if settings.confirm == "split":
+        meta["confirmation"] = {
+            "method": "split",
+            "seed": settings.seed,
+            "discovery_rows": n_d,
+            "discovery_failures": f_d,
+            "confirmation_rows": n - n_d,
+            "confirmation_failures": total_failures - f_d,
+            "discovery_indices": [int(i) for i in rows.input_index(np.flatnonzero(discover))],
+        }
+
     with run.timer("test"):
-        fail_counts = count_by_group(labels, fails)
+        fail_counts = count_by_group(d_labels, d_fails)
         family = test_family(
-            labels,
+            d_labels,
             min_size=settings.min_slice_size,
             test=lambda g, size: one_sided_proportion_test(
-                int(fail_counts[g]), size, total_failures, n, test=settings.test
+                int(fail_counts[g]), size, f_d, n_d, test=settings.test
             ),
+            correction=settings.correction,
         )
         tests = [
             ClusterTest(
@@ -161,78 +250,90 @@ def find_slices(
         significant = [
             t
             for t in tests
-            if t.adjusted_p_value < settings.significance_level and t.failure_rate > baseline
+            if t.adjusted_p_value < settings.significance_level and t.failure_rate > f_d / n_d
         ]
         significant.sort(key=lambda t: (t.adjusted_p_value, -t.failure_rate, t.cluster_id))
+        tests = _with_power(tests, {t.cluster_id for t in significant}, f_d / n_d, procedure)
 
-    with run.timer("name"):
-        groups = describe_groups(
-            prompts,
-            vectors,
-            labels,
-            [t.cluster_id for t in significant],
-            n_representative=settings.n_representative,
+    with run.timer("modes"):
+        tree = cluster_tree(vectors, labels, family.group_ids)
+        sizes_d, fails_d = per_cluster(d_labels, d_fails, tree.cluster_ids)
+        choice = choose_modes(
+            tree,
+            sizes_d,
+            fails_d,
+            n_d,
+            f_d,
+            test=settings.test,
+            correction=settings.correction,
+            level=settings.significance_level,
+            merge_level=settings.merge_level,
         )
-        contexts = []
-        for t, group in zip(significant, groups, strict=True):
-            members = group.members
-            worst = members[fails[members]]
-            worst = worst[np.argsort(scores[worst], kind="stable")][: settings.n_examples]
-            contexts.append(
-                group.context(
-                    prompts,
-                    failure_rate=t.failure_rate,
-                    baseline_rate=baseline,
-                    failing_examples=tuple(
-                        (prompts[i], responses[i], float(scores[i])) for i in worst
-                    ),
-                )
-            )
-        names = name_groups(namer, contexts)
+        meta["modes"] = {
+            "merge_level": settings.merge_level,
+            "merge_threshold": merge_threshold(len(tree.cluster_ids), settings.merge_level),
+            "linkage": "average",
+            "metric": "cosine",
+        }
+
+    naming = _Naming(prompts, responses, scores, vectors, fails, settings, baseline)
+    with run.timer("name"):
+        slice_labels, slice_groups, slice_contexts = naming.name(
+            namer, labels, [t.cluster_id for t in significant]
+        )
+        naming.slice_contexts = slice_contexts
 
     slices = []
-    for t, group, ctx, label in zip(significant, groups, contexts, names, strict=True):
-        members = group.members
-        shown = [int(i) for i in members[fails[members]]][: settings.n_examples]
-        shown += [int(i) for i in members[~fails[members]]][: settings.n_examples]
+    for t, group, ctx, label in zip(
+        significant, slice_groups, slice_contexts, slice_labels, strict=True
+    ):
         slices.append(
             FailureSlice(
                 name=label.name,
                 description=label.description,
-                size=t.size,
-                failure_rate=t.failure_rate,
+                size=len(group.members),
+                failure_rate=float(fails[group.members].mean()),
                 baseline_rate=baseline,
-                effect_size=t.failure_rate / baseline,
+                effect_size=float(fails[group.members].mean()) / baseline,
                 p_value=t.p_value,
                 adjusted_p_value=t.adjusted_p_value,
                 test_used=t.test_used,
                 root_cause=label.root_cause,
                 suggested_remediation=label.suggested_remediation,
-                sample_indices=[int(i) for i in rows.input_index(members)],
-                examples=[
-                    {
-                        "index": int(rows.analysed[i]),
-                        "prompt": prompts[i],
-                        "response": responses[i],
-                        "score": float(scores[i]),
-                        "failed": bool(fails[i]),
-                    }
-                    for i in shown
-                ],
-                representative_prompts=list(ctx.representative_prompts),
                 cluster_id=t.cluster_id,
-                num_failures=t.num_failures,
-                rest_failure_rate=(total_failures - t.num_failures) / (n - t.size),
-                risk_difference=t.failure_rate - baseline,
-                confidence_interval=interval(t.num_failures, t.size),
-                keywords=list(ctx.keywords),
-                naming_source=label.source,
-                naming_error=label.error,
-                prompt_digests=[digests[i] for i in members],
+                risk_difference=float(fails[group.members].mean()) - baseline,
+                **naming.fields(group, ctx, label, rows, digests),
             )
         )
-    if naming_fallbacks(slices):
-        meta["naming_fallbacks"] = naming_fallbacks(slices)
+
+    with run.timer("name_modes"):
+        modes, nodes = _failure_modes(choice, labels, slices, naming, namer, rows, digests)
+
+    if settings.check_names:
+        with run.timer("name_check"):
+            slices, modes, meta["name_check"] = naming.check(
+                namer, labels, slices, modes, embed_names
+            )
+
+    slices, modes = _evidence(
+        slices, modes, labels, vectors, fails, discover, clusterer, settings, meta, run
+    )
+    null = None
+    if settings.null_runs:
+        with run.timer("null_audit"):
+            null = null_audit(
+                d_labels,
+                d_fails,
+                vectors[discover],
+                procedure,
+                runs=settings.null_runs,
+                seed=settings.seed,
+            )
+
+    # A mode that is one slice carries that slice's name: count each naming once.
+    named = [*slices, *(m for m in modes if m.name not in {s.name for s in slices})]
+    if naming_fallbacks(named):
+        meta["naming_fallbacks"] = naming_fallbacks(named)
     cells: list[Any] = []
     if metadata_columns is not None:
         with run.timer("metadata"):
@@ -255,13 +356,371 @@ def find_slices(
         slices=slices,
         metadata=run.finish(meta),
         num_clusters=family.num_groups,
-        num_unclustered=family.num_ungrouped,
-        num_untested=family.num_untested,
+        num_unclustered=int((labels == -1).sum()),
+        num_untested=int(((labels >= 0) & ~np.isin(labels, family.group_ids)).sum()),
         clusters=tests,
         hybrid_cells=cells,
         cluster_labels=[int(x) for x in rows.spread(labels)],
+        failure_modes=modes,
+        mode_nodes=nodes,
+        null_audit=null,
         **common,
     )
+
+
+def _with_power(
+    tests: list[ClusterTest], reported: set[int], baseline: float, procedure: Procedure
+) -> list[ClusterTest]:
+    """``tests`` with the detectable failure rate of each cluster that was not reported."""
+    rates = detectable_rates(
+        np.array([t.size for t in tests]),
+        np.array([t.p_value for t in tests]),
+        np.array([t.adjusted_p_value for t in tests]),
+        baseline,
+        procedure,
+    )
+    return [
+        t if t.cluster_id in reported else replace(t, detectable_failure_rate=rate)
+        for t, rate in zip(tests, rates, strict=True)
+    ]
+
+
+class _Naming:
+    """Describes and names groups of rows (slices or modes) the same way, and checks names."""
+
+    def __init__(
+        self,
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        scores: np.ndarray,
+        vectors: np.ndarray,
+        fails: np.ndarray,
+        settings: SliceSettings,
+        baseline: float,
+    ) -> None:
+        self.prompts, self.responses, self.scores = prompts, responses, scores
+        self.vectors, self.fails, self.settings, self.baseline = vectors, fails, settings, baseline
+        self.slice_contexts: list[Any] = []
+        self.mode_contexts: list[Any] = []
+
+    def describe(self, labels: np.ndarray, group_ids: Sequence[int]) -> list[tuple[Group, Any]]:
+        """Each group's description and the context a namer sees (its central prompts and
+        its worst failures)."""
+        groups = describe_groups(
+            self.prompts,
+            self.vectors,
+            labels,
+            list(group_ids),
+            n_representative=self.settings.n_representative,
+        )
+        out = []
+        for group in groups:
+            members = group.members
+            worst = members[self.fails[members]]
+            worst = worst[np.argsort(self.scores[worst], kind="stable")][: self.settings.n_examples]
+            rate = float(self.fails[members].mean())
+            ctx = group.context(
+                self.prompts,
+                failure_rate=rate,
+                baseline_rate=self.baseline,
+                failing_examples=tuple(
+                    (self.prompts[i], self.responses[i], float(self.scores[i])) for i in worst
+                ),
+            )
+            out.append((group, ctx, worst))
+        return out
+
+    def name(
+        self, namer: Namer, labels: np.ndarray, group_ids: Sequence[int]
+    ) -> tuple[list[SliceLabel], list[Group], list[Any]]:
+        described = self.describe(labels, group_ids)
+        contexts = [ctx for _, ctx, _ in described]
+        return name_groups(namer, contexts), [g for g, _, _ in described], contexts
+
+    def check(
+        self,
+        namer: Namer,
+        labels: np.ndarray,
+        slices: list[FailureSlice],
+        modes: list[FailureMode],
+        embed_names: Callable[[list[str]], np.ndarray] | None,
+    ) -> tuple[list[FailureSlice], list[FailureMode], dict[str, Any] | None]:
+        """Slices and modes with their ``name_check`` (see
+        :mod:`faultmap.analyses.name_check`); flagged LLM names asked once more with
+        counter-examples. Returns the summary for ``metadata["name_check"]``."""
+        if not slices and not modes:
+            return slices, modes, None
+        mode_labels = np.full(len(labels), -1, dtype=np.int64)
+        for j, m in enumerate(modes):
+            mode_labels[np.isin(labels, m.cluster_ids)] = j
+        used = {x.name for x in [*slices, *modes]}
+        renamed = 0
+        checked: list[Any] = []
+        for items, kind_labels, ids, contexts in (
+            (slices, labels, [x.cluster_id for x in slices], self.slice_contexts),
+            (modes, mode_labels, list(range(len(modes))), self.mode_contexts),
+        ):
+            results, count = self._check_kind(
+                namer, items, kind_labels, ids, contexts, embed_names, used
+            )
+            checked.append(results)
+            renamed += count
+        new_slices, new_modes = checked
+        flagged = sum(
+            x.name_check is not None and x.name_check < FLAG_BELOW
+            for x in [*new_slices, *new_modes]
+        )
+        summary = {
+            "method": "embedding" if embed_names is not None else "keywords",
+            "flag_below": FLAG_BELOW,
+            "flagged": int(flagged),
+            "renamed": renamed,
+            "seed": self.settings.seed,
+        }
+        return new_slices, new_modes, summary
+
+    def _check_kind(
+        self,
+        namer: Namer,
+        items: list[Any],
+        labels: np.ndarray,
+        ids: list[int],
+        contexts: list[Any],
+        embed: Callable[[list[str]], np.ndarray] | None,
+        used: set[str],
+    ) -> tuple[list[Any], int]:
+        if not items:
+            return [], 0
+        seed = self.settings.seed
+        members = [np.flatnonzero(labels == g) for g in ids]
+        llm = [x.naming_source == "llm" for x in items]
+        # A keyword name is judged on the half of the members it was not made from; an LLM
+        # name on the members the LLM was not shown.
+        half_names, halves = keyword_halves(self.prompts, labels, ids, seed=seed)
+        names = [
+            x.name if is_llm else h for x, is_llm, h in zip(items, llm, half_names, strict=True)
+        ]
+        held = [
+            unseen_members(self.prompts, m, ctx) if is_llm else h
+            for m, ctx, is_llm, h in zip(members, contexts, llm, halves, strict=True)
+        ]
+        vectors = self.vectors if embed is not None else None
+        aucs = check_names(
+            self.prompts, vectors, members, names, held_out=held, embed=embed, seed=seed
+        )
+        everyone = np.arange(len(self.prompts))
+        counter = [
+            tuple(
+                self.prompts[i]
+                for i in counter_examples(self.vectors, m, np.setdiff1d(everyone, m))
+            )
+            if is_llm and auc < FLAG_BELOW
+            else ()
+            for m, is_llm, auc in zip(members, llm, aucs, strict=True)
+        ]
+        again, count = recheck_names(namer, contexts, aucs, counter, llm_named=llm)
+        out = []
+        for i, (item, auc, label) in enumerate(zip(items, aucs, again, strict=True)):
+            if label is not None:
+                used.discard(item.name)
+                label = unique_names([label], used)[0]
+                auc = check_names(
+                    self.prompts,
+                    vectors,
+                    [members[i]],
+                    [label.name],
+                    held_out=[held[i]],
+                    embed=embed,
+                    seed=seed,
+                )[0]
+                item = replace(
+                    item,
+                    name=label.name,
+                    description=label.description,
+                    root_cause=label.root_cause,
+                    suggested_remediation=label.suggested_remediation,
+                )
+            out.append(replace(item, name_check=None if np.isnan(auc) else round(float(auc), 4)))
+        return out, count
+
+    def fields(
+        self, group: Group, ctx: Any, label: SliceLabel, rows: Rows, digests: list[str]
+    ) -> dict[str, Any]:
+        """The fields a slice and a mode share, from its members."""
+        members, fails, n = group.members, self.fails, len(self.fails)
+        num_failures = int(fails[members].sum())
+        shown = [int(i) for i in members[fails[members]]][: self.settings.n_examples]
+        shown += [int(i) for i in members[~fails[members]]][: self.settings.n_examples]
+        rest = n - len(members)
+        return dict(
+            sample_indices=[int(i) for i in rows.input_index(members)],
+            examples=[
+                {
+                    "index": int(rows.analysed[i]),
+                    "prompt": self.prompts[i],
+                    "response": self.responses[i],
+                    "score": float(self.scores[i]),
+                    "failed": bool(fails[i]),
+                }
+                for i in shown
+            ],
+            representative_prompts=list(ctx.representative_prompts),
+            num_failures=num_failures,
+            rest_failure_rate=(int(fails.sum()) - num_failures) / rest if rest else 0.0,
+            confidence_interval=interval(num_failures, len(members)),
+            keywords=list(ctx.keywords),
+            naming_source=label.source,
+            naming_error=label.error,
+            prompt_digests=[digests[i] for i in members],
+        )
+
+
+def _failure_modes(
+    choice: ModeChoice,
+    labels: np.ndarray,
+    slices: list[FailureSlice],
+    naming: _Naming,
+    namer: Namer,
+    rows: Rows,
+    digests: list[str],
+) -> tuple[list[FailureMode], list[ModeNode]]:
+    """The chosen modes as results (named from all their members) and every tested node."""
+    tree = choice.tree
+    c = len(tree.cluster_ids)
+    nodes = [
+        ModeNode(
+            node_id=k,
+            cluster_ids=choice.node(k).cluster_ids,
+            children=[] if k < c else [int(x) for x in tree.children[k - c]],
+            size=int(choice.sizes[k]),
+            num_failures=int(choice.failures[k]),
+            p_value=float(choice.p_values[k]),
+            adjusted_p_value=float(choice.adjusted[k]),
+            test_used=str(choice.tests_used[k]),
+            merge_p_value=None if k < c else float(choice.merge_p_values[k]),
+            homogeneous=bool(choice.homogeneous[k]),
+        )
+        for k in range(tree.num_nodes)
+    ]
+    if not choice.modes:
+        return [], nodes
+    position = {s.cluster_id: i for i, s in enumerate(slices)}
+    mode_labels = np.full(len(labels), -1, dtype=np.int64)
+    for j, k in enumerate(choice.modes):
+        mode_labels[np.isin(labels, nodes[k].cluster_ids)] = j
+    described = naming.describe(mode_labels, range(len(choice.modes)))
+    # A mode that is one slice keeps the slice's name; the others are named from all their
+    # members, in one batch, and kept distinct from the slice names.
+    fresh = [
+        j
+        for j, k in enumerate(choice.modes)
+        if not (len(nodes[k].cluster_ids) == 1 and nodes[k].cluster_ids[0] in position)
+    ]
+    named = unique_names(
+        name_groups(namer, [described[j][1] for j in fresh]), {s.name for s in slices}
+    )
+    labels_by_mode: dict[int, SliceLabel] = dict(zip(fresh, named, strict=True))
+    naming.mode_contexts = [ctx for _, ctx, _ in described]
+    modes = []
+    baseline = naming.baseline
+    for j, k in enumerate(choice.modes):
+        group, ctx, _ = described[j]
+        node = nodes[k]
+        if j in labels_by_mode:
+            label = labels_by_mode[j]
+        else:
+            s = slices[position[node.cluster_ids[0]]]
+            label = SliceLabel(
+                s.name,
+                s.description,
+                s.root_cause,
+                s.suggested_remediation,
+                s.naming_source,
+                s.naming_error,
+            )
+        rate = float(naming.fails[group.members].mean())
+        modes.append(
+            FailureMode(
+                name=label.name,
+                description=label.description,
+                size=len(group.members),
+                failure_rate=rate,
+                baseline_rate=baseline,
+                effect_size=rate / baseline,
+                p_value=node.p_value,
+                adjusted_p_value=node.adjusted_p_value,
+                test_used=node.test_used,
+                slices=sorted(position[g] for g in node.cluster_ids if g in position),
+                cluster_ids=node.cluster_ids,
+                node_id=k,
+                root_cause=label.root_cause,
+                suggested_remediation=label.suggested_remediation,
+                **naming.fields(group, ctx, label, rows, digests),
+            )
+        )
+    return modes, nodes
+
+
+def _evidence(
+    slices: list[FailureSlice],
+    modes: list[FailureMode],
+    labels: np.ndarray,
+    vectors: np.ndarray,
+    fails: np.ndarray,
+    discover: np.ndarray,
+    clusterer: Clusterer,
+    settings: SliceSettings,
+    meta: dict[str, Any],
+    run: Run,
+) -> tuple[list[FailureSlice], list[FailureMode]]:
+    """Slices and modes with their confirmation on the held-out half and their stability."""
+    slice_rows = [np.flatnonzero(labels == s.cluster_id) for s in slices]
+    mode_rows = [np.flatnonzero(np.isin(labels, m.cluster_ids)) for m in modes]
+    if settings.confirm == "split":
+        with run.timer("confirm"):
+            held_out = ~discover
+            slices = [
+                replace(s, confirmation_p_value=p, confirmation_size=k, confirmation_failures=f)
+                for s, (p, k, f) in zip(
+                    slices, confirm(slice_rows, fails, held_out, test=settings.test), strict=True
+                )
+            ]
+            modes = [
+                replace(m, confirmation_p_value=p, confirmation_size=k, confirmation_failures=f)
+                for m, (p, k, f) in zip(
+                    modes, confirm(mode_rows, fails, held_out, test=settings.test), strict=True
+                )
+            ]
+    if settings.stability_runs:
+        with run.timer("stability"):
+            # Reruns see what the discovery saw: the discovery rows (all rows without a split).
+            where = np.full(len(labels), -1, dtype=np.int64)
+            where[discover] = np.arange(int(discover.sum()))
+
+            def local(groups: list[np.ndarray]) -> list[np.ndarray]:
+                return [where[g][where[g] >= 0] for g in groups]
+
+            slice_scores, mode_scores = stability(
+                vectors[discover],
+                fails[discover],
+                clusterer,
+                settings.procedure(),
+                slices=local(slice_rows),
+                modes=local(mode_rows),
+                runs=settings.stability_runs,
+                seed=settings.seed,
+                fraction=STABILITY_FRACTION,
+                jaccard=STABILITY_JACCARD,
+            )
+            slices = [replace(s, stability=x) for s, x in zip(slices, slice_scores, strict=True)]
+            modes = [replace(m, stability=x) for m, x in zip(modes, mode_scores, strict=True)]
+        meta["stability"] = {
+            "runs": settings.stability_runs,
+            "fraction": STABILITY_FRACTION,
+            "jaccard": STABILITY_JACCARD,
+            "seed": settings.seed,
+        }
+    return slices, modes
 
 
 def analyze(
@@ -296,6 +755,12 @@ def analyze(
         scored, values = score(scorer, prompts, responses)
         rows = scored_rows(values, sampling_errors=scored.metadata.get("sampling_errors"))
     vectors, embedding_id = setup.vectors(prompts, embeddings, run)
+    embed_names = None
+    if embeddings is None:  # names can be embedded by the model that made the vectors
+
+        def embed_names(names: list[str]) -> np.ndarray:
+            return embed(setup.embedder(), names)[0]
+
     run.metadata = {**meta, **scored.metadata, "random_state": setup.random_state}
     if rows.is_subset:
         run.metadata["unscored_indices"] = rows.reasons()["unscored"]
@@ -313,6 +778,7 @@ def analyze(
         run=run,
         map_settings=setup.map_settings,
         metadata_columns=columns,
+        embed_names=embed_names,
     )
     logger.info(
         "faultmap: %d significant slice(s) among %d prompts",

@@ -2,9 +2,9 @@
 
 An analysis groups rows (clusters of prompt vectors, regions of pooled prompts, cells of a
 cluster x metadata table), counts something per group, tests each group that is large
-enough, corrects across the tested groups (one Benjamini–Hochberg family), puts an interval
-on each group's rate, and describes and names the groups it reports. The steps live here
-once:
+enough, corrects across the tested groups (one family, Benjamini–Hochberg by default), puts
+an interval on each group's rate, and describes and names the groups it reports. The steps
+live here once:
 
 - :func:`cluster` runs the clustering stage and checks what it returned;
 - :func:`count_by_group` counts a 0/1 column per group;
@@ -38,11 +38,12 @@ from typing import Any
 
 import numpy as np
 
+from faultmap._validation import Options, check_param
 from faultmap.clustering.base import Clusterer
 from faultmap.exceptions import ClusteringError, DataError
 from faultmap.naming.base import Namer, SliceContext, SliceLabel
 from faultmap.naming.keywords import KeywordNamer, distinctive_terms
-from faultmap.significance.tests import benjamini_hochberg, wilson_interval
+from faultmap.significance.tests import CORRECTIONS, adjust, wilson_interval
 
 __all__ = [
     "Family",
@@ -118,7 +119,8 @@ def count_by_group(labels: np.ndarray, column: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Family:
     """The groups tested together: ids, sizes, each test's result (with ``p_value`` and
-    ``test_used``) and the Benjamini–Hochberg adjusted p-values, in ascending id order.
+    ``test_used``) and the adjusted p-values (Benjamini–Hochberg unless the family was
+    tested with another correction), in ascending id order.
 
     ``num_groups`` counts every group (label >= 0), ``num_ungrouped`` the rows in none, and
     ``num_untested`` the rows of groups too small to test.
@@ -144,10 +146,12 @@ def test_family(
     min_size: int,
     test: Callable[[int, int], Any],
     eligible: Callable[[int, int], bool] | None = None,
+    correction: str = "bh",
 ) -> Family:
     """Test each group of at least ``min_size`` rows (and ``eligible(group, size)``, a rule
     that may look at sizes only) with ``test(group, size)``; adjust the p-values as one
-    Benjamini–Hochberg family."""
+    family with ``correction`` (one of :data:`~faultmap.significance.CORRECTIONS`)."""
+    check_param("test_family", "correction", correction, Options(CORRECTIONS))
     labels = np.asarray(labels)
     inside = labels[labels >= 0]
     ids, sizes = np.unique(inside, return_counts=True)
@@ -155,7 +159,7 @@ def test_family(
     if eligible is not None:
         keep &= np.array([eligible(int(g), int(n)) for g, n in zip(ids, sizes, strict=True)], bool)
     results = tuple(test(int(g), int(n)) for g, n in zip(ids[keep], sizes[keep], strict=True))
-    adjusted = correct([r.p_value for r in results])
+    adjusted = correct([r.p_value for r in results], correction)
     return Family(
         group_ids=ids[keep].astype(np.int64),
         sizes=sizes[keep].astype(np.int64),
@@ -167,15 +171,19 @@ def test_family(
     )
 
 
-def correct(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
+test_family.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def correct(p_values: Sequence[float] | np.ndarray, method: str = "bh") -> np.ndarray:
     """The multiple-testing correction of one family of tests, the same in every analysis:
-    Benjamini–Hochberg adjusted p-values (:func:`faultmap.significance.benjamini_hochberg`).
+    adjusted p-values, Benjamini–Hochberg unless ``method`` says "by" or "holm"
+    (:func:`faultmap.significance.adjust`).
 
     Example:
         >>> correct([0.01, 0.04, 0.03]).round(3).tolist()
         [0.03, 0.04, 0.04]
     """
-    return benjamini_hochberg(p_values)
+    return adjust(p_values, method)
 
 
 def interval(failures: int, size: int) -> tuple[float, float]:

@@ -25,7 +25,10 @@ class SliceContext:
     numbers in ``statistics`` (name -> value pairs, e.g. the mean distance of a coverage gap
     to the test set, or each model's failure rate in a comparison slice); for "comparison"
     slices ``failing_examples`` are prompts the losing model failed and the winner passed,
-    and ``model_names`` names models A and B.
+    and ``model_names`` names models A and B. ``counter_examples`` are prompts that are not
+    in the slice but look like its members; when given, the name should exclude them (set
+    when a name that did not discriminate is asked for again, see
+    :mod:`faultmap.analyses.name_check`).
     """
 
     slice_id: int
@@ -38,6 +41,7 @@ class SliceContext:
     kind: str = "failure"
     statistics: tuple[tuple[str, float], ...] = ()
     model_names: tuple[str, ...] = ()
+    counter_examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

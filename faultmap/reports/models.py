@@ -61,10 +61,13 @@ __all__ = [
     "CoverageReport",
     "Example",
     "ExplainedCell",
+    "FailureMode",
     "FailureSlice",
     "HybridCell",
     "LLMUsage",
     "MetadataAnalysis",
+    "ModeNode",
+    "NullAudit",
     "OverRepresentedValue",
     "PromptMap",
     "RegionSettings",
@@ -149,9 +152,62 @@ class ClusterTest(Record):
     adjusted_p_value: float
     test_used: str
 
+    #: For a cluster that was tested but not reported: the smallest true failure rate its
+    #: size could have detected with 80 % power at the level its p-value had to reach (see
+    #: :func:`faultmap.significance.detectable_rate`), so "no slice here" is read correctly.
+    #: ``None`` for reported clusters and in reports written before faultmap computed it.
+    detectable_failure_rate: float | None = field(default=None, metadata=OMIT_NONE)
+
     @property
     def failure_rate(self) -> float:
         return self.num_failures / self.size if self.size else 0.0
+
+
+@dataclass(frozen=True)
+class ModeNode(Record):
+    """One node of the cluster tree tested for failure modes (see
+    :mod:`faultmap.analyses.modes`): the tested clusters under it, its two children (node ids;
+    none for a leaf), its counts and one-sided test against the rest, the adjusted p-value in
+    the family of every node, and ``merge_p_value``, the two-sided test that its children fail
+    at the same rate (``None`` for a leaf). ``homogeneous`` is true when every merge below it,
+    and its own, has ``merge_p_value`` above ``metadata["modes"]["merge_threshold"]``."""
+
+    node_id: int
+    cluster_ids: list[int]
+    children: list[int]
+    size: int
+    num_failures: int
+    p_value: float
+    adjusted_p_value: float
+    test_used: str
+    merge_p_value: float | None = None
+    homogeneous: bool = True
+
+    @property
+    def failure_rate(self) -> float:
+        return self.num_failures / self.size if self.size else 0.0
+
+
+@dataclass(frozen=True)
+class NullAudit(Record):
+    """The whole testing procedure rerun on permuted failure labels
+    (``analyze(..., null_runs=K)``): the clusters are kept (clustering never sees the
+    labels), the failures are shuffled among the analysed rows ``runs`` times, and the
+    tests, the correction and the merge into failure modes are redone each time.
+
+    ``fwer`` is the share of permuted runs that report at least one failure mode (every one
+    of them false); ``slice_fwer`` the same for slices; ``expected_false_modes`` and
+    ``expected_false_slices`` are the mean numbers reported per permuted run. With the
+    default Benjamini–Hochberg correction at level q, ``fwer`` should stay near or below q.
+    """
+
+    runs: int
+    fwer: float
+    expected_false_modes: float
+    expected_false_slices: float
+    slice_fwer: float
+    level: float
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -196,6 +252,62 @@ class FailureSlice(_Views):
     #: ``count``, ``slice_share``, ``rest_share``, ``lift``, ``p_value``, ``adjusted_p_value``.
     over_represented_values: list[OverRepresentedValue] = field(default_factory=list)
 
+    #: Evidence that the slice is real (each ``None`` unless computed; see the README):
+    #: ``stability`` is the share of ``stability_runs`` subsample reruns that report a slice
+    #: with Jaccard >= 0.5 to this one; ``confirmation_p_value`` the one-sided test of this
+    #: slice on the held-out half (``confirm="split"``; ``confirmation_size`` /
+    #: ``confirmation_failures`` are its counts there); ``name_check`` how well the name picks
+    #: out members it was not made from against non-members (AUC, 0.5 = no better than chance).
+    stability: float | None = field(default=None, metadata=OMIT_NONE)
+    confirmation_p_value: float | None = field(default=None, metadata=OMIT_NONE)
+    confirmation_size: int | None = field(default=None, metadata=OMIT_NONE)
+    confirmation_failures: int | None = field(default=None, metadata=OMIT_NONE)
+    name_check: float | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass(frozen=True)
+class FailureMode(_Views):
+    """One problem: neighbouring clusters that fail at rates not significantly different,
+    merged and tested as one group (see :mod:`faultmap.analyses.modes`).
+
+    ``slices`` are positions in ``report.slices`` of the slices inside this mode (a mode may
+    also take in clusters that were not significant alone: ``cluster_ids`` lists them all).
+    ``p_value`` is the one-sided test of the mode against the rest; ``adjusted_p_value`` is
+    corrected across every node of the cluster tree (``report.mode_nodes``), the family the
+    mode was chosen from. ``node_id`` is the mode's node there. The evidence fields read as
+    on :class:`FailureSlice`.
+    """
+
+    name: str
+    description: str
+    size: int
+    num_failures: int
+    failure_rate: float
+    baseline_rate: float
+    effect_size: float
+    confidence_interval: tuple[float, float]
+    p_value: float
+    adjusted_p_value: float
+    test_used: str
+    rest_failure_rate: float = 0.0
+    slices: list[int] = field(default_factory=list)
+    cluster_ids: list[int] = field(default_factory=list)
+    node_id: int = -1
+    sample_indices: list[int] = field(default_factory=list)
+    examples: list[Example] = field(default_factory=list)
+    representative_prompts: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    root_cause: str = ""
+    suggested_remediation: str = ""
+    naming_source: str = "keywords"
+    naming_error: str | None = None
+    prompt_digests: list[str] = field(default_factory=list)
+    stability: float | None = field(default=None, metadata=OMIT_NONE)
+    confirmation_p_value: float | None = field(default=None, metadata=OMIT_NONE)
+    confirmation_size: int | None = field(default=None, metadata=OMIT_NONE)
+    confirmation_failures: int | None = field(default=None, metadata=OMIT_NONE)
+    name_check: float | None = field(default=None, metadata=OMIT_NONE)
+
 
 @dataclass(frozen=True)
 class AnalysisReport(_ReportViews):
@@ -239,11 +351,32 @@ class AnalysisReport(_ReportViews):
     #: :class:`faultmap.core.rows.Rows`); ``None`` in reports written before faultmap kept it.
     rows: Rows | None = field(default=None, metadata=OMIT_NONE)
 
+    #: One entry per problem: slices that are one problem merged into a failure mode, most
+    #: significant first (see :class:`FailureMode`); ``mode_nodes`` is every node of the
+    #: cluster tree that was tested (the family the modes were chosen from), so the
+    #: correction and the choice can be redone from ``to_dict()``.
+    failure_modes: list[FailureMode] = field(default_factory=list)
+    mode_nodes: list[ModeNode] = field(default_factory=list)
+
+    #: The multiple-testing correction of every family: "bh" (Benjamini–Hochberg, default),
+    #: "by" (Benjamini–Yekutieli) or "holm".
+    correction: str = "bh"
+
+    #: The procedure rerun on permuted labels (``analyze(..., null_runs=K)``); ``None``
+    #: unless asked for.
+    null_audit: NullAudit | None = field(default=None, metadata=OMIT_NONE)
+
+    @property
+    def num_failure_modes(self) -> int:
+        """How many failure modes were reported."""
+        return len(self.failure_modes)
+
     def __repr__(self) -> str:
         return (
             f"AnalysisReport(total_prompts={self.total_prompts}, "
             f"baseline_failure_rate={self.baseline_failure_rate:.3f}, "
-            f"num_significant={self.num_significant})"
+            f"num_significant={self.num_significant}, "
+            f"num_failure_modes={self.num_failure_modes})"
         )
 
 
@@ -332,6 +465,8 @@ class CoverageReport(_ReportViews):
     significance_level: float = 0.05
     min_gap_size: int = 5
     regions: list[RegionTest] = field(default_factory=list)
+    #: The correction of the region family: "bh" (default), "by" or "holm".
+    correction: str = "bh"
     nearest_test_distances: list[float] = field(default_factory=list)
     nearest_test_indices: list[int] = field(default_factory=list)
     map: PromptMap = field(default_factory=PromptMap)
@@ -423,6 +558,8 @@ class ComparisonReport(_ReportViews):
     num_unclustered: int = 0
     num_untested: int = 0
     cluster_labels: list[int] = field(default_factory=list)
+    #: The correction of the slice family: "bh" (default), "by" or "holm".
+    correction: str = "bh"
     map: PromptMap = field(default_factory=PromptMap)
     #: Which input rows were compared and which were left out, and why.
     rows: Rows | None = field(default=None, metadata=OMIT_NONE)

@@ -297,6 +297,19 @@ class AnalysisMetadata(MappingRecord):
     timings_s: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
     metadata_analysis: MetadataAnalysis | None = field(default=None, metadata=OMIT_NONE)
     llm: LLMUsage | None = field(default=None, metadata=OMIT_NONE)
+    #: How the failure modes were chosen: ``merge_level`` and ``merge_threshold`` (it
+    #: Bonferroni-corrected over the tree's merges: children whose two-sided merge test is
+    #: at or below it are not merged), ``linkage`` and ``metric`` of the cluster tree.
+    modes: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
+    #: ``confirm="split"``: ``seed``, ``discovery_rows`` / ``discovery_failures`` and
+    #: ``confirmation_rows`` / ``confirmation_failures`` (the counts of each half), and
+    #: ``discovery_indices`` (input rows of the discovery half).
+    confirmation: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
+    #: ``stability_runs``: ``runs``, ``fraction`` of rows per subsample, ``jaccard``, ``seed``.
+    stability: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
+    #: How names were checked: ``method`` ("embedding" or "keywords"), ``flag_below`` and
+    #: ``flagged`` (how many names did not discriminate), ``renamed`` (LLM names asked again).
+    name_check: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
 
 

@@ -1,0 +1,278 @@
+"""Failure modes: slices that are one problem, merged and tested as one group.
+
+One real problem often comes back as several slices: HDBSCAN cuts a task into clusters by
+its rare tokens (chess positions by their moves, counting prompts by the objects counted).
+This module puts the slices of one problem back together, and does it with a procedure whose
+error rate is known.
+
+The procedure
+-------------
+1. **A tree that never sees the labels.** The tested clusters (every cluster of at least
+   ``min_slice_size`` rows) are the leaves; their centroids (mean unit vector, renormalised)
+   are joined by average-linkage agglomeration on cosine distance
+   (``scipy.cluster.hierarchy.linkage``). Each of the ``2C - 1`` nodes is the union of the
+   clusters below it. Because the tree is built from the vectors alone, this family of
+   candidate groups is fixed before any failure label is looked at.
+2. **Every node is tested, as one family.** Each node gets the same one-sided test as a
+   slice (its failure count against the rest of the analysed rows), and the ``2C - 1``
+   p-values are corrected as one family (Benjamini–Hochberg by default; BY or Holm on
+   request). The fine slices keep their own family of ``C`` tests.
+3. **Merging looks at the labels, but only picks among rejected nodes.** A node is
+   *homogeneous* when its two children fail at rates that a two-sided Fisher test does not
+   tell apart and both children are homogeneous (leaves are). The ``C - 1`` merge tests are
+   Bonferroni-corrected: a merge is refused when ``merge_p_value <= merge_level / (C - 1)``
+   (``merge_level`` 0.05), so a problem that truly fails at one rate is split by chance with
+   probability at most 0.05 however many clusters it spans. (Without the correction, a
+   task cut into five clusters at one true rate was split by binomial noise alone.)
+   Walking down from the root, the first node that is both rejected (adjusted p-value below
+   the significance level, rate above the baseline) and homogeneous is a failure mode;
+   below it nothing else is reported as a mode. Modes are disjoint.
+
+Why the error rate holds: every mode is a node rejected by a correction over a family that
+was fixed without the labels. Under the complete null (no cluster fails more than the rest),
+any reported mode means at least one rejection in that family, so the chance of reporting
+any mode is at most the chance that BH rejects anything, which is at most the level q (BH
+controls the family-wise error under the complete null, for independent or positively
+dependent tests; nested "group against the rest" tests are positively dependent; BY and
+Holm need no such condition). The merge only chooses *which* rejected node to show. The
+null audit (:func:`faultmap.analyses.evidence.null_audit`) reruns this whole procedure on
+permuted labels and measures the rate on the user's own clusters. For partial nulls the
+guarantee is on the node family (false discoveries among rejected nodes); a mode that joins
+a failing cluster with a healthy neighbour is still a true discovery of a group that fails
+more than the rest, and its member slices say which parts carry it.
+
+Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> centres = np.eye(4)[[0, 0, 1, 2, 3]] + np.eye(4)[[1, 1, 0, 3, 2]] * 0.3
+    >>> vectors = np.repeat(centres, 40, axis=0) + rng.normal(0, 0.01, (200, 4))
+    >>> vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    >>> labels = np.repeat([0, 1, 2, 3, 4], 40)
+    >>> fails = rng.random(200) < np.repeat([0.6, 0.6, 0.1, 0.1, 0.1], 40)
+    >>> modes = find_modes(vectors, labels, fails, cluster_ids=[0, 1, 2, 3, 4])
+    >>> [node.cluster_ids for node in modes.chosen]
+    [[0, 1]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from faultmap.significance.tests import (
+    adjust,
+    homogeneity_tests,
+    one_sided_proportion_tests,
+)
+
+__all__ = [
+    "MERGE_LEVEL",
+    "ClusterTree",
+    "ModeChoice",
+    "choose_modes",
+    "cluster_tree",
+    "find_modes",
+    "merge_threshold",
+    "per_cluster",
+]
+
+#: Two neighbouring groups are merged unless a two-sided Fisher test of "same failure rate"
+#: gives a p-value at or below this, Bonferroni-corrected over the tree's merges.
+MERGE_LEVEL = 0.05
+
+
+@dataclass(frozen=True)
+class ClusterTree:
+    """The label-free tree over the tested clusters: ``cluster_ids`` are the leaves (node
+    ``i`` is cluster ``cluster_ids[i]``), ``children[j]`` the two nodes joined into node
+    ``C + j`` (scipy's linkage order, so children come before parents), and ``leaves[k]``
+    the leaf positions under node ``k``."""
+
+    cluster_ids: np.ndarray
+    children: np.ndarray
+    leaves: tuple[np.ndarray, ...]
+
+    @property
+    def num_nodes(self) -> int:
+        return len(self.leaves)
+
+    @property
+    def root(self) -> int:
+        return self.num_nodes - 1
+
+    def node_sums(self, per_cluster: np.ndarray) -> np.ndarray:
+        """Sum of a per-leaf quantity (in leaf order) over each node's leaves."""
+        per_cluster = np.asarray(per_cluster)
+        out = np.empty(self.num_nodes, dtype=per_cluster.dtype)
+        c = len(self.cluster_ids)
+        out[:c] = per_cluster
+        for j, (a, b) in enumerate(self.children):
+            out[c + j] = out[a] + out[b]
+        return out
+
+
+def cluster_tree(
+    vectors: np.ndarray, labels: np.ndarray, cluster_ids: Sequence[int]
+) -> ClusterTree:
+    """Average-linkage tree (cosine distance) over the centroids of ``cluster_ids``.
+
+    Example:
+        >>> v = np.array([[1, 0], [1, 0.1], [0, 1], [0.1, 1]], dtype=float)
+        >>> tree = cluster_tree(v, np.array([0, 1, 2, 3]), [0, 1, 2, 3])
+        >>> [sorted(tree.cluster_ids[x].tolist()) for x in tree.leaves[4:]]
+        [[0, 1], [2, 3], [0, 1, 2, 3]]
+    """
+    ids = np.asarray(cluster_ids, dtype=np.int64)
+    c = len(ids)
+    if c < 2:
+        return ClusterTree(ids, np.empty((0, 2), np.int64), tuple(np.array([i]) for i in range(c)))
+    from scipy.cluster.hierarchy import linkage
+
+    labels = np.asarray(labels)
+    position = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
+    position[ids] = np.arange(c)
+    rows = np.flatnonzero(labels >= 0)
+    where = position[labels[rows]]
+    keep = where >= 0
+    sums = np.zeros((c, vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, where[keep], np.asarray(vectors[rows[keep]], dtype=np.float64))
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    centroids = sums / np.where(norms > 0, norms, 1.0)
+    merges = linkage(centroids, method="average", metric="cosine")
+    children = merges[:, :2].astype(np.int64)
+    leaves: list[np.ndarray] = [np.array([i]) for i in range(c)]
+    for a, b in children:
+        leaves.append(np.concatenate([leaves[a], leaves[b]]))
+    return ClusterTree(ids, children, tuple(np.sort(x) for x in leaves))
+
+
+def merge_threshold(num_clusters: int, merge_level: float = MERGE_LEVEL) -> float:
+    """The merge test's threshold: ``merge_level`` Bonferroni-corrected over the
+    ``num_clusters - 1`` merges of the tree.
+
+    Example:
+        >>> merge_threshold(11)
+        0.005
+    """
+    return merge_level / max(num_clusters - 1, 1)
+
+
+@dataclass(frozen=True)
+class ModeChoice:
+    """Every node's counts and tests, and the nodes chosen as failure modes (most
+    significant first)."""
+
+    tree: ClusterTree
+    sizes: np.ndarray
+    failures: np.ndarray
+    p_values: np.ndarray
+    tests_used: np.ndarray
+    adjusted: np.ndarray
+    merge_p_values: np.ndarray  # NaN for leaves
+    homogeneous: np.ndarray
+    modes: tuple[int, ...]
+
+    @property
+    def chosen(self) -> list[_Node]:
+        return [self.node(k) for k in self.modes]
+
+    def node(self, k: int) -> _Node:
+        return _Node(k, sorted(int(x) for x in self.tree.cluster_ids[self.tree.leaves[k]]))
+
+
+@dataclass(frozen=True)
+class _Node:
+    node_id: int
+    cluster_ids: list[int]
+
+
+def choose_modes(
+    tree: ClusterTree,
+    cluster_sizes: np.ndarray,
+    cluster_failures: np.ndarray,
+    total: int,
+    total_failures: int,
+    *,
+    test: str = "fisher",
+    correction: str = "bh",
+    level: float = 0.05,
+    merge_level: float = MERGE_LEVEL,
+) -> ModeChoice:
+    """Test every node of ``tree`` against the rest, correct as one family, and walk down
+    from the root to the first rejected homogeneous nodes (see the module docstring).
+
+    ``cluster_sizes`` / ``cluster_failures`` are per leaf, in the tree's leaf order; totals
+    are over every analysed row (noise and untested clusters included, as for slices).
+    """
+    c = len(tree.cluster_ids)
+    empty = np.empty(0)
+    if c == 0:
+        return ModeChoice(tree, empty, empty, empty, empty, empty, empty, empty.astype(bool), ())
+    sizes = tree.node_sums(np.asarray(cluster_sizes, dtype=np.int64))
+    failures = tree.node_sums(np.asarray(cluster_failures, dtype=np.int64))
+    p, used = one_sided_proportion_tests(failures, sizes, total_failures, total, test=test)
+    adjusted = adjust(p, correction)
+    merge_p = np.full(tree.num_nodes, np.nan)
+    homogeneous = np.ones(tree.num_nodes, dtype=bool)
+    if len(tree.children):
+        a, b = tree.children[:, 0], tree.children[:, 1]
+        merge_p[c:] = homogeneity_tests(failures[a], sizes[a], failures[b], sizes[b])
+        threshold = merge_threshold(c, merge_level)
+        for j, (x, y) in enumerate(tree.children):
+            homogeneous[c + j] = homogeneous[x] and homogeneous[y] and merge_p[c + j] > threshold
+    baseline = total_failures / total if total else 0.0
+    rejected = (adjusted < level) & (failures / np.maximum(sizes, 1) > baseline)
+    modes: list[int] = []
+    stack = [tree.root]
+    while stack:
+        k = stack.pop()
+        if rejected[k] and homogeneous[k]:
+            modes.append(k)
+        elif k >= c:
+            stack.extend(int(x) for x in tree.children[k - c])
+    rates = failures / np.maximum(sizes, 1)
+    modes.sort(key=lambda k: (adjusted[k], -rates[k], k))
+    return ModeChoice(tree, sizes, failures, p, used, adjusted, merge_p, homogeneous, tuple(modes))
+
+
+def find_modes(
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    failed: np.ndarray,
+    *,
+    cluster_ids: Sequence[int],
+    test: str = "fisher",
+    correction: str = "bh",
+    level: float = 0.05,
+    merge_level: float = MERGE_LEVEL,
+) -> ModeChoice:
+    """Build the tree over ``cluster_ids`` from ``vectors`` and choose the failure modes
+    with the rows' ``failed`` flags (totals over every row of ``labels``)."""
+    tree = cluster_tree(vectors, labels, cluster_ids)
+    sizes, fails = per_cluster(labels, failed, tree.cluster_ids)
+    return choose_modes(
+        tree,
+        sizes,
+        fails,
+        len(labels),
+        int(np.count_nonzero(failed)),
+        test=test,
+        correction=correction,
+        level=level,
+        merge_level=merge_level,
+    )
+
+
+def per_cluster(
+    labels: np.ndarray, failed: np.ndarray, cluster_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sizes and failure counts of ``cluster_ids`` (in that order)."""
+    labels = np.asarray(labels)
+    inside = labels >= 0
+    top = int(labels[inside].max()) + 1 if inside.any() else 0
+    sizes = np.bincount(labels[inside], minlength=top)
+    fails = np.bincount(labels[inside], weights=np.asarray(failed)[inside], minlength=top)
+    ids = np.asarray(cluster_ids, dtype=np.int64)
+    return sizes[ids].astype(np.int64), np.rint(fails[ids]).astype(np.int64)
