@@ -7,6 +7,7 @@ writes hostile names, root causes and fixes. Each report is built once per test 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -15,7 +16,14 @@ from typing import Any
 import numpy as np
 
 from faultmap import AnalysisReport, ComparisonReport, CoverageReport, SliceAnalyzer
+from faultmap._text import prompt_digest
 from faultmap.naming import SliceContext, SliceLabel
+from faultmap.reports.models import FailureMode, ModeNode, NullAudit
+from faultmap.significance.tests import (
+    detectable_rate,
+    one_sided_proportion_test,
+    wilson_interval,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "examples" / "data" / "bigbench_sample.jsonl"
 
@@ -76,6 +84,128 @@ def analysis_report(map_dims: int = 2, hostile_names: bool = True) -> AnalysisRe
         min_slice_size=10, map_dims=map_dims, namer=HostileNamer() if hostile_names else None
     )
     return analyzer.analyze(data["prompts"], data["responses"], scores=data["scores"])
+
+
+#: The name of the hand-built failure mode of :func:`evidence_report` (escaped in every view).
+HOSTILE_MODE = "<script>alert(1)</script>"
+
+
+def _mode(report: AnalysisReport, positions: list[int], name: str, node_id: int) -> FailureMode:
+    """A failure mode made of the slices at ``positions``, with its counts, test and interval
+    recomputed from the sample's scores (``sample_indices``: the union of the slices')."""
+    data = analysis_data()
+    failed = [score < 0.5 for score in data["scores"]]
+    rows = sorted({i for k in positions for i in report.slices[k].sample_indices})
+    failures = sum(failed[i] for i in rows)
+    test = one_sided_proportion_test(
+        failures, len(rows), report.total_failures, report.total_prompts
+    )
+    rate = failures / len(rows)
+    rest = (report.total_failures - failures) / (report.total_prompts - len(rows))
+    first = report.slices[positions[0]]
+    return FailureMode(
+        name=name,
+        description=f"Slices {', '.join(str(k + 1) for k in positions)} taken together",
+        size=len(rows),
+        num_failures=failures,
+        failure_rate=rate,
+        baseline_rate=report.baseline_failure_rate,
+        effect_size=rate / report.baseline_failure_rate,
+        confidence_interval=wilson_interval(failures, len(rows)),
+        p_value=test.p_value,
+        adjusted_p_value=min(1.0, test.p_value * 3),
+        test_used=test.test_used,
+        rest_failure_rate=rest,
+        slices=positions,
+        cluster_ids=[report.slices[k].cluster_id for k in positions],
+        node_id=node_id,
+        sample_indices=rows,
+        examples=first.examples,
+        representative_prompts=first.representative_prompts,
+        keywords=first.keywords,
+        root_cause=first.root_cause,
+        suggested_remediation=first.suggested_remediation,
+        naming_source=first.naming_source,
+        prompt_digests=[prompt_digest(data["prompts"][i]) for i in rows],
+    )
+
+
+@lru_cache(maxsize=1)
+def evidence_report() -> AnalysisReport:
+    """The real analysis of :func:`analysis_report` with failure modes, evidence, a null
+    audit and the power of the clusters without a finding written in by hand (the views are
+    tested against the models, whatever the analysis fills in): mode 1 is slices 1 and 2 with
+    every kind of evidence, mode 2 (named :data:`HOSTILE_MODE`) is slice 3 and reads as a
+    badly named mode; slice 1 carries evidence, slice 2 a failing name check."""
+    real = analysis_report()
+    assert real.num_significant >= 3
+    first = dataclasses.replace(
+        _mode(real, [0, 1], "Counting and walking", node_id=100),
+        stability=0.9,
+        confirmation_p_value=0.003,
+        confirmation_size=40,
+        confirmation_failures=30,
+        name_check=0.84,
+    )
+    second = dataclasses.replace(_mode(real, [2], HOSTILE_MODE, node_id=101), name_check=0.52)
+    slices = list(real.slices)
+    slices[0] = dataclasses.replace(
+        slices[0], stability=0.95, confirmation_p_value=0.0004, name_check=0.91
+    )
+    slices[1] = dataclasses.replace(slices[1], name_check=0.41)
+    reported = {s.cluster_id for s in slices}
+    clusters = [
+        c
+        if c.cluster_id in reported
+        else dataclasses.replace(
+            c,
+            detectable_failure_rate=detectable_rate(c.size, real.baseline_failure_rate, 0.01),
+        )
+        for c in real.clusters
+    ]
+    nodes = [
+        ModeNode(
+            node_id=m.node_id,
+            cluster_ids=m.cluster_ids,
+            children=[],
+            size=m.size,
+            num_failures=m.num_failures,
+            p_value=m.p_value,
+            adjusted_p_value=m.adjusted_p_value,
+            test_used=m.test_used,
+        )
+        for m in (first, second)
+    ]
+    metadata = dataclasses.replace(
+        real.metadata,
+        modes={"merge_level": 0.05, "linkage": "average", "metric": "cosine"},
+        stability={"runs": 20, "fraction": 0.8, "jaccard": 0.5, "seed": 0},
+        confirmation={
+            "seed": 0,
+            "discovery_rows": 100,
+            "discovery_failures": 39,
+            "confirmation_rows": 100,
+            "confirmation_failures": 39,
+        },
+        name_check={"method": "keywords", "flag_below": 0.6, "flagged": 2, "renamed": 0},
+    )
+    return dataclasses.replace(
+        real,
+        slices=slices,
+        clusters=clusters,
+        failure_modes=[first, second],
+        mode_nodes=nodes,
+        metadata=metadata,
+        null_audit=NullAudit(
+            runs=200,
+            fwer=0.035,
+            expected_false_modes=0.04,
+            expected_false_slices=0.05,
+            slice_fwer=0.04,
+            level=0.05,
+            seed=0,
+        ),
+    )
 
 
 @lru_cache(maxsize=1)

@@ -9,6 +9,7 @@ import pytest
 
 from faultmap import AnalysisReport, ConfigurationError, DataError, FailureSlice, SliceAnalyzer
 from faultmap.reports.diff import SliceDiff, diff_reports, load_report, prompt_digest
+from faultmap.reports.models import FailureMode
 
 # -- hand-built reports: the matching rule on its own ----------------------------------------
 
@@ -29,8 +30,43 @@ def _slice(name: str, members: list[str], universe: list[str], digests: bool = T
     )
 
 
-def _report(slices: dict[str, list[str]], universe: list[str], *, listed: bool = True):
+def _mode(name: str, slices: list[int], members: list[str], universe: list[str]) -> FailureMode:
+    return FailureMode(
+        name=name,
+        description="",
+        size=len(members),
+        num_failures=len(members) * 4 // 5,
+        failure_rate=0.8,
+        baseline_rate=0.2,
+        effect_size=4.0,
+        confidence_interval=(0.6, 0.9),
+        p_value=1e-7,
+        adjusted_p_value=1e-6,
+        test_used="fisher",
+        slices=slices,
+        cluster_ids=slices,
+        sample_indices=sorted(universe.index(p) for p in members),
+        prompt_digests=[prompt_digest(p) for p in members],
+    )
+
+
+def _report(
+    slices: dict[str, list[str]],
+    universe: list[str],
+    *,
+    listed: bool = True,
+    modes: dict[str, list[str]] | None = None,
+):
+    """A report of ``slices`` (name -> members); with ``modes`` (name -> names of its
+    slices) also failure modes, each the union of its slices (as the analysis makes them)."""
     meta = {"prompt_digests": [prompt_digest(p) for p in universe]} if listed else {}
+    names = list(slices)
+    failure_modes = []
+    if modes is not None:
+        meta["modes"] = {"merge_level": 0.05}
+        for name, parts in modes.items():
+            members = list(dict.fromkeys(p for part in parts for p in slices[part]))
+            failure_modes.append(_mode(name, [names.index(x) for x in parts], members, universe))
     return AnalysisReport(
         total_prompts=len(universe),
         total_failures=len(universe) // 5,
@@ -40,6 +76,7 @@ def _report(slices: dict[str, list[str]], universe: list[str], *, listed: bool =
         clustering_method="hdbscan",
         embedding_model="test",
         metadata=meta,
+        failure_modes=failure_modes,
     )
 
 
@@ -141,6 +178,96 @@ def test_unlisted_prompts_count_an_old_slice_as_resolved_and_say_so():
     assert any("does not list" in n for n in d.notes)
 
 
+# -- failure modes: matched by the same rule, shown before the slices ----------------------------
+
+
+def test_same_report_twice_has_every_mode_persisting_and_lists_modes_first():
+    report = _report(
+        {"dates": P[:20], "steps": P[20:35], "sports": P[50:70]},
+        P,
+        modes={"calendar": ["dates", "steps"], "games": ["sports"]},
+    )
+    d = diff_reports(report, report)
+    assert d.modes_compared and not d.has_new_modes
+    assert d.new_modes == d.resolved_modes == d.not_retested_modes == []
+    assert [(m.old.name, m.new.name, m.overlap) for m in d.persisting_modes] == [
+        ("calendar", "calendar", 1.0),
+        ("games", "games", 1.0),
+    ]
+    assert d.persisting_modes[0].old.size == 35 and d.persisting_modes[0].shared_prompts == 35
+    text = str(d)
+    lines = text.splitlines()
+    assert lines[0].startswith("faultmap diff: 0 new, 0 resolved, 3 persisting")  # slices
+    assert lines[1] == "Failure modes: 0 new, 0 resolved, 2 persisting, 0 not retested."
+    assert text.index("Persisting failure modes (OLD -> NEW):") < text.index(
+        "Persisting slices (OLD -> NEW):"
+    )
+    assert "  - calendar -> calendar: 80.0% -> 80.0% fail, 35 shared prompts" in text
+    assert repr(d) == "SliceDiff(new=0, resolved=0, persisting=3, not_retested=0, new_modes=0)"
+
+
+def test_modes_new_resolved_not_retested_and_a_mode_that_grew():
+    old = _report(
+        {"a": P[:20], "b": P[20:30], "c": P[80:100], "d": P[40:60]},
+        P,
+        modes={"ab": ["a", "b"], "unseen": ["c"], "gone": ["d"]},
+    )
+    # NEW saw P[:80] (so mode 'unseen' was never retested) and new prompts; 'ab' grew by a
+    # cluster of new prompts; 'd' was fixed; a new problem 'q' appeared.
+    new = _report(
+        {"a": P[:20], "b": P[20:30], "e": Q[:30], "q": Q[50:70]},
+        P[:80] + Q,
+        modes={"ab and more": ["a", "b", "e"], "fresh": ["q"]},
+    )
+    d = diff_reports(old, new)
+    assert d.modes_compared and d.has_new_modes
+    assert [(m.old.name, m.new.name, m.overlap) for m in d.persisting_modes] == [
+        ("ab", "ab and more", 1.0)  # 30 shared of min(30, 30) among prompts both runs saw
+    ]
+    assert [r.name for r in d.new_modes] == ["fresh"] and d.new_modes[0].position == 1
+    assert [r.name for r in d.resolved_modes] == ["gone"]
+    assert [r.name for r in d.not_retested_modes] == ["unseen"]
+    # the slices went through the same rule, separately
+    assert [r.name for r in d.new] == ["e", "q"] and [r.name for r in d.resolved] == ["d"]
+    data = json.loads(d.to_json())
+    assert data["modes_compared"] is True
+    assert data["new_modes"][0]["name"] == "fresh" and data["resolved_modes"][0]["position"] == 2
+    text = str(d)
+    assert text.index("New failure modes (in NEW only):") < text.index("New slices (in NEW only):")
+    assert "Failure modes not retested (in OLD, too few of their prompts in NEW):" in text
+    assert "Not retested (in OLD, too few of their prompts in NEW):" in text
+
+
+def test_a_report_without_modes_compares_only_slices_and_says_so():
+    older = _report({"a": P[:20]}, P)  # written before faultmap had failure modes
+    newer = _report({"a": P[:20], "b": P[30:50]}, P, modes={"m": ["a", "b"]})
+    for old, new, which in ((older, newer, "OLD"), (newer, older, "NEW")):
+        d = diff_reports(old, new)
+        assert not d.modes_compared and not d.has_new_modes and d.persisting_modes == []
+        assert any(f"The {which} report has no failure modes" in n for n in d.notes)
+        assert "Failure modes:" not in str(d)
+    plain = diff_reports(older, older)
+    assert not plain.modes_compared and plain.notes == []
+    assert repr(plain) == "SliceDiff(new=0, resolved=0, persisting=1, not_retested=0)"
+    # a run that looked for modes and found none is compared: its modes are resolved
+    none_found = _report({"a": P[:20]}, P, modes={})
+    d = diff_reports(newer, none_found)
+    assert d.modes_compared and [r.name for r in d.resolved_modes] == ["m"]
+
+
+def test_modes_without_digests_fall_back_to_sample_indices_with_the_slices():
+    old = _report({"a": P[:20]}, P, modes={"m": ["a"]}).to_dict()
+    new = _report({"a": P[5:25]}, P, modes={"m2": ["a"]}).to_dict()
+    for report in (old, new):
+        for item in report["slices"] + report["failure_modes"]:
+            del item["prompt_digests"]
+    d = diff_reports(old, new)
+    assert d.matched_by == "sample_indices"
+    assert [(m.old.name, m.new.name, m.shared_prompts) for m in d.persisting_modes] == [
+        ("m", "m2", 15)
+    ]
+
+
 def test_load_report_errors_name_the_file_and_the_problem(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         load_report(tmp_path / "nope.json", name="OLD report")
@@ -223,3 +350,5 @@ def test_real_runs_on_overlapping_prompt_sets(two_weeks, tmp_path):
     ), persisting
     assert all(a == b for a, b in persisting), persisting
     assert d.has_new_slices
+    assert d.modes_compared  # both runs looked for failure modes
+    assert d.modes_compared  # both runs looked for failure modes

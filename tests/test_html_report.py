@@ -11,6 +11,7 @@ them with ``-m "not browser"``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -21,7 +22,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from report_samples import PAYLOADS, analysis_report, comparison_report, coverage_report
+from report_samples import (
+    HOSTILE_MODE,
+    PAYLOADS,
+    analysis_report,
+    comparison_report,
+    coverage_report,
+    evidence_report,
+)
 
 from faultmap import AnalysisReport
 from faultmap.reports.html import CONTENT_SECURITY_POLICY, _json_block
@@ -224,6 +232,24 @@ def test_3d_map_renders(open_page: Any) -> None:
 
 
 @pytest.mark.browser
+def test_failure_modes_come_first_and_the_slice_table_still_sorts(open_page: Any) -> None:
+    report = evidence_report()
+    page = report.to_html()
+    dom = open_page(page, "#sort=2&order=descending")  # column 2 of the slice table: size
+    _assert_nothing_ran(dom, "faultmap analysis")
+    modes = dom.find("article", **{"class": "fm-mode"})
+    assert [a["id"] for a in modes] == ["fm-mode-1", "fm-mode-2"]
+    assert len(dom.find("article", **{"class": "fm-card"})) == report.num_significant
+    sizes = [int(str(row[2]["data-v"])) for row in dom.table_rows()]  # the slices only
+    assert sizes == sorted((s.size for s in report.slices), reverse=True)
+    text = "".join(dom.all_text)
+    assert HOSTILE_MODE in text  # as text
+    assert "Null audit: 200 permuted runs" in text
+    assert text.index("Failure modes") < text.index("Mode 1. Counting and walking")
+    assert text.index(f"Mode 2. {HOSTILE_MODE}") < text.index("Click a column to sort")
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize(
     "build", [coverage_report, comparison_report], ids=["coverage", "comparison"]
 )
@@ -318,3 +344,75 @@ def test_compact_view_has_no_script_and_escapes_everything() -> None:
         assert dom.find("svg", **{"class": "fm-map"})  # the static map
         assert len(dom.find("circle")) <= 600 + 100  # points, and the dots of the intervals
         assert "PWNED" in "".join(dom.all_text)
+
+
+# -- failure modes, evidence and checks ------------------------------------------------------
+
+
+def test_modes_section_comes_first_with_links_evidence_and_checks() -> None:
+    report = evidence_report()
+    page = report.to_html()
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert HOSTILE_MODE not in page and escaped in page
+    assert page.lower().count("<script") == 2  # the data block and the page's own script
+    meta = f"<meta http-equiv='Content-Security-Policy' content=\"{CONTENT_SECURITY_POLICY}\">"
+    assert page.count(meta) == 1
+    # order: the modes' table and cards, then the slices' table, map and cards, then checks
+    order = [
+        "<section class='fm-modes'>",
+        "<table class='fm-table'>",  # the modes: not sortable, not tied to the map
+        "id='fm-mode-1'",
+        "id='fm-mode-2'",
+        "<table class='fm-table fm-sortable'>",
+        "id='fm-map'",
+        "id='fm-card-1'",
+        "<section class='fm-checks'>",
+        "<footer>",
+    ]
+    positions = [page.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert f"<h3>Mode 2. {escaped}</h3>" in page
+    assert f"<a href='#fm-mode-2'>{escaped}</a>" in page  # the modes table links the card
+    dom = Dom(page)
+    assert len(dom.table_rows()) == report.num_significant  # only slice rows are map groups
+    # a mode's card links its slices' cards
+    first = page[page.index("id='fm-mode-1'") : page.index("id='fm-mode-2'")]
+    assert "<a href='#fm-card-1'>1. " in first and "<a href='#fm-card-2'>2. " in first
+    assert "Evidence: stability 0.9 (of 20 reruns) · held-out p = 0.003" in first
+    second = page[page.index("id='fm-mode-2'") : page.index("fm-sortable")]
+    assert "<li class='fm-warning'>Warning: the name does not pick out its members" in second
+    card = page[page.index("id='fm-card-1'") : page.index("id='fm-card-2'")]
+    assert "Part of failure mode 1 (Counting and walking)." in card
+    assert "Evidence: stability 0.95 (of 20 reruns)" in card
+    checks = page[page.index("<section class='fm-checks'>") : page.index("<footer>")]
+    for word in ("Held-out confirmation:", "Stability:", "Name check", "Null audit:"):
+        assert word in checks
+    assert "clusters were tested without a finding" in checks
+    assert "<dt>failure modes</dt>" not in page  # figures, not settings
+    assert "<div class='fm-value'>2</div><div class='fm-caption'>failure modes</div>" in page
+
+
+def test_compact_view_shows_modes_first_and_escapes_them() -> None:
+    report = evidence_report()
+    html = report._repr_html_()
+    assert "<script" not in html.lower() and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert (
+        html.index("<h4>Failure modes</h4>")
+        < html.index("<summary>Mode 1. Counting and walking</summary>")
+        < html.index("<h4>Slices</h4>")
+        < html.index("fm-sortable")
+        < html.index("<summary>1. ")
+        < html.index("Null audit:")
+    )
+    assert "class='fm-warning'" in html
+    assert "href='#fm-card-1'" not in html.split("<h4>Slices</h4>")[0]  # no ids to link to
+
+
+def test_a_report_without_modes_has_no_modes_section() -> None:
+    report = dataclasses.replace(evidence_report(), failure_modes=[], mode_nodes=[])
+    page = report.to_html()
+    assert "<section class='fm-modes'>" not in page and "id='fm-mode-1'" not in page
+    assert "Part of failure mode" not in page and "<h4>Failure modes</h4>" not in (
+        report._repr_html_()
+    )
+    assert "<section class='fm-checks'>" in page  # evidence, power and null audit stay

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from report_samples import analysis_report, comparison_report, coverage_report
+from report_samples import analysis_report, comparison_report, coverage_report, evidence_report
 
 from faultmap import (
     AnalysisReport,
@@ -133,3 +133,62 @@ def test_where_the_problem_is_and_what_is_not_a_report(tmp_path: Path) -> None:
     newer = {**data, "slices": analysis_report().to_dict()["slices"], "added_later": [1, 2]}
     assert validate_report(newer) == "analysis"
     assert AnalysisReport.from_dict(newer) == analysis_report()
+
+
+# -- failure modes, evidence, power and the null audit ------------------------------------------
+
+
+def test_a_report_with_modes_and_evidence_validates_and_round_trips(tmp_path: Path) -> None:
+    report = evidence_report()
+    data = report.to_dict()
+    assert data["failure_modes"] and data["null_audit"] and data["correction"] == "bh"
+    assert any("detectable_failure_rate" in c for c in data["clusters"])
+    jsonschema.validate(data, load_schema())
+    assert validate_report(data) == "analysis"
+    path = tmp_path / "modes.json"
+    report.to_json(path)
+    again = AnalysisReport.from_json(path)
+    assert again == report and str(again) == str(report) and again.to_html() == report.to_html()
+    # evidence and the null audit may be absent or null; a report without any still validates
+    nulls = copy.deepcopy(data)
+    nulls["slices"][0]["stability"] = None
+    nulls["failure_modes"][0]["name_check"] = None
+    nulls["clusters"][0]["detectable_failure_rate"] = None
+    nulls["null_audit"] = None
+    nulls["mode_nodes"][0]["merge_p_value"] = None
+    assert validate_report(nulls) == "analysis"
+
+
+def test_tampered_modes_and_evidence_fail_validation() -> None:
+    data = evidence_report().to_dict()
+    cases: list[tuple[str, Any]] = [
+        ("a stability above 1", lambda d: d["slices"][0].__setitem__("stability", 1.2)),
+        ("a name check below 0", lambda d: d["failure_modes"][0].__setitem__("name_check", -0.1)),
+        ("a held-out p as text", lambda d: d["slices"][0].__setitem__("confirmation_p_value", "x")),
+        ("a negative held-out size", lambda d: d["slices"][0].__setitem__("confirmation_size", -1)),
+        ("a mode rate above 1", lambda d: d["failure_modes"][0].__setitem__("failure_rate", 1.5)),
+        ("a mode without a name", lambda d: d["failure_modes"][0].pop("name")),
+        ("a negative slice position", lambda d: d["failure_modes"][0]["slices"].append(-1)),
+        ("a short interval", lambda d: d["failure_modes"][0]["confidence_interval"].pop()),
+        ("an unknown correction", lambda d: d.__setitem__("correction", "bonferroni")),
+        ("a null audit rate above 1", lambda d: d["null_audit"].__setitem__("fwer", 2.0)),
+        ("a null audit without runs", lambda d: d["null_audit"].pop("runs")),
+        ("a node p-value above 1", lambda d: d["mode_nodes"][0].__setitem__("p_value", 3.0)),
+        (
+            "a detectable rate above 1",
+            lambda d: next(c for c in d["clusters"] if "detectable_failure_rate" in c).__setitem__(
+                "detectable_failure_rate", 1.5
+            ),
+        ),
+        (
+            "a stability setting as text",
+            lambda d: d["metadata"]["stability"].__setitem__("runs", "x"),
+        ),
+    ]
+    for label, change in cases:
+        copied = copy.deepcopy(data)
+        change(copied)
+        validator = jsonschema.Draft202012Validator(load_schema("analysis"))
+        assert not validator.is_valid(copied), label
+        with pytest.raises(DataError, match="not a valid faultmap analysis report"):
+            validate_report(copied)

@@ -4,25 +4,58 @@ Reports come from ``report_samples`` (real prompts, the real embedder and HDBSCA
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import sys
 import time
 from html import escape
+from pathlib import Path
 
 import numpy as np
 import pytest
 from report_samples import (
+    HOSTILE_MODE,
     PAYLOADS,
     analysis_data,
     analysis_report,
     comparison_report,
     coverage_report,
+    evidence_report,
 )
 from scipy import stats
 
-from faultmap import ConfigurationError, DataError, MissingDependencyError, SliceAnalyzer
+from faultmap import (
+    AnalysisReport,
+    ComparisonReport,
+    ConfigurationError,
+    CoverageReport,
+    DataError,
+    MissingDependencyError,
+    SliceAnalyzer,
+)
 from faultmap.pipeline import MapSettings, map_sample, prompt_map
-from faultmap.reports.text import clip, comparison_headline, coverage_headline, headline
+from faultmap.reports.models import ClusterTest, NullAudit
+from faultmap.reports.text import (
+    check_lines,
+    clip,
+    comparison_headline,
+    coverage_headline,
+    evidence_facts,
+    evidence_line,
+    headline,
+    mode_facts,
+    modes_headline,
+    null_audit_line,
+    power_line,
+    slice_facts,
+)
+
+OLD_FILES = {
+    "analysis": AnalysisReport,
+    "comparison": ComparisonReport,
+    "coverage": CoverageReport,
+}
+DATA = Path(__file__).resolve().parent / "data"
 
 # -- the map ----------------------------------------------------------------------------------
 
@@ -143,13 +176,31 @@ def test_slice_map_has_every_point_once_with_escaped_hover() -> None:
 def test_slice_rates_are_the_report_numbers_with_wilson_intervals() -> None:
     report = analysis_report()
     fig = report.plot("rates")
-    (bars,) = fig.data
+    (bars,) = [t for t in fig.data if t.name == "failure rate"]
     assert list(bars.y) == [s.failure_rate for s in report.slices]
     for s, up, down in zip(report.slices, bars.error_y.array, bars.error_y.arrayminus, strict=True):
         ci = stats.binomtest(s.num_failures, s.size).proportion_ci(method="wilson")
         assert s.failure_rate + up == pytest.approx(ci.high)
         assert s.failure_rate - down == pytest.approx(ci.low)
     assert fig.layout.shapes[0].y0 == pytest.approx(report.baseline_failure_rate)
+
+
+def test_rates_show_the_failure_modes_first() -> None:
+    report = evidence_report()
+    fig = report.plot("rates")
+    modes, slices = fig.data
+    assert (modes.name, slices.name) == ("failure modes", "failure rate")
+    assert list(modes.y) == [m.failure_rate for m in report.failure_modes]
+    assert list(modes.x)[1] == "Mode 2. " + escape(HOSTILE_MODE, quote=False)
+    for m, up, down in zip(
+        report.failure_modes, modes.error_y.array, modes.error_y.arrayminus, strict=True
+    ):
+        assert m.failure_rate + up == pytest.approx(m.confidence_interval[1])
+        assert m.failure_rate - down == pytest.approx(m.confidence_interval[0])
+    assert "failure mode and slice" in fig.layout.title.text
+    assert not any("<script" in h for t in fig.data for h in t.hovertext)
+    plain = dataclasses.replace(report, failure_modes=[])
+    assert [t.name for t in plain.plot("rates").data] == ["failure rate"]
 
 
 def test_comparison_rates_show_both_models_per_slice() -> None:
@@ -227,3 +278,141 @@ def test_rich_view_draws_the_intervals_and_needs_rich(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "rich.console", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'faultmap\[rich\]'"):
         report.print()
+
+
+# -- failure modes, evidence, power and the null audit in every view ------------------------------
+
+
+def test_modes_lead_every_view_and_share_their_sentences() -> None:
+    report = evidence_report()
+    text, shown = str(report), _console_text(report)
+    page, compact = report.to_html(), report._repr_html_()
+    first, bad = report.failure_modes
+    sentences = [modes_headline(report), *check_lines(report)]
+    sentences += [fact for m in report.failure_modes for fact in mode_facts(m, report)]
+    sentences += [fact for k, s in enumerate(report.slices) for fact in slice_facts(s, report, k)]
+    for line in sentences:
+        assert line in text, line
+        assert line in shown, line
+        assert escape(line) in page, line
+    for line in [*mode_facts(bad, report), *check_lines(report)]:
+        assert escape(line) in compact, line
+    # modes first, then the slices, then the checks
+    assert (
+        text.index("Failure modes (one per problem):")
+        < text.index("Mode 1. Counting and walking")
+        < text.index(f"Mode 2. {HOSTILE_MODE}")
+        < text.index("Slices (the clusters that fail significantly on their own):")
+        < text.index(f"1. {report.slices[0].name}")
+        < text.index("Null audit:")
+    )
+    assert shown.index("Mode 1. Counting and walking") < shown.index(f"1. {report.slices[0].name}")
+    last = f"{report.num_significant}. {report.slices[-1].name}"
+    assert shown.index(last) < shown.index("Null audit:") and text.index(last) < text.index(
+        "Null audit:"
+    )
+    assert str(first).startswith("Counting and walking\n")
+    # the sentences themselves
+    assert mode_facts(first, report)[0].startswith("Fails 82.6% of the time (2.1x baseline, ")
+    assert "2 slices: 1. " in text and "; takes in 2 clusters." in text
+    assert (
+        "Evidence: stability 0.9 (of 20 reruns) · held-out p = 0.003 (30 of 40 held-out "
+        "prompts fail) · name check 0.84." in text
+    )
+    assert "Evidence: stability 0.95 (of 20 reruns) · held-out p = 0.0004 · name check 0.91." in (
+        text
+    )
+    warning = "Warning: the name does not pick out its members (name check 0.52, where 0.5"
+    assert warning in text and warning in shown
+    assert "Part of failure mode 1 (Counting and walking)." in text
+    assert f"Part of failure mode 2 ({HOSTILE_MODE})." in text
+    assert (
+        "Null audit: 200 permuted runs reported a failure mode in 3.5% (level 0.05) and a "
+        "slice in 4.0%; on average 0.04 false modes and 0.05 false slices per run." in text
+    )
+    rates = [c.detectable_failure_rate for c in report.clusters]
+    rates = [r for r in rates if r is not None]
+    assert len(rates) >= 2
+    assert (
+        f"{len(rates)} clusters were tested without a finding; at their sizes they could have "
+        f"detected (80% power) failure rates above {100 * min(rates):.1f}%–"
+        f"{100 * max(rates):.1f}%, depending on the cluster." in text
+    )
+    assert "(Benjamini–Hochberg FDR 0.05 across the 2 tested nodes of the cluster tree" in text
+    assert HOSTILE_MODE in shown  # printed as typed
+
+
+def _tiny(**changes: object) -> AnalysisReport:
+    base: dict = dict(
+        total_prompts=100,
+        total_failures=20,
+        baseline_failure_rate=0.2,
+        num_significant=0,
+        slices=[],
+        clustering_method="hdbscan",
+        embedding_model="test",
+        clusters=[ClusterTest(0, 30, 6, 0.5, 0.7, "fisher")],
+    )
+    return AnalysisReport(**{**base, **changes})
+
+
+def test_evidence_power_null_audit_and_correction_sentences() -> None:
+    s = evidence_report().slices[0]
+    assert evidence_line(dataclasses.replace(s, stability=None, confirmation_p_value=None)) == (
+        "Evidence: name check 0.91."
+    )
+    bare = dataclasses.replace(s, stability=None, confirmation_p_value=None, name_check=None)
+    assert evidence_line(bare) is None and evidence_facts(bare) == []
+    assert evidence_line(dataclasses.replace(bare, stability=0.85)) == "Evidence: stability 0.85."
+    # a name check below 0.6 warns; at 0.6 it does not; the report's flag wins
+    assert len(evidence_facts(dataclasses.replace(bare, name_check=0.59))) == 2
+    assert len(evidence_facts(dataclasses.replace(bare, name_check=0.6))) == 1
+    strict = _tiny(metadata={"name_check": {"flag_below": 0.7}})
+    assert len(evidence_facts(dataclasses.replace(bare, name_check=0.65), strict)) == 2
+    # power: none without detectable rates; one cluster; equal rates; skip the Nones
+    assert power_line(_tiny()) is None and check_lines(_tiny()) == []
+    one = ClusterTest(1, 40, 8, 0.4, 0.6, "fisher", detectable_failure_rate=0.41)
+    assert power_line(_tiny(clusters=[one])) == (
+        "1 cluster was tested without a finding; at its size it could have detected (80% "
+        "power) a failure rate above 41.0%."
+    )
+    two = [one, dataclasses.replace(one, cluster_id=2), *_tiny().clusters]
+    assert "2 clusters were tested without a finding" in str(power_line(_tiny(clusters=two)))
+    assert "failure rates above 41.0%." in str(power_line(_tiny(clusters=two)))
+    # the null audit: a rate clearly above the level reads as a warning
+    audit = NullAudit(100, 0.04, 0.05, 0.06, 0.05, 0.05, 3)
+    assert null_audit_line(_tiny()) is None
+    assert "clearly above" not in str(null_audit_line(_tiny(null_audit=audit)))
+    high = dataclasses.replace(audit, fwer=0.2)
+    assert "clearly above the level" in str(null_audit_line(_tiny(null_audit=high)))
+    # the correction in the significance rule
+    assert "(Benjamini–Hochberg FDR 0.05)" in str(evidence_report())
+    for code, words in (
+        ("by", "Benjamini–Yekutieli FDR 0.05"),
+        ("holm", "Holm, family-wise error rate 0.05"),
+    ):
+        report = _tiny(correction=code)
+        assert f"No slice fails significantly more often than the rest at {words}." in str(report)
+        assert words in report.to_html()
+        found = dataclasses.replace(evidence_report(), correction=code)
+        assert f"fail significantly more often than the rest ({words})." in str(found)
+        assert f"({words} across the 2 tested nodes" in str(found)
+    assert "at FDR 0.05." in str(_tiny())  # the default reads as before
+
+
+@pytest.mark.parametrize("kind", list(OLD_FILES))
+def test_old_report_files_render_as_before(kind: str) -> None:
+    report = OLD_FILES[kind].from_json(DATA / f"old_{kind}_report.json")
+    text, shown = str(report), _console_text(report)
+    page, compact = report.to_html(), report._repr_html_()
+    for view in (text, shown, page, compact):
+        for absent in ("Failure mode", "failure mode", "Mode 1", "Null audit", "Evidence:"):
+            assert absent not in view
+    for marker in ("'fm-mode'", "'fm-checks'", "'fm-warning'", "'fm-modes'"):
+        assert marker not in page
+    if kind == "analysis":
+        assert "Slices (the clusters" not in text and report.slices
+        assert "(Benjamini–Hochberg FDR" in text
+        assert text.startswith("faultmap analysis\n=================\n")
+        for k, s in enumerate(report.slices, 1):
+            assert f"\n\n{k}. {s.name}\n" in text

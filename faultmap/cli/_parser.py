@@ -216,9 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "diff",
         parents=[common],
-        help="new, resolved and persisting slices between two analysis reports",
-        description="Match the slices of two `faultmap analyze --json` reports by shared "
-        "prompts. Exit 1 when NEW has a slice OLD did not.",
+        help="new, resolved and persisting failure modes and slices between two analysis reports",
+        description="Match the failure modes and the slices of two `faultmap analyze --json` "
+        "reports by shared prompts. Exit 1 when NEW has a slice OLD did not.",
     )
     p.add_argument("old", metavar="OLD.json")
     p.add_argument("new", metavar="NEW.json")

@@ -1,4 +1,4 @@
-"""What changed between two analyses: new, resolved and persisting failure slices.
+"""What changed between two analyses: new, resolved and persisting failure modes and slices.
 
 Slices of two reports are matched by the prompts they share, so the reports may come from
 different data (this week's and last week's production logs, a grown test suite). Every
@@ -21,27 +21,40 @@ that matches none is **resolved** when at least half of its prompts were analyse
 NEW, and **not retested** otherwise (NEW never saw enough of them to tell). Reports written
 before digests existed are matched by ``sample_indices`` instead, which is only meaningful
 when both runs analysed the same rows in the same order; the diff says so.
+
+Failure modes (``report.failure_modes``) are matched by exactly the same rule and code, on
+their own prompts (a mode's ``prompt_digests``), and sorted into ``new_modes``,
+``resolved_modes``, ``persisting_modes`` and ``not_retested_modes``. They are compared only
+when both reports looked for modes (a report written before faultmap had them has none); the
+diff says so otherwise.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from faultmap._text import prompt_digest
 from faultmap._validation import Interval, check_param
 from faultmap.exceptions import DataError
-from faultmap.reports.models import AnalysisReport, FailureSlice, _clean, _write_json
+from faultmap.reports.models import (
+    AnalysisReport,
+    FailureMode,
+    FailureSlice,
+    _clean,
+    _write_json,
+)
 
 __all__ = ["SliceDiff", "SliceMatch", "SliceRef", "diff_reports", "load_report", "prompt_digest"]
 
 
 @dataclass(frozen=True)
 class SliceRef:
-    """One slice of one report, as the diff shows it (``position``: index in ``slices``)."""
+    """One slice (or failure mode) of one report, as the diff shows it (``position``: index
+    in ``slices``, or in ``failure_modes`` for a mode)."""
 
     position: int
     name: str
@@ -50,13 +63,14 @@ class SliceRef:
     adjusted_p_value: float
 
     @classmethod
-    def of(cls, position: int, s: FailureSlice) -> SliceRef:
+    def of(cls, position: int, s: FailureSlice | FailureMode) -> SliceRef:
         return cls(position, s.name, s.size, s.failure_rate, s.adjusted_p_value)
 
 
 @dataclass(frozen=True)
 class SliceMatch:
-    """An OLD slice and a NEW slice that share prompts: a persisting failure."""
+    """An OLD slice and a NEW slice (or two failure modes) that share prompts: a persisting
+    failure."""
 
     old: SliceRef
     new: SliceRef
@@ -67,7 +81,9 @@ class SliceMatch:
 @dataclass(frozen=True)
 class SliceDiff:
     """Outcome of :func:`diff_reports`: ``new``, ``resolved``, ``persisting`` and
-    ``not_retested`` slices (see the module docstring for the rule).
+    ``not_retested`` slices, and the same four lists of failure modes (``new_modes`` etc.;
+    empty when ``modes_compared`` is false because a report has no failure modes); see the
+    module docstring for the rule.
 
     ``matched_by`` is ``"prompt_digests"`` or ``"sample_indices"`` (old reports);
     ``shared_prompts`` counts the distinct prompts both runs analysed (``None`` when a report
@@ -85,11 +101,21 @@ class SliceDiff:
     new_total_prompts: int
     shared_prompts: int | None = None
     notes: list[str] = field(default_factory=list)
+    new_modes: list[SliceRef] = field(default_factory=list)
+    resolved_modes: list[SliceRef] = field(default_factory=list)
+    persisting_modes: list[SliceMatch] = field(default_factory=list)
+    not_retested_modes: list[SliceRef] = field(default_factory=list)
+    modes_compared: bool = False
 
     @property
     def has_new_slices(self) -> bool:
         """True when NEW has a slice that matches no slice of OLD (what CI gates on)."""
         return bool(self.new)
+
+    @property
+    def has_new_modes(self) -> bool:
+        """True when NEW has a failure mode that matches no failure mode of OLD."""
+        return bool(self.new_modes)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON-types dict of every field."""
@@ -100,12 +126,6 @@ class SliceDiff:
         return _write_json(self.to_dict(), path, indent)
 
     def __str__(self) -> str:
-        def line(ref: SliceRef) -> str:
-            return (
-                f"  - {ref.name} ({ref.size} prompts, {100 * ref.failure_rate:.1f}% fail, "
-                f"adjusted p {ref.adjusted_p_value:.2g})"
-            )
-
         out = [
             f"faultmap diff: {len(self.new)} new, {len(self.resolved)} resolved, "
             f"{len(self.persisting)} persisting, {len(self.not_retested)} not retested "
@@ -113,30 +133,65 @@ class SliceDiff:
             + ("" if self.shared_prompts is None else f", {self.shared_prompts} in both")
             + f"; matched by {self.matched_by.replace('_', ' ')})."
         ]
-        if self.new:
-            out += ["New slices (in NEW only):", *map(line, self.new)]
-        if self.persisting:
-            out.append("Persisting slices (OLD -> NEW):")
-            out += [
-                f"  - {m.old.name} -> {m.new.name}: {100 * m.old.failure_rate:.1f}% -> "
-                f"{100 * m.new.failure_rate:.1f}% fail, {m.shared_prompts} shared prompts "
-                f"(overlap {m.overlap:.2f})"
-                for m in self.persisting
-            ]
-        if self.resolved:
-            out += ["Resolved slices (in OLD only, prompts analysed again):"]
-            out += map(line, self.resolved)
-        if self.not_retested:
-            out += ["Not retested (in OLD, too few of their prompts in NEW):"]
-            out += map(line, self.not_retested)
+        if self.modes_compared:
+            out.append(
+                f"Failure modes: {len(self.new_modes)} new, {len(self.resolved_modes)} "
+                f"resolved, {len(self.persisting_modes)} persisting, "
+                f"{len(self.not_retested_modes)} not retested."
+            )
+            out += _sections(
+                "failure modes",
+                self.new_modes,
+                self.persisting_modes,
+                self.resolved_modes,
+                self.not_retested_modes,
+            )
+        out += _sections("slices", self.new, self.persisting, self.resolved, self.not_retested)
         out += [f"Note: {n}" for n in self.notes]
         return "\n".join(out)
 
     def __repr__(self) -> str:
+        modes = f", new_modes={len(self.new_modes)}" if self.modes_compared else ""
         return (
             f"SliceDiff(new={len(self.new)}, resolved={len(self.resolved)}, "
-            f"persisting={len(self.persisting)}, not_retested={len(self.not_retested)})"
+            f"persisting={len(self.persisting)}, not_retested={len(self.not_retested)}{modes})"
         )
+
+
+def _sections(
+    word: str,
+    new: list[SliceRef],
+    persisting: list[SliceMatch],
+    resolved: list[SliceRef],
+    not_retested: list[SliceRef],
+) -> list[str]:
+    """The lines of a diff on one kind of finding ("slices" or "failure modes")."""
+
+    def line(ref: SliceRef) -> str:
+        return (
+            f"  - {ref.name} ({ref.size} prompts, {100 * ref.failure_rate:.1f}% fail, "
+            f"adjusted p {ref.adjusted_p_value:.2g})"
+        )
+
+    # "Not retested" alone for slices, as before failure modes were diffed
+    retested = "Not retested" if word == "slices" else f"{word[0].upper()}{word[1:]} not retested"
+    out = []
+    if new:
+        out += [f"New {word} (in NEW only):", *map(line, new)]
+    if persisting:
+        out.append(f"Persisting {word} (OLD -> NEW):")
+        out += [
+            f"  - {m.old.name} -> {m.new.name}: {100 * m.old.failure_rate:.1f}% -> "
+            f"{100 * m.new.failure_rate:.1f}% fail, {m.shared_prompts} shared prompts "
+            f"(overlap {m.overlap:.2f})"
+            for m in persisting
+        ]
+    if resolved:
+        out += [f"Resolved {word} (in OLD only, prompts analysed again):", *map(line, resolved)]
+    if not_retested:
+        out += [f"{retested} (in OLD, too few of their prompts in NEW):"]
+        out += map(line, not_retested)
+    return out
 
 
 def load_report(source: str | Path | Mapping[str, Any], *, name: str = "report") -> AnalysisReport:
@@ -180,10 +235,69 @@ def load_report(source: str | Path | Mapping[str, Any], *, name: str = "report")
         raise DataError(f"The {where} is not a valid analysis report ({exc}).") from exc
 
 
-def _members(report: AnalysisReport, use_digests: bool) -> list[set[Any]]:
+Finding = FailureSlice | FailureMode
+
+
+def _members(items: Sequence[Finding], use_digests: bool) -> list[set[Any]]:
     if use_digests:
-        return [set(s.prompt_digests) for s in report.slices]
-    return [set(s.sample_indices) for s in report.slices]
+        return [set(s.prompt_digests) for s in items]
+    return [set(s.sample_indices) for s in items]
+
+
+def _has_modes(report: AnalysisReport) -> bool:
+    """Whether a report looked for failure modes (a report written before faultmap had them
+    has neither modes nor their settings in its metadata)."""
+    return bool(report.failure_modes) or report.metadata.get("modes") is not None
+
+
+class _Matched(NamedTuple):
+    new: list[SliceRef]
+    resolved: list[SliceRef]
+    persisting: list[SliceMatch]
+    not_retested: list[SliceRef]
+
+
+def _match(
+    old_items: Sequence[Finding],
+    new_items: Sequence[Finding],
+    use_digests: bool,
+    old_seen: set[Any] | None,
+    new_seen: set[Any] | None,
+    min_overlap: float,
+    min_shared: int,
+) -> _Matched:
+    """The rule of the module docstring, for the slices or the failure modes of two reports
+    (``old_seen`` / ``new_seen``: what each run analysed, None when unknown)."""
+    old_sets, new_sets = _members(old_items, use_digests), _members(new_items, use_digests)
+    matches: list[SliceMatch] = []
+    for i, a in enumerate(old_sets):
+        a_cut = a & new_seen if new_seen is not None else a
+        for j, b in enumerate(new_sets):
+            b_cut = b & old_seen if old_seen is not None else b
+            shared = len(a & b)
+            if shared < min_shared:
+                continue
+            overlap = shared / min(len(a_cut), len(b_cut))
+            if overlap >= min_overlap:
+                matches.append(
+                    SliceMatch(
+                        SliceRef.of(i, old_items[i]),
+                        SliceRef.of(j, new_items[j]),
+                        shared,
+                        round(overlap, 4),
+                    )
+                )
+    matched_old = {m.old.position for m in matches}
+    matched_new = {m.new.position for m in matches}
+    resolved, not_retested = [], []
+    for i, a in enumerate(old_sets):
+        if i in matched_old:
+            continue
+        seen_again = len(a & new_seen) if new_seen is not None else len(a)
+        target = resolved if a and 2 * seen_again >= len(a) else not_retested
+        target.append(SliceRef.of(i, old_items[i]))
+    new = [SliceRef.of(j, s) for j, s in enumerate(new_items) if j not in matched_new]
+    return _Matched(new, resolved, matches, not_retested)
 
 
 def _universe(report: AnalysisReport, use_digests: bool) -> set[Any] | None:
@@ -201,12 +315,13 @@ def diff_reports(
     min_overlap: float = 0.5,
     min_shared: int = 3,
 ) -> SliceDiff:
-    """Compare two analyses: which failure slices are new, resolved or persisting.
+    """Compare two analyses: which failure modes and slices are new, resolved or persisting.
 
     ``old`` and ``new`` are reports, paths to report JSON files, or their dicts. Slices match
     when they share at least ``min_shared`` prompts and the overlap coefficient of their
     prompts (among prompts both runs analysed) is at least ``min_overlap``; see
-    :mod:`faultmap.reports.diff` for the full rule.
+    :mod:`faultmap.reports.diff` for the full rule. Failure modes are matched by the same
+    rule when both reports have them.
 
     Example:
         >>> d = diff_reports("last_week.json", "this_week.json")  # doctest: +SKIP
@@ -217,7 +332,9 @@ def diff_reports(
     check_param(owner, "min_shared", min_shared, Interval(int, 1, None))
     old_r, new_r = load_report(old, name="OLD report"), load_report(new, name="NEW report")
     notes: list[str] = []
-    with_digests = all(s.prompt_digests for r in (old_r, new_r) for s in r.slices)
+    with_digests = all(
+        s.prompt_digests for r in (old_r, new_r) for s in [*r.slices, *r.failure_modes]
+    )
     if with_digests:
         matched_by = "prompt_digests"
     else:
@@ -232,7 +349,6 @@ def diff_reports(
                 f"The runs analysed {old_r.total_prompts} and {new_r.total_prompts} prompts: "
                 "the row indices probably do not refer to the same prompts."
             )
-    old_sets, new_sets = _members(old_r, with_digests), _members(new_r, with_digests)
     old_seen, new_seen = _universe(old_r, with_digests), _universe(new_r, with_digests)
     shared_total = None
     if old_seen is not None and new_seen is not None:
@@ -242,38 +358,23 @@ def diff_reports(
             "A report does not list the prompts it analysed (metadata['prompt_digests']), so "
             "an OLD slice whose prompts NEW never saw is counted as resolved."
         )
-    matches: list[SliceMatch] = []
-    for i, a in enumerate(old_sets):
-        a_cut = a & new_seen if new_seen is not None else a
-        for j, b in enumerate(new_sets):
-            b_cut = b & old_seen if old_seen is not None else b
-            shared = len(a & b)
-            if shared < min_shared:
-                continue
-            overlap = shared / min(len(a_cut), len(b_cut))
-            if overlap >= min_overlap:
-                matches.append(
-                    SliceMatch(
-                        SliceRef.of(i, old_r.slices[i]),
-                        SliceRef.of(j, new_r.slices[j]),
-                        shared,
-                        round(overlap, 4),
-                    )
-                )
-    matched_old = {m.old.position for m in matches}
-    matched_new = {m.new.position for m in matches}
-    resolved, not_retested = [], []
-    for i, a in enumerate(old_sets):
-        if i in matched_old:
-            continue
-        seen_again = len(a & new_seen) if new_seen is not None else len(a)
-        target = resolved if a and 2 * seen_again >= len(a) else not_retested
-        target.append(SliceRef.of(i, old_r.slices[i]))
+    rule = (with_digests, old_seen, new_seen, min_overlap, min_shared)
+    slices = _match(old_r.slices, new_r.slices, *rule)
+    modes_compared = _has_modes(old_r) and _has_modes(new_r)
+    modes = _Matched([], [], [], [])
+    if modes_compared:
+        modes = _match(old_r.failure_modes, new_r.failure_modes, *rule)
+    elif _has_modes(old_r) or _has_modes(new_r):
+        older = "OLD" if _has_modes(new_r) else "NEW"
+        notes.append(
+            f"The {older} report has no failure modes (written by a faultmap without them), "
+            "so only slices were compared."
+        )
     return SliceDiff(
-        new=[SliceRef.of(j, s) for j, s in enumerate(new_r.slices) if j not in matched_new],
-        resolved=resolved,
-        persisting=matches,
-        not_retested=not_retested,
+        new=slices.new,
+        resolved=slices.resolved,
+        persisting=slices.persisting,
+        not_retested=slices.not_retested,
         matched_by=matched_by,
         min_overlap=min_overlap,
         min_shared=min_shared,
@@ -281,4 +382,9 @@ def diff_reports(
         new_total_prompts=new_r.total_prompts,
         shared_prompts=shared_total,
         notes=notes,
+        new_modes=modes.new,
+        resolved_modes=modes.resolved,
+        persisting_modes=modes.persisting,
+        not_retested_modes=modes.not_retested,
+        modes_compared=modes_compared,
     )

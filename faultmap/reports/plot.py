@@ -102,8 +102,37 @@ def slice_map(report: Report, *, title: str | None = None) -> Any:
     return fig
 
 
+#: The bars of the failure modes (one colour, apart from the slices').
+MODE_COLOUR = "#3b3f45"
+
+
+def _rate_bars(go: Any, items: list[Any], names: list[str], colours: list[str], name: str) -> Any:
+    """A bar per slice (or mode) at its failure rate, with its 95 % Wilson interval."""
+    hover = [
+        f"{n}<br>{pct(s.failure_rate)} (95% CI {pct(s.confidence_interval[0])}–"
+        f"{pct(s.confidence_interval[1])}), {s.size} prompts<br>adjusted p = "
+        f"{pval(s.adjusted_p_value)}"
+        for n, s in zip(names, items, strict=True)
+    ]
+    return go.Bar(
+        x=names,
+        y=[s.failure_rate for s in items],
+        error_y=dict(
+            type="data",
+            symmetric=False,
+            array=[s.confidence_interval[1] - s.failure_rate for s in items],
+            arrayminus=[s.failure_rate - s.confidence_interval[0] for s in items],
+        ),
+        marker_color=colours,
+        hovertext=hover,
+        hoverinfo="text",
+        name=name,
+    )
+
+
 def slice_rates(report: AnalysisReport, *, title: str | None = None) -> Any:
-    """Failure rate of every slice with its 95 % Wilson interval, against the baseline.
+    """Failure rate of every failure mode (first, in one colour; trace "failure modes") and
+    every slice (trace "failure rate") with its 95 % Wilson interval, against the baseline.
 
     Example:
         >>> slice_rates(report).show()  # doctest: +SKIP
@@ -114,37 +143,26 @@ def slice_rates(report: AnalysisReport, *, title: str | None = None) -> Any:
             "comparison_rates() for a ComparisonReport."
         )
     go = _go()
+    fig = go.Figure()
+    modes = report.failure_modes
+    if modes:
+        names = [f"Mode {k}. {_label(m.name, 40)}" for k, m in enumerate(modes, 1)]
+        fig.add_trace(_rate_bars(go, modes, names, [MODE_COLOUR] * len(names), "failure modes"))
     names = [f"{k}. {_label(s.name, 40)}" for k, s in enumerate(report.slices, 1)]
-    rates = [s.failure_rate for s in report.slices]
-    low = [s.failure_rate - s.confidence_interval[0] for s in report.slices]
-    high = [s.confidence_interval[1] - s.failure_rate for s in report.slices]
-    hover = [
-        f"{n}<br>{pct(s.failure_rate)} (95% CI {pct(s.confidence_interval[0])}–"
-        f"{pct(s.confidence_interval[1])}), {s.size} prompts<br>adjusted p = "
-        f"{pval(s.adjusted_p_value)}"
-        for n, s in zip(names, report.slices, strict=True)
-    ]
-    fig = go.Figure(
-        go.Bar(
-            x=names,
-            y=rates,
-            error_y=dict(type="data", symmetric=False, array=high, arrayminus=low),
-            marker_color=group_colours([True] * len(names)),
-            hovertext=hover,
-            hoverinfo="text",
-            name="failure rate",
-        )
-    )
+    colours = group_colours([True] * len(names))
+    fig.add_trace(_rate_bars(go, report.slices, names, colours, "failure rate"))
     fig.add_hline(
         y=report.baseline_failure_rate,
         line_dash="dash",
         annotation_text=f"baseline {pct(report.baseline_failure_rate)}",
     )
+    what = "failure mode and slice" if modes else "slice"
     fig.update_layout(
-        title=title or "Failure rate of each slice (95% Wilson interval)",
+        title=title or f"Failure rate of each {what} (95% Wilson interval)",
         template="plotly_white",
         yaxis=dict(title="failure rate", tickformat=".0%", range=[0, 1]),
         showlegend=False,
+        barmode="overlay",
     )
     return fig
 

@@ -19,12 +19,16 @@ from faultmap.reports._palette import CONSOLE_STYLES
 from faultmap.reports._registry import register
 from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
 from faultmap.reports.text import (
+    Cell,
+    check_lines,
     clip,
     comparison_headline,
     comparison_slice_facts,
     coverage_headline,
     gap_facts,
     headline,
+    mode_facts,
+    modes_table,
     slice_facts,
     summary_table,
 )
@@ -35,6 +39,9 @@ __all__ = ["print_report", "renderable"]
 
 #: Slice colours in the console, in the order of the other views' palette.
 STYLES = CONSOLE_STYLES
+
+#: The failure modes in the console: one style, apart from the slices' colours.
+MODE_STYLE = "bold"
 
 
 def _interval_bar(rate: float, low: float, high: float, base: float | None, width: int = 20) -> Any:
@@ -54,11 +61,14 @@ def _interval_bar(rate: float, low: float, high: float, base: float | None, widt
     return Text("".join(chars), style="bold")
 
 
-def _table(report: Report) -> Any:
+def _table(
+    columns: list[tuple[str, str]], rows: list[list[Cell]], styles: tuple[str, ...] = STYLES
+) -> Any:
+    """A table of :func:`~faultmap.reports.text.summary_table` (or ``modes_table``) with the
+    rates' intervals drawn as bars and the names in their colours (``styles``, in turn)."""
     from rich.table import Table
     from rich.text import Text
 
-    columns, rows = summary_table(report)
     table = Table(show_lines=False, header_style="bold", expand=False)
     for label, kind in columns:
         table.add_column(
@@ -67,7 +77,7 @@ def _table(report: Report) -> Any:
     for r, cells in enumerate(rows):
         shown: list[Any] = []
         for (_, kind), cell in zip(columns, cells, strict=True):
-            style = STYLES[r % len(STYLES)] if kind == "name" else ""
+            style = styles[r % len(styles)] if kind == "name" else ""
             text = Text(cell.text, style=style)
             if cell.interval is not None:
                 text = Text.assemble(_interval_bar(*cell.interval), " ", text)
@@ -76,21 +86,41 @@ def _table(report: Report) -> Any:
     return table
 
 
-def _card(number: int, title: str, description: str, facts: list[str], extra: list[str]) -> Any:
+def _card(
+    number: int,
+    title: str,
+    description: str,
+    facts: list[str],
+    extra: list[str],
+    prefix: str = "",
+    style: str | None = None,
+) -> Any:
     from rich.console import Group
     from rich.panel import Panel
     from rich.text import Text
 
     body = [Text(description, style="italic")]
-    body += [Text("• " + fact) for fact in facts]
+    body += [
+        Text("• " + fact, style="bold yellow" if fact.startswith("Warning:") else "")
+        for fact in facts
+    ]
     body += [Text(line, style="dim") for line in extra]
-    style = STYLES[(number - 1) % len(STYLES)]
-    return Panel(Group(*body), title=Text(f"{number}. {title}", style=f"bold {style}"), expand=True)
+    style = style or STYLES[(number - 1) % len(STYLES)]
+    heading = Text(f"{prefix}{number}. {title}", style=f"bold {style}")
+    return Panel(Group(*body), title=heading, expand=True)
+
+
+def _failing(examples: list[Any]) -> list[str]:
+    failing = [e for e in examples if e.get("failed")][:3]
+    extra = ["Failing examples:"] if failing else []
+    return extra + [f'  [{e["index"]}] "{clip(e["prompt"])}"' for e in failing]
 
 
 def renderable(report: Report) -> Any:
-    """A rich renderable of ``report``: title, headline sentences, the table of slices (or
-    gaps) with drawn intervals, and a panel per slice with its facts and examples."""
+    """A rich renderable of ``report``: title, headline sentences, for an analysis with
+    failure modes their table and a panel per mode, the table of slices (or gaps) with drawn
+    intervals, a panel per slice with its facts and examples, then how the findings were
+    checked (evidence, power, null audit)."""
     require("rich", extra="rich", purpose="the console view (report.print())")
     from rich.console import Group
     from rich.rule import Rule
@@ -98,13 +128,20 @@ def renderable(report: Report) -> Any:
 
     parts: list[Any] = []
     cards: list[Any] = []
+    modes: list[Any] = []  # the table of failure modes, then a panel per mode
+    checks: list[str] = []
     if isinstance(report, AnalysisReport):
         kind, lines = "analysis", headline(report)
+        if report.failure_modes:
+            modes.append(_table(*modes_table(report), styles=(MODE_STYLE,)))
+        for k, m in enumerate(report.failure_modes, 1):
+            facts = mode_facts(m, report)
+            failing = _failing(m.examples)
+            modes.append(_card(k, m.name, m.description, facts, failing, "Mode ", MODE_STYLE))
         for k, s in enumerate(report.slices, 1):
-            failing = [e for e in s.examples if e.get("failed")][:3]
-            extra = ["Failing examples:"] if failing else []
-            extra += [f'  [{e["index"]}] "{clip(e["prompt"])}"' for e in failing]
-            cards.append(_card(k, s.name, s.description, slice_facts(s), extra))
+            facts = slice_facts(s, report, k - 1)
+            cards.append(_card(k, s.name, s.description, facts, _failing(s.examples)))
+        checks = check_lines(report)
     elif isinstance(report, CoverageReport):
         kind, lines = "coverage audit", coverage_headline(report)
         for k, g in enumerate(report.gaps, 1):
@@ -121,8 +158,15 @@ def renderable(report: Report) -> Any:
             cards.append(_card(k, s.name, s.description, facts, []))
     parts.append(Rule(Text(f"faultmap {kind}", style="bold")))
     parts += [Text(line) for line in lines]
+    if modes:
+        parts += [Text(""), Rule(Text("Failure modes (one per problem)"), align="left")]
+        parts += modes
+        if cards:
+            parts += [Text(""), Rule(Text("Slices"), align="left")]
     if cards:
-        parts += [Text(""), _table(report), *cards]
+        parts += [Text(""), _table(*summary_table(report)), *cards]
+    if checks:
+        parts += [Text(""), *(Text(line) for line in checks)]
     return Group(*parts)
 
 

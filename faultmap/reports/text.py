@@ -7,6 +7,7 @@ themselves as the ``"text"`` view of their result classes (:mod:`faultmap.report
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -17,19 +18,26 @@ from faultmap.reports.models import (
     ComparisonReport,
     CoverageGap,
     CoverageReport,
+    FailureMode,
     FailureSlice,
     SliceComparison,
 )
 from faultmap.significance.tests import wilson_interval
 
 __all__ = [
+    "CORRECTIONS",
+    "NAME_CHECK_FLAG",
     "analysis_text",
+    "check_lines",
     "comparison_headline",
     "comparison_slice_facts",
     "comparison_slice_text",
     "comparison_text",
+    "correction_name",
     "coverage_headline",
     "coverage_text",
+    "evidence_facts",
+    "evidence_line",
     "gap_facts",
     "gap_text",
     "headline",
@@ -38,9 +46,19 @@ __all__ = [
     "hybrid_values_fact",
     "map_caption",
     "map_legend",
+    "mode_facts",
+    "mode_headline",
+    "mode_members",
+    "mode_text",
+    "modes_headline",
+    "modes_table",
     "naming_facts",
+    "null_audit_line",
+    "power_line",
     "rate_interval",
+    "significance_rule",
     "slice_facts",
+    "slice_modes",
     "slice_text",
     "summary_table",
 ]
@@ -52,6 +70,45 @@ def pct(x: float) -> str:
 
 def pval(p: float) -> str:
     return f"{p:.2g}" if p >= 1e-4 else f"{p:.1e}"
+
+
+#: The multiple-testing corrections a report may state (``report.correction``), by name.
+CORRECTIONS = {"bh": "Benjamini–Hochberg", "by": "Benjamini–Yekutieli", "holm": "Holm"}
+
+#: A name check (AUC) below this reads as a warning, unless the report's
+#: ``metadata["name_check"]["flag_below"]`` says otherwise.
+NAME_CHECK_FLAG = 0.6
+
+
+def correction_name(code: str) -> str:
+    """The name of a correction code ("bh" -> "Benjamini–Hochberg"); an unknown code as is.
+
+    Example:
+        >>> correction_name("by")
+        'Benjamini–Yekutieli'
+    """
+    return CORRECTIONS.get(code, code)
+
+
+def significance_rule(report: AnalysisReport | CoverageReport | ComparisonReport) -> str:
+    """The rule a report's findings passed: its correction and level, e.g.
+    "Benjamini–Hochberg FDR 0.05" or "Holm, family-wise error rate 0.05"."""
+    correction = getattr(report, "correction", "bh")
+    name = correction_name(correction)
+    if correction == "holm":
+        return f"{name}, family-wise error rate {report.significance_level:g}"
+    return f"{name} FDR {report.significance_level:g}"
+
+
+def _level(report: AnalysisReport | CoverageReport | ComparisonReport) -> str:
+    """The level alone ("FDR 0.05") for the default correction, else the whole rule."""
+    if getattr(report, "correction", "bh") == "bh":
+        return f"FDR {report.significance_level:g}"
+    return significance_rule(report)
+
+
+def _count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 def headline(report: AnalysisReport) -> list[str]:
@@ -73,21 +130,231 @@ def headline(report: AnalysisReport) -> list[str]:
             f"cluster and {r.num_untested} in clusters too small to test (all stay in the "
             "baseline)."
         )
+        if r.failure_modes:
+            lines.append(modes_headline(r))
         if r.num_significant:
             lines.append(
                 f"{r.num_significant} slice(s) fail significantly more often than the rest "
-                f"(Benjamini–Hochberg FDR {r.significance_level:g})."
+                f"({significance_rule(r)})."
             )
         else:
-            lines.append(
-                f"No slice fails significantly more often than the rest at FDR "
-                f"{r.significance_level:g}."
-            )
+            lines.append(f"No slice fails significantly more often than the rest at {_level(r)}.")
     return lines + hybrid_headline(report)
 
 
-def slice_facts(s: FailureSlice) -> list[str]:
-    """The numbered facts of one slice, as short sentences."""
+# -- failure modes and the evidence behind a finding ----------------------------------------
+
+
+def modes_headline(report: AnalysisReport) -> str:
+    """One sentence on the failure modes of a report: how many, and how they were chosen."""
+    r = report
+    nodes = len(r.mode_nodes)
+    family = f" across the {nodes} tested nodes of the cluster tree" if nodes else ""
+    settings = r.metadata.get("modes") or {}
+    merge, threshold = settings.get("merge_level"), settings.get("merge_threshold")
+    rule = ""
+    if isinstance(threshold, int | float):
+        rule = f"; neighbours merge unless a two-sided test of equal rates has p ≤ {threshold:.2g}"
+        if isinstance(merge, int | float) and merge != threshold:
+            rule += f" ({merge:g}, Bonferroni-corrected)"
+    elif isinstance(merge, int | float):
+        rule = f"; neighbours merge unless a two-sided test of equal rates has p ≤ {merge:g}"
+    return (
+        f"{_count(r.num_failure_modes, 'failure mode')}: neighbouring clusters that fail at "
+        "rates not significantly different, merged and tested as one problem against the rest "
+        f"({significance_rule(r)}{family}{rule})."
+    )
+
+
+def slice_modes(report: AnalysisReport) -> dict[int, int]:
+    """Position in ``report.slices`` -> number (from 1) of the failure mode holding it."""
+    out: dict[int, int] = {}
+    for k, m in enumerate(report.failure_modes, 1):
+        for i in m.slices:
+            out.setdefault(i, k)
+    return out
+
+
+def mode_headline(m: FailureMode) -> str:
+    """The headline of a failure mode: how often it fails, against the baseline, and its
+    adjusted p-value and interval."""
+    low, high = m.confidence_interval
+    return (
+        f"Fails {pct(m.failure_rate)} of the time ({m.effect_size:.1f}x baseline, adjusted "
+        f"p = {pval(m.adjusted_p_value)}); 95% CI {pct(low)}–{pct(high)}."
+    )
+
+
+def mode_members(m: FailureMode, report: AnalysisReport | None = None) -> str | None:
+    """Which slices (by number and name, when ``report`` is given) and how many clusters a
+    failure mode takes in, as one sentence; None when it lists neither."""
+    slices = report.slices if report is not None else []
+    names = [
+        f"{i + 1}. {clip(slices[i].name, 60)}" if 0 <= i < len(slices) else f"slice {i + 1}"
+        for i in m.slices
+    ]
+    clusters = set(m.cluster_ids)
+    alone = len(clusters - {slices[i].cluster_id for i in m.slices if 0 <= i < len(slices)})
+    parts = []
+    if names:
+        parts.append(f"{_count(len(names), 'slice')}: {', '.join(names)}")
+    if clusters:
+        took = f"takes in {_count(len(clusters), 'cluster')}"
+        if not names:
+            took = f"no slice on its own; {took}, none significant alone"
+        elif report is not None and alone:
+            took += f" ({alone} not significant alone)"
+        parts.append(took)
+    if not parts:
+        return None
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
+
+
+def evidence_line(item: FailureSlice | FailureMode, runs: int | None = None) -> str | None:
+    """The evidence computed for a slice or mode, on one line (only the parts that were
+    computed; None when none was): stability over ``runs`` reruns, the held-out p-value and
+    the name check."""
+    parts = []
+    if item.stability is not None:
+        parts.append(f"stability {item.stability:.2g}" + (f" (of {runs} reruns)" if runs else ""))
+    if item.confirmation_p_value is not None:
+        held = f"held-out p = {pval(item.confirmation_p_value)}"
+        if item.confirmation_size and item.confirmation_failures is not None:
+            held += (
+                f" ({item.confirmation_failures} of {item.confirmation_size} held-out prompts fail)"
+            )
+        parts.append(held)
+    if item.name_check is not None:
+        parts.append(f"name check {item.name_check:.2f}")
+    return "Evidence: " + " · ".join(parts) + "." if parts else None
+
+
+def evidence_facts(
+    item: FailureSlice | FailureMode, report: AnalysisReport | None = None
+) -> list[str]:
+    """The evidence line of a slice or mode and, when its name check is below the report's
+    flag (:data:`NAME_CHECK_FLAG` by default), a warning that the name misleads."""
+    meta = report.metadata if report is not None else {}
+    runs = (meta.get("stability") or {}).get("runs")
+    flag = (meta.get("name_check") or {}).get("flag_below", NAME_CHECK_FLAG)
+    line = evidence_line(item, runs if isinstance(runs, int) else None)
+    facts = [line] if line else []
+    if item.name_check is not None and item.name_check < flag:
+        facts.append(
+            f"Warning: the name does not pick out its members (name check "
+            f"{item.name_check:.2f}, where 0.5 is chance); read the prompts, not the name."
+        )
+    return facts
+
+
+def mode_facts(m: FailureMode, report: AnalysisReport | None = None) -> list[str]:
+    """The numbered facts of one failure mode, as short sentences: headline, counts and test,
+    member slices and clusters, evidence, then the naming stage's facts."""
+    facts = [
+        mode_headline(m),
+        f"{m.size} prompts, {m.num_failures} failures; p = {pval(m.p_value)} ({m.test_used}, "
+        f"one-sided, against the other prompts' {pct(m.rest_failure_rate)}).",
+    ]
+    members = mode_members(m, report)
+    facts += [members] if members else []
+    facts += evidence_facts(m, report)
+    return facts + naming_facts(m, "Root cause: ", "Suggested fix: ")
+
+
+def power_line(report: AnalysisReport) -> str | None:
+    """What the clusters tested without a finding could have detected (80 % power), from
+    their ``detectable_failure_rate``; None when no cluster has one."""
+    rates = [
+        c.detectable_failure_rate for c in report.clusters if c.detectable_failure_rate is not None
+    ]
+    if not rates:
+        return None
+    low, high = pct(min(rates)), pct(max(rates))
+    if len(rates) == 1:
+        return (
+            "1 cluster was tested without a finding; at its size it could have detected "
+            f"(80% power) a failure rate above {high}."
+        )
+    span = low if low == high else f"{low}–{high}, depending on the cluster"
+    return (
+        f"{len(rates)} clusters were tested without a finding; at their sizes they could have "
+        f"detected (80% power) failure rates above {span}."
+    )
+
+
+def null_audit_line(report: AnalysisReport) -> str | None:
+    """The null audit (the procedure rerun on permuted labels) as one sentence, with a
+    warning when its false-finding rate is clearly above the level; None without one."""
+    a = report.null_audit
+    if a is None:
+        return None
+    line = (
+        f"Null audit: {a.runs} permuted runs reported a failure mode in {pct(a.fwer)} "
+        f"(level {a.level:g}) and a slice in {pct(a.slice_fwer)}; on average "
+        f"{a.expected_false_modes:.2f} false modes and {a.expected_false_slices:.2f} false "
+        "slices per run."
+    )
+    # two standard errors of a share of ``runs`` runs at the level: "clearly above"
+    if a.runs and a.fwer > a.level + 2 * math.sqrt(a.level * (1 - a.level) / a.runs):
+        line += " That is clearly above the level: some failure modes may be false."
+    return line
+
+
+def check_lines(report: AnalysisReport) -> list[str]:
+    """Sentences on how the findings were checked and what the tests could see: the held-out
+    confirmation, the stability reruns and the name check (how each was run), the power of
+    the tests without a finding and the null audit. Empty for a report without any."""
+    meta = report.metadata
+    lines = []
+    confirmation = meta.get("confirmation")
+    if confirmation:
+        found, held = confirmation.get("discovery_rows"), confirmation.get("confirmation_rows")
+        rows = f" on {found} rows" if found is not None else ""
+        other = f" on the other {held} rows" if held is not None else " on the held-out rows"
+        lines.append(
+            f"Held-out confirmation: the findings were chosen{rows} and each was tested once "
+            f"more{other} (held-out p)."
+        )
+    stability = meta.get("stability")
+    if stability:
+        runs, fraction = stability.get("runs"), stability.get("fraction")
+        jaccard = stability.get("jaccard")
+        what = f"{runs} subsamples" if runs is not None else "subsamples"
+        if isinstance(fraction, int | float):
+            what += f" of {pct(fraction)} of the rows"
+        again = f" (Jaccard ≥ {jaccard:g})" if isinstance(jaccard, int | float) else ""
+        lines.append(
+            f"Stability: the analysis was rerun on {what}; a finding's stability is the share "
+            f"of reruns that found it again{again}."
+        )
+    check = meta.get("name_check")
+    if check:
+        method = f" ({check['method']})" if check.get("method") else ""
+        flag = check.get("flag_below", NAME_CHECK_FLAG)
+        flagged = check.get("flagged")
+        line = (
+            f"Name check{method}: how well each name picks out members it was not made from "
+            f"against other prompts (AUC, 0.5 is chance; below {flag:g} is flagged)"
+        )
+        if isinstance(flagged, int):
+            line += f"; {_count(flagged, 'name')} flagged"
+        renamed = check.get("renamed")
+        if isinstance(renamed, int) and renamed:
+            line += f", {renamed} renamed by the LLM"
+        lines.append(line + ".")
+    return lines + [x for x in (power_line(report), null_audit_line(report)) if x]
+
+
+# -- slices ------------------------------------------------------------------------------------
+
+
+def slice_facts(
+    s: FailureSlice, report: AnalysisReport | None = None, position: int | None = None
+) -> list[str]:
+    """The numbered facts of one slice, as short sentences. With ``report`` (and the slice's
+    ``position`` in ``report.slices``) they also say which failure mode holds it and read
+    the evidence with the report's settings."""
     low, high = s.confidence_interval
     facts = [
         f"{s.size} prompts, {s.num_failures} failures: failure rate {pct(s.failure_rate)} "
@@ -96,18 +363,23 @@ def slice_facts(s: FailureSlice) -> list[str]:
         f"p = {pval(s.p_value)} ({s.test_used}, one-sided, against the other prompts' "
         f"{pct(s.rest_failure_rate)}); adjusted p = {pval(s.adjusted_p_value)}.",
     ]
+    if report is not None and position is not None and report.failure_modes:
+        k = slice_modes(report).get(position)
+        if k is not None:
+            facts.append(f"Part of failure mode {k} ({report.failure_modes[k - 1].name}).")
+    facts += evidence_facts(s, report)
     extra = [hybrid_values_fact(s.over_represented_values)] if s.over_represented_values else []
     return facts + naming_facts(s, "Root cause: ", "Suggested fix: ", extra)
 
 
 def naming_facts(
-    item: FailureSlice | CoverageGap | SliceComparison,
+    item: FailureSlice | FailureMode | CoverageGap | SliceComparison,
     cause: str,
     fix: str,
     extra: Sequence[str] = (),
 ) -> list[str]:
-    """The naming stage's facts of a slice or gap: distinctive words, ``extra`` facts, then
-    the LLM's root cause and fix (labelled ``cause`` / ``fix``) and any naming failure."""
+    """The naming stage's facts of a slice, mode or gap: distinctive words, ``extra`` facts,
+    then the LLM's root cause and fix (labelled ``cause`` / ``fix``) and any naming failure."""
     facts = []
     if item.keywords:
         facts.append("Distinctive words: " + ", ".join(item.keywords[:8]) + ".")
@@ -121,23 +393,52 @@ def naming_facts(
     return facts
 
 
+def _failing_lines(examples: Sequence[Mapping[str, Any]]) -> list[str]:
+    failing = [e for e in examples if e.get("failed")]
+    if not failing:
+        return []
+    return ["   Failing examples:"] + [
+        f'     [{e["index"]}] "{clip(e["prompt"])}"' for e in failing[:3]
+    ]
+
+
 @register("text", FailureSlice)
-def slice_text(s: FailureSlice, number: int | None = None) -> str:
+def slice_text(
+    s: FailureSlice,
+    number: int | None = None,
+    report: AnalysisReport | None = None,
+) -> str:
     title = f"{number}. {s.name}" if number is not None else s.name
     lines = [title, "   " + s.description]
-    lines += ["   - " + fact for fact in slice_facts(s)]
-    failing = [e for e in s.examples if e.get("failed")]
-    if failing:
-        lines.append("   Failing examples:")
-        lines += [f'     [{e["index"]}] "{clip(e["prompt"])}"' for e in failing[:3]]
-    return "\n".join(lines)
+    position = number - 1 if number is not None else None
+    lines += ["   - " + fact for fact in slice_facts(s, report, position)]
+    return "\n".join(lines + _failing_lines(s.examples))
+
+
+@register("text", FailureMode)
+def mode_text(
+    m: FailureMode, number: int | None = None, report: AnalysisReport | None = None
+) -> str:
+    title = f"Mode {number}. {m.name}" if number is not None else m.name
+    lines = [title, "   " + m.description]
+    lines += ["   - " + fact for fact in mode_facts(m, report)]
+    return "\n".join(lines + _failing_lines(m.examples))
 
 
 @register("text", AnalysisReport)
 def analysis_text(report: AnalysisReport) -> str:
     lines = ["faultmap analysis", "=================", *headline(report)]
+    if report.failure_modes:
+        lines += ["", "Failure modes (one per problem):"]
+        for k, m in enumerate(report.failure_modes, 1):
+            lines += ["", mode_text(m, k, report)]
+        if report.slices:
+            lines += ["", "Slices (the clusters that fail significantly on their own):"]
     for i, s in enumerate(report.slices, 1):
-        lines += ["", slice_text(s, i)]
+        lines += ["", slice_text(s, i, report)]
+    checks = check_lines(report)
+    if checks:
+        lines += ["", *checks]
     cells = hybrid_cell_lines(report)
     if cells:
         lines += ["", "Slice x metadata cells that fail more than both their cluster and value:"]
@@ -226,13 +527,13 @@ def coverage_headline(report: CoverageReport) -> list[str]:
         lines.append(
             f"{uncovered} production prompts are uncovered; {r.num_gaps} gap(s) of at least "
             f"{r.min_gap_size} of them lie where the test suite is significantly "
-            f"under-represented (Benjamini–Hochberg FDR {r.significance_level:g})."
+            f"under-represented ({significance_rule(r)})."
         )
     else:
         lines.append(
             f"{uncovered} production prompts are uncovered, but no group of at least "
             f"{r.min_gap_size} of them lies where the test suite is significantly "
-            f"under-represented (FDR {r.significance_level:g}): no gap."
+            f"under-represented ({_level(r)}): no gap."
         )
     if unclustered:
         extra = f"{unclustered} uncovered prompts belong to no gap"
@@ -302,14 +603,11 @@ def comparison_headline(report: ComparisonReport) -> list[str]:
     ]
     if r.num_significant_slices:
         lines.append(
-            f"{r.num_significant_slices} slice(s) differ significantly (Benjamini–Hochberg FDR "
-            f"{r.significance_level:g}); the other tested slices are ties."
+            f"{r.num_significant_slices} slice(s) differ significantly "
+            f"({significance_rule(r)}); the other tested slices are ties."
         )
     elif tested:
-        lines.append(
-            f"No slice differs significantly at FDR {r.significance_level:g}: every tested "
-            "slice is a tie."
-        )
+        lines.append(f"No slice differs significantly at {_level(r)}: every tested slice is a tie.")
     return lines
 
 
@@ -431,6 +729,86 @@ def rate_interval(rate: float, size: int) -> tuple[float, float]:
     return wilson_interval(min(max(round(rate * size), 0), size), size)
 
 
+def _rate_columns(word: str) -> list[tuple[str, str]]:
+    return [
+        ("#", "number"),
+        (word, "name"),
+        ("size", "number"),
+        ("failures", "number"),
+        ("failure rate (95% CI)", "rate"),
+        ("x baseline", "number"),
+        ("adjusted p", "number"),
+    ]
+
+
+def _rate_cells(k: int, item: FailureSlice | FailureMode) -> list[Cell]:
+    low, high = item.confidence_interval
+    return [
+        Cell(str(k), k),
+        Cell(item.name, item.name.lower()),
+        Cell(f"{item.size:,}", item.size),
+        Cell(f"{item.num_failures:,}", item.num_failures),
+        Cell(
+            f"{pct(item.failure_rate)} ({pct(low)}–{pct(high)})",
+            item.failure_rate,
+            (item.failure_rate, low, high, item.baseline_rate),
+        ),
+        Cell(f"{item.effect_size:.1f}x", item.effect_size),
+        Cell(pval(item.adjusted_p_value), item.adjusted_p_value),
+    ]
+
+
+_EVIDENCE = (
+    ("stability", "stability"),
+    ("held-out p", "confirmation_p_value"),
+    ("name check", "name_check"),
+)
+
+
+def _evidence_columns(items: Sequence[FailureSlice | FailureMode]) -> list[tuple[str, str]]:
+    """A column for each kind of evidence that some item has."""
+    return [
+        (label, "number")
+        for label, field in _EVIDENCE
+        if any(getattr(item, field) is not None for item in items)
+    ]
+
+
+def _evidence_cells(
+    item: FailureSlice | FailureMode, columns: Sequence[tuple[str, str]]
+) -> list[Cell]:
+    fields = dict(_EVIDENCE)
+    cells = []
+    for label, _ in columns:
+        value = getattr(item, fields[label])
+        if value is None:
+            cells.append(Cell("–", -1.0))
+        elif label == "held-out p":
+            cells.append(Cell(pval(value), value))
+        elif label == "name check":
+            cells.append(Cell(f"{value:.2f}", value))
+        else:
+            cells.append(Cell(f"{value:.2g}", value))
+    return cells
+
+
+def modes_table(report: AnalysisReport) -> tuple[list[tuple[str, str]], list[list[Cell]]]:
+    """Columns ``(label, kind)`` and rows of the table of failure modes the HTML and rich
+    views show before the slices (kinds as in :func:`summary_table`; "slices" lists the
+    numbers of the member slices). Empty rows for a report without modes."""
+    columns = _rate_columns("failure mode")
+    columns += [("slices", "text"), ("clusters", "number")]
+    evidence = _evidence_columns(report.failure_modes)
+    columns += evidence
+    rows = []
+    for k, m in enumerate(report.failure_modes, 1):
+        members = ", ".join(str(i + 1) for i in m.slices) or "–"
+        row = _rate_cells(k, m)
+        row += [Cell(members, members), Cell(str(len(m.cluster_ids)), len(m.cluster_ids))]
+        rows.append(row + _evidence_cells(m, evidence))
+    return columns, rows
+
+
 def summary_table(
     report: AnalysisReport | CoverageReport | ComparisonReport,
 ) -> tuple[list[tuple[str, str]], list[list[Cell]]]:
@@ -439,26 +817,18 @@ def summary_table(
     or "rate" (a failure rate with its 95 % interval)."""
     rows: list[list[Cell]] = []
     if isinstance(report, AnalysisReport):
-        columns = [("#", "number"), ("slice", "name"), ("size", "number")]
-        columns += [("failures", "number"), ("failure rate (95% CI)", "rate")]
-        columns += [("x baseline", "number"), ("adjusted p", "number")]
+        columns = _rate_columns("slice")
+        modes = slice_modes(report)
+        if report.failure_modes:
+            columns.append(("mode", "text"))
+        evidence = _evidence_columns(report.slices)
+        columns += evidence
         for k, s in enumerate(report.slices, 1):
-            low, high = s.confidence_interval
-            rows.append(
-                [
-                    Cell(str(k), k),
-                    Cell(s.name, s.name.lower()),
-                    Cell(f"{s.size:,}", s.size),
-                    Cell(f"{s.num_failures:,}", s.num_failures),
-                    Cell(
-                        f"{pct(s.failure_rate)} ({pct(low)}–{pct(high)})",
-                        s.failure_rate,
-                        (s.failure_rate, low, high, s.baseline_rate),
-                    ),
-                    Cell(f"{s.effect_size:.1f}x", s.effect_size),
-                    Cell(pval(s.adjusted_p_value), s.adjusted_p_value),
-                ]
-            )
+            row = _rate_cells(k, s)
+            if report.failure_modes:
+                mode = modes.get(k - 1)
+                row.append(Cell("–", "") if mode is None else Cell(str(mode), f"{mode:06d}"))
+            rows.append(row + _evidence_cells(s, evidence))
     elif isinstance(report, CoverageReport):
         columns = [("#", "number"), ("gap", "name"), ("size", "number")]
         columns += [("mean distance", "number"), ("test prompts in region (expected)", "number")]

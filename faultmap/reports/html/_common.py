@@ -1,6 +1,7 @@
 """What the compact view and the page both show, as the plain values the templates print:
-headline figures and sentences, the sortable table with drawn intervals, the prompt map and
-one card per slice or gap."""
+headline figures and sentences, for an analysis with failure modes their table and one card
+per mode, the sortable table with drawn intervals, the prompt map, one card per slice or gap,
+and how the findings were checked (evidence, power, null audit)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any, NamedTuple
 from faultmap.reports._palette import PALETTE, group_colours
 from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
 from faultmap.reports.text import (
+    Cell,
+    check_lines,
     clip,
     comparison_headline,
     comparison_slice_facts,
@@ -19,6 +22,8 @@ from faultmap.reports.text import (
     headline,
     map_caption,
     map_legend,
+    mode_facts,
+    modes_table,
     pct,
     pval,
     slice_facts,
@@ -39,6 +44,7 @@ Report = AnalysisReport | CoverageReport | ComparisonReport
 MAP_WIDTH, MAP_HEIGHT, MAP_PAD = 960, 520, 14
 INTERVAL_WIDTH, INTERVAL_HEIGHT, INTERVAL_PAD = 130, 14, 4
 TEXT_LIMIT = 400
+MODE_COLOUR = "#3b3f45"
 
 
 class _Point(NamedTuple):
@@ -159,9 +165,11 @@ def _figures(report: Report) -> list[tuple[str, str]]:
         r = report
         in_slices = sum(s.size for s in r.slices)
         share = in_slices / r.total_prompts if r.total_prompts else 0.0
+        modes = [(str(r.num_failure_modes), "failure modes")] if r.failure_modes else []
         return [
             (f"{r.total_prompts:,}", "prompts"),
             (pct(r.baseline_failure_rate), f"fail ({r.total_failures:,} prompts)"),
+            *modes,
             (str(r.num_significant), "failure slices"),
             (pct(share), f"of the prompts are in a slice ({in_slices:,})"),
             (
@@ -201,19 +209,21 @@ def _items(report: Report) -> list[Any]:
     return list(report.gaps if isinstance(report, CoverageReport) else report.slices)
 
 
-def _table(report: Report) -> dict[str, Any] | None:
-    """The sortable table of :func:`~faultmap.reports.text.summary_table`: sort keys, rates
-    with their drawn 95 % interval, and the card each name links to (a comparison's ties
-    have no card)."""
-    items = _items(report)
-    if not items:
-        return None
-    colours = group_colours([True] * len(items))
-    columns, rows = summary_table(report)
-    significant = [getattr(item, "significant", True) for item in items]
+def _shown_table(
+    columns: list[tuple[str, str]],
+    rows: list[list[Cell]],
+    anchors: list[str | None],
+    *,
+    groups: bool,
+) -> dict[str, Any]:
+    """A table of :mod:`~faultmap.reports.text` as the templates print it: sort keys, rates
+    with their drawn 95 % interval, names linked to ``anchors`` (the card of each row, None
+    for none). With ``groups`` the rows are the map's groups (the page picks out a row's
+    prompts on hover), drawn in their colours, and the table sorts; otherwise (failure
+    modes, which the map does not colour) the intervals are drawn in one neutral colour."""
+    colours = group_colours([True] * len(rows)) if groups else [MODE_COLOUR]
     shown_rows = []
     for r, cells in enumerate(rows):
-        card = sum(significant[: r + 1])
         shown, rate_columns = [], 0
         for (_, kind), cell in zip(columns, cells, strict=True):
             interval = None
@@ -228,18 +238,44 @@ def _table(report: Report) -> dict[str, Any] | None:
                     "kind": kind,
                     "text": cell.text,
                     "key": cell.key,
-                    "card": card if kind == "name" and significant[r] else None,
+                    "anchor": anchors[r] if kind == "name" else None,
                     "interval": interval,
                 }
             )
-        shown_rows.append({"group": r, "cells": shown})
+        shown_rows.append({"group": r if groups else None, "cells": shown})
     return {
+        "sortable": groups,
         "columns": [
             {"label": label, "sort": "text" if kind in ("name", "text") else "number"}
             for label, kind in columns
         ],
         "rows": shown_rows,
     }
+
+
+def _table(report: Report) -> dict[str, Any] | None:
+    """The sortable table of :func:`~faultmap.reports.text.summary_table`, each name linked
+    to its card (a comparison's ties have no card)."""
+    items = _items(report)
+    if not items:
+        return None
+    columns, rows = summary_table(report)
+    significant = [getattr(item, "significant", True) for item in items]
+    anchors = [
+        f"fm-card-{sum(significant[: r + 1])}" if significant[r] else None
+        for r in range(len(items))
+    ]
+    return _shown_table(columns, rows, anchors, groups=True)
+
+
+def _modes_table(report: Report) -> dict[str, Any] | None:
+    """The table of failure modes (:func:`~faultmap.reports.text.modes_table`), each name
+    linked to its card; None for a report without modes."""
+    if not isinstance(report, AnalysisReport) or not report.failure_modes:
+        return None
+    columns, rows = modes_table(report)
+    anchors: list[str | None] = [f"fm-mode-{k}" for k in range(1, len(rows) + 1)]
+    return _shown_table(columns, rows, anchors, groups=False)
 
 
 def _examples(
@@ -260,34 +296,63 @@ def _card(
     facts: list[str],
     prompts: Sequence[str],
     examples: dict[str, Any] | None = None,
+    links: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
+    """A card: ``links`` are ``(anchor, text)`` of the cards it points to (a mode's slices);
+    a fact that starts with "Warning:" is shown as one."""
     return {
         "title": title,
         "description": description,
-        "facts": facts,
+        "facts": [{"text": f, "warning": f.startswith("Warning:")} for f in facts],
         "prompts": [clip(p, TEXT_LIMIT) for p in prompts[:5]],
         "examples": examples,
+        "links": [{"anchor": a, "text": t} for a, t in links],
     }
+
+
+def _failing_examples(examples: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    failing = [e for e in examples if e.get("failed")]
+    return _examples(
+        "Failing examples",
+        ("row", "score", "prompt", "response"),
+        [
+            (e["index"], f"{e['score']:.2f}", e["prompt"], e.get("response", ""))
+            for e in failing[:5]
+        ],
+    )
+
+
+def _mode_cards(report: Report) -> list[dict[str, Any]]:
+    """One card per failure mode: its facts, links to its slices' cards, typical prompts and
+    failing examples."""
+    if not isinstance(report, AnalysisReport):
+        return []
+    cards = []
+    for m in report.failure_modes:
+        links = [
+            (f"fm-card-{i + 1}", f"{i + 1}. {clip(report.slices[i].name, 80)}")
+            for i in m.slices
+            if 0 <= i < len(report.slices)
+        ]
+        facts = mode_facts(m, report)
+        examples = _failing_examples(m.examples)
+        cards.append(_card(m.name, m.description, facts, m.representative_prompts, examples, links))
+    return cards
 
 
 def _cards(report: Report) -> list[dict[str, Any]]:
     """One card per slice / gap worth one: its facts, typical prompts and examples."""
     if isinstance(report, AnalysisReport):
-        cards = []
-        for s in report.slices:
-            failing: list[Mapping[str, Any]] = [e for e in s.examples if e.get("failed")]
-            examples = _examples(
-                "Failing examples",
-                ("row", "score", "prompt", "response"),
-                [
-                    (e["index"], f"{e['score']:.2f}", e["prompt"], e.get("response", ""))
-                    for e in failing[:5]
-                ],
+        return [
+            _card(
+                s.name,
+                s.description,
+                slice_facts(s, report, k),
+                s.representative_prompts,
+                _failing_examples(s.examples),
             )
-            cards.append(
-                _card(s.name, s.description, slice_facts(s), s.representative_prompts, examples)
-            )
-        return cards
+            for k, s in enumerate(report.slices)
+        ]
     if isinstance(report, CoverageReport):
         return [
             _card(g.name, g.description, gap_facts(g), g.representative_prompts)
@@ -335,4 +400,7 @@ def shared_values(report: Report, view: dict[str, Any] | None, *, titles: bool) 
         if view is None
         else _prompt_map(view, titles=titles, element_id=element_id),
         "cards": _cards(report),
+        "modes_table": _modes_table(report),
+        "mode_cards": _mode_cards(report),
+        "checks": check_lines(report) if isinstance(report, AnalysisReport) else [],
     }

@@ -27,7 +27,7 @@ from faultmap.reports.html._templates import (
     resource,
 )
 from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
-from faultmap.reports.text import hybrid_cell_lines
+from faultmap.reports.text import correction_name, hybrid_cell_lines
 
 __all__ = ["page_html", "render_page"]
 
@@ -50,12 +50,18 @@ def _table_note(report: Report) -> str:
 
 
 def _settings(report: Report) -> list[tuple[str, str]]:
+    level = "significance level (FDR)"
+    correction = getattr(report, "correction", "bh")
+    if correction == "holm":
+        level = "significance level (family-wise error rate)"
     settings = [
         ("faultmap", _faultmap_version()),
         ("embedding model", report.embedding_model),
         ("clustering", report.clustering_method),
-        ("significance level (FDR)", f"{report.significance_level:g}"),
+        (level, f"{report.significance_level:g}"),
     ]
+    if correction != "bh":
+        settings.append(("correction", correction_name(correction)))
     for name in ("scoring_mode", "failure_threshold", "min_slice_size", "min_gap_size"):
         if hasattr(report, name):
             settings.append((name.replace("_", " "), f"{getattr(report, name)}"))
