@@ -130,6 +130,31 @@ def test_csv_and_parquet_give_the_same_report_json_to_stdout_and_quiet(data, jso
 
 
 @pytest.mark.slow  # a real analysis in a subprocess
+def test_evidence_options_and_the_modes_gate(data, tmp_path):
+    out = tmp_path / "r.json"
+    result = run(
+        "analyze",
+        data["dir"] / "data.jsonl",
+        "--json",
+        out,
+        "--null-runs",
+        "20",
+        "--confirm",
+        "split",
+        "--correction",
+        "holm",
+        "--fail-on-modes",
+    )
+    report = AnalysisReport.from_json(out)
+    assert report.correction == "holm" and report.null_audit.runs == 20
+    assert report.metadata["confirmation"]["method"] == "split"
+    assert result.returncode == (1 if report.failure_modes else 0), result.stderr
+    if report.failure_modes:
+        assert "failure mode(s): failing (--fail-on-modes)" in result.stderr
+    assert "Null audit: 20 permuted runs" in result.stdout
+
+
+@pytest.mark.slow  # a real analysis in a subprocess
 def test_fail_on_slices_passes_when_nothing_fails(data, tmp_path):
     rows = [{**r, "score": 1.0} for r in data["rows"]]
     result = run("analyze", write_jsonl(tmp_path / "ok.jsonl", rows), "--fail-on-slices")

@@ -29,7 +29,10 @@ def _analyzer(args: argparse.Namespace) -> Any:
         llm_completion_kwargs=dict(args.llm_option) or None,
         show_progress=False if args.quiet else None,
         embedding_cache=cache,
+        correction=args.correction,
     )
+    if getattr(args, "confirm", None):
+        options["confirm"] = args.confirm
     if hasattr(args, "failure_threshold"):
         options["failure_threshold"] = args.failure_threshold
     return SliceAnalyzer(**options)
@@ -98,13 +101,21 @@ def analyze(args: argparse.Namespace) -> int:
     )
     if args.embeddings:
         inputs["embeddings"] = _load_vectors(args.embeddings)
-    report = _analyzer(args).analyze(**inputs)
-    return finish(
-        args,
-        report,
-        args.fail_on_slices and report.num_significant > 0,
-        f"{report.num_significant} significant slice(s): failing (--fail-on-slices)",
+    report = _analyzer(args).analyze(
+        **inputs, null_runs=args.null_runs, stability_runs=args.stability_runs
     )
+    gates = [
+        (
+            args.fail_on_slices and report.num_significant > 0,
+            f"{report.num_significant} significant slice(s): failing (--fail-on-slices)",
+        ),
+        (
+            args.fail_on_modes and report.num_failure_modes > 0,
+            f"{report.num_failure_modes} failure mode(s): failing (--fail-on-modes)",
+        ),
+    ]
+    tripped = [message for hit, message in gates if hit]
+    return finish(args, report, bool(tripped), "; ".join(tripped))
 
 
 def coverage(args: argparse.Namespace) -> int:

@@ -99,6 +99,13 @@ def _analysis_options(with_threshold: bool = True) -> argparse.ArgumentParser:
             default=0.5,
             help="a row fails when its score is below this (%(default)s)",
         )
+    group.add_argument(
+        "--correction",
+        choices=("bh", "by", "holm"),
+        default="bh",
+        help="multiple-testing correction: Benjamini-Hochberg, Benjamini-Yekutieli or Holm "
+        "(%(default)s)",
+    )
     group.add_argument("--clustering", choices=("hdbscan", "agglomerative"), default="hdbscan")
     group.add_argument("--random-state", type=int, default=0)
     group.add_argument(
@@ -164,9 +171,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COL",
         help="metadata column (route, model, language...) for hybrid slices; repeatable",
     )
+    evidence = p.add_argument_group("evidence (each off by default)")
+    evidence.add_argument(
+        "--null-runs",
+        type=int,
+        default=0,
+        metavar="K",
+        help="rerun the tests and the merge into failure modes on K permutations of the "
+        "labels (cheap)",
+    )
+    evidence.add_argument(
+        "--stability-runs",
+        type=int,
+        default=0,
+        metavar="B",
+        help="recluster and retest B subsamples of 80%% of the rows (B clusterings)",
+    )
+    evidence.add_argument(
+        "--confirm",
+        choices=("split",),
+        help="find on a random half, confirm on the other half",
+    )
     p.add_argument(
         "--fail-on-slices", action="store_true", help="exit 1 when a significant slice exists"
     )
+    p.add_argument("--fail-on-modes", action="store_true", help="exit 1 when a failure mode exists")
     p.set_defaults(run=analyze)
 
     p = sub.add_parser(
