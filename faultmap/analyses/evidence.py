@@ -26,14 +26,16 @@ clusters that were tested without a finding.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from faultmap.analyses.modes import MERGE_LEVEL, ModeChoice, choose_modes, cluster_tree, per_cluster
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import cluster
-from faultmap.reports.models import NullAudit
+from faultmap.core.run import Run
+from faultmap.reports.models import FailureMode, FailureSlice, NullAudit
 from faultmap.significance.tests import (
     adjust,
     detectable_rate,
@@ -43,13 +45,21 @@ from faultmap.significance.tests import (
 )
 
 __all__ = [
+    "STABILITY_FRACTION",
+    "STABILITY_JACCARD",
     "Procedure",
     "confirm",
     "detectable_rates",
     "null_audit",
     "reported",
     "stability",
+    "with_evidence",
 ]
+
+#: Stability reruns cluster this share of the rows, drawn without replacement ...
+STABILITY_FRACTION = 0.8
+#: ... and a group counts as found again at this Jaccard index or more.
+STABILITY_JACCARD = 0.5
 
 
 @dataclass(frozen=True)
@@ -258,3 +268,71 @@ def detectable_rates(
         rate = detectable_rate(int(size), baseline, level)
         out.append(None if rate is None else float(rate))
     return out
+
+
+def with_evidence(
+    slices: list[FailureSlice],
+    modes: list[FailureMode],
+    labels: np.ndarray,
+    vectors: np.ndarray,
+    fails: np.ndarray,
+    discover: np.ndarray,
+    clusterer: Clusterer,
+    procedure: Procedure,
+    *,
+    confirm_split: bool,
+    stability_runs: int,
+    seed: int,
+    meta: dict[str, Any],
+    run: Run,
+) -> tuple[list[FailureSlice], list[FailureMode]]:
+    """Slices and modes with their confirmation on the held-out half (``confirm_split``:
+    the rows outside ``discover``) and their stability over ``stability_runs`` reruns of
+    the discovery rows, recorded in ``meta["stability"]``."""
+    slice_rows = [np.flatnonzero(labels == s.cluster_id) for s in slices]
+    mode_rows = [np.flatnonzero(np.isin(labels, m.cluster_ids)) for m in modes]
+    if confirm_split:
+        with run.timer("confirm"):
+            held_out = ~discover
+            slices = [
+                replace(s, confirmation_p_value=p, confirmation_size=k, confirmation_failures=f)
+                for s, (p, k, f) in zip(
+                    slices, confirm(slice_rows, fails, held_out, test=procedure.test), strict=True
+                )
+            ]
+            modes = [
+                replace(m, confirmation_p_value=p, confirmation_size=k, confirmation_failures=f)
+                for m, (p, k, f) in zip(
+                    modes, confirm(mode_rows, fails, held_out, test=procedure.test), strict=True
+                )
+            ]
+    if stability_runs:
+        with run.timer("stability"):
+            # Reruns see what the discovery saw: the discovery rows (all rows without a split).
+            where = np.full(len(labels), -1, dtype=np.int64)
+            where[discover] = np.arange(int(discover.sum()))
+
+            def local(groups: list[np.ndarray]) -> list[np.ndarray]:
+                return [where[g][where[g] >= 0] for g in groups]
+
+            slice_scores, mode_scores = stability(
+                vectors[discover],
+                fails[discover],
+                clusterer,
+                procedure,
+                slices=local(slice_rows),
+                modes=local(mode_rows),
+                runs=stability_runs,
+                seed=seed,
+                fraction=STABILITY_FRACTION,
+                jaccard=STABILITY_JACCARD,
+            )
+            slices = [replace(s, stability=x) for s, x in zip(slices, slice_scores, strict=True)]
+            modes = [replace(m, stability=x) for m, x in zip(modes, mode_scores, strict=True)]
+        meta["stability"] = {
+            "runs": stability_runs,
+            "fraction": STABILITY_FRACTION,
+            "jaccard": STABILITY_JACCARD,
+            "seed": seed,
+        }
+    return slices, modes

@@ -61,6 +61,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from faultmap.analyses.describe import Describer
+from faultmap.core.groups import name_groups, unique_names
+from faultmap.core.rows import Rows
+from faultmap.naming.base import Namer, SliceLabel
+from faultmap.reports.models import FailureMode, FailureSlice, ModeNode
 from faultmap.significance.tests import (
     adjust,
     homogeneity_tests,
@@ -73,6 +78,7 @@ __all__ = [
     "ModeChoice",
     "choose_modes",
     "cluster_tree",
+    "failure_modes",
     "find_modes",
     "merge_threshold",
     "per_cluster",
@@ -276,3 +282,90 @@ def per_cluster(
     fails = np.bincount(labels[inside], weights=np.asarray(failed)[inside], minlength=top)
     ids = np.asarray(cluster_ids, dtype=np.int64)
     return sizes[ids].astype(np.int64), np.rint(fails[ids]).astype(np.int64)
+
+
+def failure_modes(
+    choice: ModeChoice,
+    labels: np.ndarray,
+    slices: list[FailureSlice],
+    naming: Describer,
+    namer: Namer,
+    rows: Rows,
+    digests: list[str],
+) -> tuple[list[FailureMode], list[ModeNode]]:
+    """The chosen modes as results (named from all their members, in one batch; a mode that
+    is one slice keeps its slice's name) and every tested node as a :class:`ModeNode`."""
+    tree = choice.tree
+    c = len(tree.cluster_ids)
+    nodes = [
+        ModeNode(
+            node_id=k,
+            cluster_ids=choice.node(k).cluster_ids,
+            children=[] if k < c else [int(x) for x in tree.children[k - c]],
+            size=int(choice.sizes[k]),
+            num_failures=int(choice.failures[k]),
+            p_value=float(choice.p_values[k]),
+            adjusted_p_value=float(choice.adjusted[k]),
+            test_used=str(choice.tests_used[k]),
+            merge_p_value=None if k < c else float(choice.merge_p_values[k]),
+            homogeneous=bool(choice.homogeneous[k]),
+        )
+        for k in range(tree.num_nodes)
+    ]
+    if not choice.modes:
+        return [], nodes
+    position = {s.cluster_id: i for i, s in enumerate(slices)}
+    mode_labels = np.full(len(labels), -1, dtype=np.int64)
+    for j, k in enumerate(choice.modes):
+        mode_labels[np.isin(labels, nodes[k].cluster_ids)] = j
+    described = naming.describe(mode_labels, range(len(choice.modes)))
+    # A mode that is one slice keeps the slice's name; the others are named from all their
+    # members, in one batch, and kept distinct from the slice names.
+    fresh = [
+        j
+        for j, k in enumerate(choice.modes)
+        if not (len(nodes[k].cluster_ids) == 1 and nodes[k].cluster_ids[0] in position)
+    ]
+    named = unique_names(
+        name_groups(namer, [described[j][1] for j in fresh]), {s.name for s in slices}
+    )
+    labels_by_mode: dict[int, SliceLabel] = dict(zip(fresh, named, strict=True))
+    naming.mode_contexts = [ctx for _, ctx, _ in described]
+    modes = []
+    baseline = naming.baseline
+    for j, k in enumerate(choice.modes):
+        group, ctx, _ = described[j]
+        node = nodes[k]
+        if j in labels_by_mode:
+            label = labels_by_mode[j]
+        else:
+            s = slices[position[node.cluster_ids[0]]]
+            label = SliceLabel(
+                s.name,
+                s.description,
+                s.root_cause,
+                s.suggested_remediation,
+                s.naming_source,
+                s.naming_error,
+            )
+        rate = float(naming.fails[group.members].mean())
+        modes.append(
+            FailureMode(
+                name=label.name,
+                description=label.description,
+                size=len(group.members),
+                failure_rate=rate,
+                baseline_rate=baseline,
+                effect_size=rate / baseline,
+                p_value=node.p_value,
+                adjusted_p_value=node.adjusted_p_value,
+                test_used=node.test_used,
+                slices=sorted(position[g] for g in node.cluster_ids if g in position),
+                cluster_ids=node.cluster_ids,
+                node_id=k,
+                root_cause=label.root_cause,
+                suggested_remediation=label.suggested_remediation,
+                **naming.fields(group, ctx, label, rows, digests),
+            )
+        )
+    return modes, nodes

@@ -19,12 +19,12 @@ import numpy as np
 
 from faultmap._text import prompt_digest
 from faultmap._validation import as_embeddings
+from faultmap.analyses.describe import Describer
 from faultmap.analyses.evidence import (
     Procedure,
-    confirm,
     detectable_rates,
     null_audit,
-    stability,
+    with_evidence,
 )
 from faultmap.analyses.hybrid import MetadataFindings, read_into_slices
 from faultmap.analyses.inputs import (
@@ -37,53 +37,34 @@ from faultmap.analyses.inputs import (
 )
 from faultmap.analyses.modes import (
     MERGE_LEVEL,
-    ModeChoice,
     choose_modes,
     cluster_tree,
+    failure_modes,
     merge_threshold,
     per_cluster,
 )
-from faultmap.analyses.name_check import (
-    FLAG_BELOW,
-    check_names,
-    counter_examples,
-    keyword_halves,
-    recheck_names,
-    unseen_members,
-)
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import (
-    Group,
     cluster,
     count_by_group,
-    describe_groups,
-    interval,
-    name_groups,
     naming_fallbacks,
     test_family,
-    unique_names,
 )
 from faultmap.core.projection import MapSettings, prompt_map
 from faultmap.core.rows import Rows, failed
 from faultmap.core.run import Run
 from faultmap.io import read_metadata
-from faultmap.naming.base import Namer, SliceLabel
+from faultmap.naming.base import Namer
 from faultmap.reports.models import (
     AnalysisReport,
     ClusterTest,
-    FailureMode,
     FailureSlice,
-    ModeNode,
 )
 from faultmap.scoring.base import Scorer
 from faultmap.significance.tests import one_sided_proportion_test
 
 __all__ = ["SliceSettings", "analyze", "discovery_half", "find_slices"]
 
-#: Stability reruns cluster this share of the rows, drawn without replacement ...
-STABILITY_FRACTION = 0.8
-#: ... and a group counts as found again at this Jaccard index or more.
-STABILITY_JACCARD = 0.5
 
 logger = logging.getLogger("faultmap")
 
@@ -276,7 +257,17 @@ def find_slices(
             "metric": "cosine",
         }
 
-    naming = _Naming(prompts, responses, scores, vectors, fails, settings, baseline)
+    naming = Describer(
+        prompts,
+        responses,
+        scores,
+        vectors,
+        fails,
+        baseline=baseline,
+        n_examples=settings.n_examples,
+        n_representative=settings.n_representative,
+        seed=settings.seed,
+    )
     with run.timer("name"):
         slice_labels, slice_groups, slice_contexts = naming.name(
             namer, labels, [t.cluster_id for t in significant]
@@ -307,7 +298,7 @@ def find_slices(
         )
 
     with run.timer("name_modes"):
-        modes, nodes = _failure_modes(choice, labels, slices, naming, namer, rows, digests)
+        modes, nodes = failure_modes(choice, labels, slices, naming, namer, rows, digests)
 
     if settings.check_names:
         with run.timer("name_check"):
@@ -315,8 +306,20 @@ def find_slices(
                 namer, labels, slices, modes, embed_names
             )
 
-    slices, modes = _evidence(
-        slices, modes, labels, vectors, fails, discover, clusterer, settings, meta, run
+    slices, modes = with_evidence(
+        slices,
+        modes,
+        labels,
+        vectors,
+        fails,
+        discover,
+        clusterer,
+        procedure,
+        confirm_split=settings.confirm == "split",
+        stability_runs=settings.stability_runs,
+        seed=settings.seed,
+        meta=meta,
+        run=run,
     )
     null = None
     if settings.null_runs:
@@ -383,344 +386,6 @@ def _with_power(
         t if t.cluster_id in reported else replace(t, detectable_failure_rate=rate)
         for t, rate in zip(tests, rates, strict=True)
     ]
-
-
-class _Naming:
-    """Describes and names groups of rows (slices or modes) the same way, and checks names."""
-
-    def __init__(
-        self,
-        prompts: Sequence[str],
-        responses: Sequence[str],
-        scores: np.ndarray,
-        vectors: np.ndarray,
-        fails: np.ndarray,
-        settings: SliceSettings,
-        baseline: float,
-    ) -> None:
-        self.prompts, self.responses, self.scores = prompts, responses, scores
-        self.vectors, self.fails, self.settings, self.baseline = vectors, fails, settings, baseline
-        self.slice_contexts: list[Any] = []
-        self.mode_contexts: list[Any] = []
-
-    def describe(self, labels: np.ndarray, group_ids: Sequence[int]) -> list[tuple[Group, Any]]:
-        """Each group's description and the context a namer sees (its central prompts and
-        its worst failures)."""
-        groups = describe_groups(
-            self.prompts,
-            self.vectors,
-            labels,
-            list(group_ids),
-            n_representative=self.settings.n_representative,
-        )
-        out = []
-        for group in groups:
-            members = group.members
-            worst = members[self.fails[members]]
-            worst = worst[np.argsort(self.scores[worst], kind="stable")][: self.settings.n_examples]
-            rate = float(self.fails[members].mean())
-            ctx = group.context(
-                self.prompts,
-                failure_rate=rate,
-                baseline_rate=self.baseline,
-                failing_examples=tuple(
-                    (self.prompts[i], self.responses[i], float(self.scores[i])) for i in worst
-                ),
-            )
-            out.append((group, ctx, worst))
-        return out
-
-    def name(
-        self, namer: Namer, labels: np.ndarray, group_ids: Sequence[int]
-    ) -> tuple[list[SliceLabel], list[Group], list[Any]]:
-        described = self.describe(labels, group_ids)
-        contexts = [ctx for _, ctx, _ in described]
-        return name_groups(namer, contexts), [g for g, _, _ in described], contexts
-
-    def check(
-        self,
-        namer: Namer,
-        labels: np.ndarray,
-        slices: list[FailureSlice],
-        modes: list[FailureMode],
-        embed_names: Callable[[list[str]], np.ndarray] | None,
-    ) -> tuple[list[FailureSlice], list[FailureMode], dict[str, Any] | None]:
-        """Slices and modes with their ``name_check`` (see
-        :mod:`faultmap.analyses.name_check`); flagged LLM names asked once more with
-        counter-examples. Returns the summary for ``metadata["name_check"]``."""
-        if not slices and not modes:
-            return slices, modes, None
-        mode_labels = np.full(len(labels), -1, dtype=np.int64)
-        for j, m in enumerate(modes):
-            mode_labels[np.isin(labels, m.cluster_ids)] = j
-        used = {x.name for x in [*slices, *modes]}
-        renamed = 0
-        checked: list[Any] = []
-        for items, kind_labels, ids, contexts in (
-            (slices, labels, [x.cluster_id for x in slices], self.slice_contexts),
-            (modes, mode_labels, list(range(len(modes))), self.mode_contexts),
-        ):
-            results, count = self._check_kind(
-                namer, items, kind_labels, ids, contexts, embed_names, used
-            )
-            checked.append(results)
-            renamed += count
-        new_slices, new_modes = checked
-        flagged = sum(
-            x.name_check is not None and x.name_check < FLAG_BELOW
-            for x in [*new_slices, *new_modes]
-        )
-        summary = {
-            "method": "embedding" if embed_names is not None else "keywords",
-            "flag_below": FLAG_BELOW,
-            "flagged": int(flagged),
-            "renamed": renamed,
-            "seed": self.settings.seed,
-        }
-        return new_slices, new_modes, summary
-
-    def _check_kind(
-        self,
-        namer: Namer,
-        items: list[Any],
-        labels: np.ndarray,
-        ids: list[int],
-        contexts: list[Any],
-        embed: Callable[[list[str]], np.ndarray] | None,
-        used: set[str],
-    ) -> tuple[list[Any], int]:
-        if not items:
-            return [], 0
-        seed = self.settings.seed
-        members = [np.flatnonzero(labels == g) for g in ids]
-        llm = [x.naming_source == "llm" for x in items]
-        # A keyword name is judged on the half of the members it was not made from; an LLM
-        # name on the members the LLM was not shown.
-        half_names, halves = keyword_halves(self.prompts, labels, ids, seed=seed)
-        names = [
-            x.name if is_llm else h for x, is_llm, h in zip(items, llm, half_names, strict=True)
-        ]
-        held = [
-            unseen_members(self.prompts, m, ctx) if is_llm else h
-            for m, ctx, is_llm, h in zip(members, contexts, llm, halves, strict=True)
-        ]
-        vectors = self.vectors if embed is not None else None
-        aucs = check_names(
-            self.prompts, vectors, members, names, held_out=held, embed=embed, seed=seed
-        )
-        everyone = np.arange(len(self.prompts))
-        counter = [
-            tuple(
-                self.prompts[i]
-                for i in counter_examples(self.vectors, m, np.setdiff1d(everyone, m))
-            )
-            if is_llm and auc < FLAG_BELOW
-            else ()
-            for m, is_llm, auc in zip(members, llm, aucs, strict=True)
-        ]
-        again, count = recheck_names(namer, contexts, aucs, counter, llm_named=llm)
-        out = []
-        for i, (item, auc, label) in enumerate(zip(items, aucs, again, strict=True)):
-            if label is not None:
-                used.discard(item.name)
-                label = unique_names([label], used)[0]
-                auc = check_names(
-                    self.prompts,
-                    vectors,
-                    [members[i]],
-                    [label.name],
-                    held_out=[held[i]],
-                    embed=embed,
-                    seed=seed,
-                )[0]
-                item = replace(
-                    item,
-                    name=label.name,
-                    description=label.description,
-                    root_cause=label.root_cause,
-                    suggested_remediation=label.suggested_remediation,
-                )
-            out.append(replace(item, name_check=None if np.isnan(auc) else round(float(auc), 4)))
-        return out, count
-
-    def fields(
-        self, group: Group, ctx: Any, label: SliceLabel, rows: Rows, digests: list[str]
-    ) -> dict[str, Any]:
-        """The fields a slice and a mode share, from its members."""
-        members, fails, n = group.members, self.fails, len(self.fails)
-        num_failures = int(fails[members].sum())
-        shown = [int(i) for i in members[fails[members]]][: self.settings.n_examples]
-        shown += [int(i) for i in members[~fails[members]]][: self.settings.n_examples]
-        rest = n - len(members)
-        return dict(
-            sample_indices=[int(i) for i in rows.input_index(members)],
-            examples=[
-                {
-                    "index": int(rows.analysed[i]),
-                    "prompt": self.prompts[i],
-                    "response": self.responses[i],
-                    "score": float(self.scores[i]),
-                    "failed": bool(fails[i]),
-                }
-                for i in shown
-            ],
-            representative_prompts=list(ctx.representative_prompts),
-            num_failures=num_failures,
-            rest_failure_rate=(int(fails.sum()) - num_failures) / rest if rest else 0.0,
-            confidence_interval=interval(num_failures, len(members)),
-            keywords=list(ctx.keywords),
-            naming_source=label.source,
-            naming_error=label.error,
-            prompt_digests=[digests[i] for i in members],
-        )
-
-
-def _failure_modes(
-    choice: ModeChoice,
-    labels: np.ndarray,
-    slices: list[FailureSlice],
-    naming: _Naming,
-    namer: Namer,
-    rows: Rows,
-    digests: list[str],
-) -> tuple[list[FailureMode], list[ModeNode]]:
-    """The chosen modes as results (named from all their members) and every tested node."""
-    tree = choice.tree
-    c = len(tree.cluster_ids)
-    nodes = [
-        ModeNode(
-            node_id=k,
-            cluster_ids=choice.node(k).cluster_ids,
-            children=[] if k < c else [int(x) for x in tree.children[k - c]],
-            size=int(choice.sizes[k]),
-            num_failures=int(choice.failures[k]),
-            p_value=float(choice.p_values[k]),
-            adjusted_p_value=float(choice.adjusted[k]),
-            test_used=str(choice.tests_used[k]),
-            merge_p_value=None if k < c else float(choice.merge_p_values[k]),
-            homogeneous=bool(choice.homogeneous[k]),
-        )
-        for k in range(tree.num_nodes)
-    ]
-    if not choice.modes:
-        return [], nodes
-    position = {s.cluster_id: i for i, s in enumerate(slices)}
-    mode_labels = np.full(len(labels), -1, dtype=np.int64)
-    for j, k in enumerate(choice.modes):
-        mode_labels[np.isin(labels, nodes[k].cluster_ids)] = j
-    described = naming.describe(mode_labels, range(len(choice.modes)))
-    # A mode that is one slice keeps the slice's name; the others are named from all their
-    # members, in one batch, and kept distinct from the slice names.
-    fresh = [
-        j
-        for j, k in enumerate(choice.modes)
-        if not (len(nodes[k].cluster_ids) == 1 and nodes[k].cluster_ids[0] in position)
-    ]
-    named = unique_names(
-        name_groups(namer, [described[j][1] for j in fresh]), {s.name for s in slices}
-    )
-    labels_by_mode: dict[int, SliceLabel] = dict(zip(fresh, named, strict=True))
-    naming.mode_contexts = [ctx for _, ctx, _ in described]
-    modes = []
-    baseline = naming.baseline
-    for j, k in enumerate(choice.modes):
-        group, ctx, _ = described[j]
-        node = nodes[k]
-        if j in labels_by_mode:
-            label = labels_by_mode[j]
-        else:
-            s = slices[position[node.cluster_ids[0]]]
-            label = SliceLabel(
-                s.name,
-                s.description,
-                s.root_cause,
-                s.suggested_remediation,
-                s.naming_source,
-                s.naming_error,
-            )
-        rate = float(naming.fails[group.members].mean())
-        modes.append(
-            FailureMode(
-                name=label.name,
-                description=label.description,
-                size=len(group.members),
-                failure_rate=rate,
-                baseline_rate=baseline,
-                effect_size=rate / baseline,
-                p_value=node.p_value,
-                adjusted_p_value=node.adjusted_p_value,
-                test_used=node.test_used,
-                slices=sorted(position[g] for g in node.cluster_ids if g in position),
-                cluster_ids=node.cluster_ids,
-                node_id=k,
-                root_cause=label.root_cause,
-                suggested_remediation=label.suggested_remediation,
-                **naming.fields(group, ctx, label, rows, digests),
-            )
-        )
-    return modes, nodes
-
-
-def _evidence(
-    slices: list[FailureSlice],
-    modes: list[FailureMode],
-    labels: np.ndarray,
-    vectors: np.ndarray,
-    fails: np.ndarray,
-    discover: np.ndarray,
-    clusterer: Clusterer,
-    settings: SliceSettings,
-    meta: dict[str, Any],
-    run: Run,
-) -> tuple[list[FailureSlice], list[FailureMode]]:
-    """Slices and modes with their confirmation on the held-out half and their stability."""
-    slice_rows = [np.flatnonzero(labels == s.cluster_id) for s in slices]
-    mode_rows = [np.flatnonzero(np.isin(labels, m.cluster_ids)) for m in modes]
-    if settings.confirm == "split":
-        with run.timer("confirm"):
-            held_out = ~discover
-            slices = [
-                replace(s, confirmation_p_value=p, confirmation_size=k, confirmation_failures=f)
-                for s, (p, k, f) in zip(
-                    slices, confirm(slice_rows, fails, held_out, test=settings.test), strict=True
-                )
-            ]
-            modes = [
-                replace(m, confirmation_p_value=p, confirmation_size=k, confirmation_failures=f)
-                for m, (p, k, f) in zip(
-                    modes, confirm(mode_rows, fails, held_out, test=settings.test), strict=True
-                )
-            ]
-    if settings.stability_runs:
-        with run.timer("stability"):
-            # Reruns see what the discovery saw: the discovery rows (all rows without a split).
-            where = np.full(len(labels), -1, dtype=np.int64)
-            where[discover] = np.arange(int(discover.sum()))
-
-            def local(groups: list[np.ndarray]) -> list[np.ndarray]:
-                return [where[g][where[g] >= 0] for g in groups]
-
-            slice_scores, mode_scores = stability(
-                vectors[discover],
-                fails[discover],
-                clusterer,
-                settings.procedure(),
-                slices=local(slice_rows),
-                modes=local(mode_rows),
-                runs=settings.stability_runs,
-                seed=settings.seed,
-                fraction=STABILITY_FRACTION,
-                jaccard=STABILITY_JACCARD,
-            )
-            slices = [replace(s, stability=x) for s, x in zip(slices, slice_scores, strict=True)]
-            modes = [replace(m, stability=x) for m, x in zip(modes, mode_scores, strict=True)]
-        meta["stability"] = {
-            "runs": settings.stability_runs,
-            "fraction": STABILITY_FRACTION,
-            "jaccard": STABILITY_JACCARD,
-            "seed": settings.seed,
-        }
-    return slices, modes
 
 
 def analyze(
