@@ -34,17 +34,21 @@ def main() -> None:
     report = analyzer.analyze(prompts, responses, scores=scores)
     print(report)
     report.to_json(args.out)
-    print(f"\nWrote {args.out} ({report.num_significant} slices).")
+    print(
+        f"\nWrote {args.out} ({report.num_failure_modes} failure modes, "
+        f"{report.num_significant} slices)."
+    )
 
     # The bundled data knows which BIG-bench task each prompt came from: show how the slices
     # line up with them (a check a real user could not make, but a reader of the demo can).
     tasks = [r["task"] for r in rows]
-    for s in report.slices:
-        counts: dict[str, int] = {}
-        for i in s.sample_indices:
-            counts[tasks[i]] = counts.get(tasks[i], 0) + 1
-        top = max(counts, key=counts.__getitem__)
-        print(f"  {s.name!r}: {counts[top]}/{s.size} prompts from task {top!r}")
+    for kind, groups in (("mode", report.failure_modes), ("slice", report.slices)):
+        for g in groups:
+            counts: dict[str, int] = {}
+            for i in g.sample_indices:
+                counts[tasks[i]] = counts.get(tasks[i], 0) + 1
+            top = max(counts, key=counts.__getitem__)
+            print(f"  {kind} {g.name!r}: {counts[top]}/{g.size} prompts from task {top!r}")
 
 
 if __name__ == "__main__":
