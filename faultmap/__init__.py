@@ -17,6 +17,7 @@ from faultmap.config import LLMConfig
 from faultmap.exceptions import (
     ClusteringError,
     ConfigurationError,
+    CoverageMeaningWarning,
     DataError,
     EmbeddingError,
     FaultmapError,
@@ -52,6 +53,7 @@ __all__ = [
     "ComparisonReport",
     "ConfigurationError",
     "CoverageGap",
+    "CoverageMeaningWarning",
     "CoverageReport",
     "DataError",
     "EmbeddingError",

@@ -266,15 +266,24 @@ def as_scores(name: str, values: Any, n: int, *, of: str = "prompts") -> np.ndar
     return arr
 
 
+#: Rows whose norm is this close to 1 are taken as they are (float32 rounding of a unit
+#: vector's norm is about 1e-7).
+_UNIT_NORM_TOLERANCE = 1e-5
+
+
 def as_embeddings(name: str, values: Any, n: int, *, of: str = "prompts") -> np.ndarray:
-    """Return an (n, d) float32, L2-normalised copy of ``values`` or raise :class:`DataError`.
+    """Return ``values`` as an (n, d) float32, L2-normalised array or raise
+    :class:`DataError`. The caller's array is never changed: a float32 array whose rows are
+    already unit length (what every faultmap embedder returns) comes back as a read-only
+    view of itself, with no copy (a memory-mapped file of a million vectors stays on disk);
+    anything else is converted into a new array.
 
     Example:
         >>> as_embeddings("embeddings", [[3.0, 4.0]], 1).tolist()
         [[0.6000000238418579, 0.800000011920929]]
     """
     try:
-        arr = np.array(values, dtype=np.float32, copy=True)
+        arr = np.asarray(values, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise DataError(f"'{name}' must be a 2-D array of numbers; {exc}.") from exc
     if arr.ndim != 2:
@@ -288,24 +297,38 @@ def as_embeddings(name: str, values: Any, n: int, *, of: str = "prompts") -> np.
         )
     if arr.shape[1] < 2:
         raise DataError(f"'{name}' must have at least 2 columns; got shape {arr.shape}.")
-    bad_rows = np.flatnonzero(~np.isfinite(arr).all(axis=1))
-    if bad_rows.size:
-        raise DataError(
-            f"'{name}' has NaN or infinite values in {bad_rows.size} row(s), first row "
-            f"{int(bad_rows[0])}; recompute those vectors."
-        )
-    # float32 norms overflow at 1e20 and underflow at 1e-23, so norms and quotients are
-    # computed in float64, a block of rows at a time (no float64 copy of a large input).
+    # Checked a block of rows at a time: no n x d temporary (bool or float64) of a large
+    # input. float32 norms overflow at 1e20 and underflow at 1e-23, so norms and quotients
+    # are computed in float64.
     step = 8192
     norms = np.zeros(len(arr))
+    bad_rows: list[np.ndarray] = []
     for i in range(0, len(arr), step):
-        norms[i : i + step] = np.linalg.norm(arr[i : i + step].astype(np.float64), axis=1)
+        block = arr[i : i + step]
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            bad_rows.append(i + np.flatnonzero(~finite))
+        norms[i : i + step] = np.linalg.norm(block.astype(np.float64), axis=1)
+    if bad_rows:
+        bad = np.concatenate(bad_rows)
+        raise DataError(
+            f"'{name}' has NaN or infinite values in {bad.size} row(s), first row "
+            f"{int(bad[0])}; recompute those vectors."
+        )
     zero = np.flatnonzero(norms == 0)
     if zero.size:
         raise DataError(
             f"'{name}' has {zero.size} all-zero row(s), first row {int(zero[0])}; a zero vector "
             f"has no direction, recompute those vectors."
         )
-    for i in range(0, len(arr), step):
-        arr[i : i + step] = arr[i : i + step].astype(np.float64) / norms[i : i + step, None]
-    return arr
+    if arr.flags.owndata and arr is not values:  # a new array: normalise it in place
+        owned = arr
+    elif np.all(np.abs(norms - 1.0) <= _UNIT_NORM_TOLERANCE):
+        view = arr.view()
+        view.flags.writeable = False
+        return view
+    else:
+        owned = arr.copy()
+    for i in range(0, len(owned), step):
+        owned[i : i + step] = owned[i : i + step].astype(np.float64) / norms[i : i + step, None]
+    return owned

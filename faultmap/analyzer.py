@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +24,8 @@ from faultmap._validation import (
 from faultmap.analyses import comparison, coverage, inputs, slices
 from faultmap.clustering.base import Clusterer
 from faultmap.config import LLMConfig
-from faultmap.embedding.base import Embedder
-from faultmap.exceptions import ConfigurationError
+from faultmap.embedding.base import Embedder, fingerprint_of
+from faultmap.exceptions import ConfigurationError, FaultmapWarning
 from faultmap.io import analysis_inputs
 from faultmap.naming.base import Namer
 from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
@@ -43,15 +44,13 @@ logger = logging.getLogger("faultmap")
 
 _OWNER = "SliceAnalyzer"
 _STAGE_CLUSTERER = HasMethods(("fit_predict",), ("name",), "an object with fit_predict() and name")
+_STAGE_EMBEDDER = HasMethods(("embed",), ("identity",), "an object with embed(texts) and identity")
 
 #: Every constructor parameter and what it accepts (``None`` admits None): the one table
 #: :meth:`SliceAnalyzer.__init__` checks against.
 PARAMETERS: dict[str, tuple[Any, ...]] = {
     "model": (None, NonEmptyStr()),
-    "embedding_model": (
-        NonEmptyStr(),
-        HasMethods(("embed",), ("identity",), "an object with embed(texts) and identity"),
-    ),
+    "embedding_model": (NonEmptyStr(), _STAGE_EMBEDDER),
     "significance_level": (Interval(float, 0, 1, "neither"),),
     "min_slice_size": (Interval(int, 2, None),),
     "failure_threshold": (Interval(float, 0, 1, "right"),),
@@ -180,6 +179,7 @@ class SliceAnalyzer:
         references: Any = None,
         *,
         embeddings: Any = None,
+        embeddings_model: str | Embedder | None = None,
         scorer: Scorer | None = None,
         metadata: Any = None,
         stability_runs: int = 0,
@@ -193,7 +193,11 @@ class SliceAnalyzer:
         count as 0) or neither (mode 3, needs ``model``: sampled responses scored by
         semantic entropy and self-consistency, :mod:`faultmap.scoring.entropy`). A row fails
         when its score is below ``failure_threshold``; rows that could not be scored are left
-        out (``metadata["unscored_indices"]``). ``embeddings`` skips the embedding model,
+        out (``metadata["unscored_indices"]``). ``embeddings`` skips the embedding model;
+        ``embeddings_model`` says which model made them (a name or folder as for
+        ``embedding_model``, or an embedder; nothing is embedded), so the report records
+        that model's fingerprint and ``faultmap diff`` can match its findings by meaning with
+        other reports of the same model (see :mod:`faultmap.reports.diff`).
         ``scorer`` replaces the scoring stage, and ``metadata`` (columns such as route or
         language) adds each slice's over-represented values and ``report.hybrid_cells``
         (:mod:`faultmap.analyses.hybrid`). The statistics: :mod:`faultmap.analyses.slices`
@@ -215,6 +219,9 @@ class SliceAnalyzer:
         """
         check_param("analyze", "stability_runs", stability_runs, Interval(int, 0, None))
         check_param("analyze", "null_runs", null_runs, Interval(int, 0, None))
+        check_param(
+            "analyze", "embeddings_model", embeddings_model, None, NonEmptyStr(), _STAGE_EMBEDDER
+        )
         return slices.analyze(
             prompts,
             responses,
@@ -223,6 +230,7 @@ class SliceAnalyzer:
             embeddings=embeddings,
             scorer=scorer,
             metadata=metadata,
+            embedding_fingerprint=self._fingerprint(embeddings_model, embeddings),
             setup=self._setup(),
             settings=slices.SliceSettings(
                 significance_level=self.significance_level,
@@ -238,6 +246,37 @@ class SliceAnalyzer:
         )
 
     aanalyze = in_worker_thread(analyze)
+
+    def _fingerprint(self, spec: str | Embedder | None, embeddings: Any) -> str | None:
+        """The fingerprint of the model ``spec`` names (``analyze(embeddings_model=)``),
+        resolved as ``embedding_model`` is, without loading the model."""
+        if spec is None:
+            return None
+        if embeddings is None:
+            raise ConfigurationError(
+                "The 'embeddings_model' parameter of analyze names the model that made "
+                "embeddings=, but no embeddings= were given; pass them, or set "
+                "SliceAnalyzer(embedding_model=...) to choose the model that embeds the prompts."
+            )
+        fingerprint = fingerprint_of(
+            stages.embedder_for(
+                spec,
+                cache=False,
+                max_text_chars=self.embedding_max_text_chars,
+                usage_kwargs=self.embedding_usage_kwargs,
+                max_concurrent_requests=1,
+                show_progress=False,
+            )
+        )
+        if fingerprint is None:
+            warnings.warn(
+                f"The weights of embeddings_model={spec!r} were not found on this machine, so "
+                "the report records no embedding fingerprint and `faultmap diff` will match "
+                "its findings by shared prompts only.",
+                FaultmapWarning,
+                stacklevel=3,
+            )
+        return fingerprint
 
     def analyze_frame(
         self,
@@ -284,17 +323,26 @@ class SliceAnalyzer:
         *,
         test_embeddings: Any = None,
         production_embeddings: Any = None,
+        neighbor_search: str = "auto",
     ) -> CoverageReport:
-        """Find production prompts your test suite has no example of, grouped into gaps.
+        """Find regions of production prompts your test suite under-represents: the gaps.
 
-        A production prompt is covered when its cosine distance to the nearest test prompt
-        is at most ``distance_threshold`` (None: the 95th percentile of the test prompts'
-        leave-one-out nearest-neighbour distances). Test and production prompts are clustered
-        together into regions; the uncovered prompts of a region form a gap when there are
-        at least ``min_gap_size`` of them and the test suite is significantly
-        under-represented there (one-sided Fisher, Benjamini–Hochberg). ``test_embeddings`` /
-        ``production_embeddings`` skip the model. The statistics:
-        :mod:`faultmap.analyses.coverage`.
+        Test and production prompts are clustered together into regions; a gap is a region
+        of at least ``min_gap_size`` production prompts where the test suite is
+        significantly under-represented (one-sided Fisher, corrected across regions by
+        ``correction``), and all of the region's production prompts are its members.
+        ``overall_coverage_score`` is the share of production prompts in no gap. The cosine
+        distance of each production prompt to its nearest test prompt is supporting
+        evidence: ``distance_coverage_score`` is the share within ``distance_threshold``
+        (None: the 95th percentile of the test prompts' leave-one-out nearest-neighbour
+        distances), faultmap 0.5.0's coverage score. Warns once per call
+        (:class:`~faultmap.CoverageMeaningWarning`) that gaps and the score mean something
+        else than in faultmap 0.5.0. ``test_embeddings`` / ``production_embeddings`` skip the
+        model (a memory-mapped ``.npy`` of unit vectors is used in place, not copied).
+        ``neighbor_search`` finds each production prompt's nearest test prompt: ``"exact"``,
+        ``"cells"`` (k-means cells, for millions of prompts; its measured error is in
+        ``metadata["nearest_neighbors"]``) or ``"auto"`` (exact up to 10^10 prompt pairs).
+        The statistics: :mod:`faultmap.analyses.coverage`.
 
         Example:
             >>> report = SliceAnalyzer().audit_coverage(tests, production)  # doctest: +SKIP
@@ -307,6 +355,7 @@ class SliceAnalyzer:
             min_gap_size,
             test_embeddings=test_embeddings,
             production_embeddings=production_embeddings,
+            neighbor_search=neighbor_search,
             significance_level=self.significance_level,
             correction=self.correction,
             setup=self._setup(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "ClusteringError",
     "ConfigurationError",
+    "CoverageMeaningWarning",
     "DataError",
     "EmbeddingError",
     "FaultmapError",
@@ -52,3 +53,17 @@ class LLMError(FaultmapError):
 
 class FaultmapWarning(UserWarning):
     """Warnings emitted by faultmap about questionable but usable input."""
+
+
+class CoverageMeaningWarning(FaultmapWarning):
+    """A coverage audit's gaps and ``overall_coverage_score`` do not mean what they meant in
+    faultmap 0.5.0.
+
+    A gap is now a region of production prompts where the test suite is significantly
+    under-represented (all of the region's production prompts), and
+    ``overall_coverage_score`` is the share of production prompts in no gap; faultmap 0.5.0's
+    figure (the share within the distance threshold of a test prompt) is
+    ``distance_coverage_score``. See "Differences from faultmap 0.5.0" in the README. Once
+    read, silence it with ``warnings.filterwarnings("ignore",
+    category=faultmap.CoverageMeaningWarning)``.
+    """

@@ -258,11 +258,15 @@ assert [x.sample_indices for x in fallback.slices] == [x.sample_indices for x in
 ## 5. Coverage audit: what is the test set missing?
 
 `audit_coverage(test_prompts, production_prompts)` asks the opposite question: which kinds of
-production prompts have no test prompt anywhere near them? We build a test set from 300 other
-rows of the sample and leave out every date question, then audit our 400 prompts as if they
-were production traffic. The distance threshold is chosen from the test set itself
-(how far apart its own prompts usually are), and a gap is reported only where the test set is
-significantly under-represented, not merely far away.""",
+production prompts does the test set lack? We build a test set from 300 other rows of the
+sample and leave out every date question, then audit our 400 prompts as if they were
+production traffic. Test and production prompts are clustered together into regions, and a
+gap is a region where the test set is significantly under-represented (a one-sided Fisher
+test, corrected across regions), with its counts, the test count expected there and their
+ratio. The coverage score is the share of production prompts in no gap; each prompt's
+distance to its nearest test prompt is evidence (`distance_coverage_score`, faultmap
+0.5.0's score). faultmap warns once (`CoverageMeaningWarning`) that gaps and the score mean
+something else than in faultmap 0.5.0.""",
     ),
     (
         "code",

@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from faultmap import AnalysisReport, ComparisonReport, CoverageReport, SliceAnalyzer
+from faultmap import (
+    AnalysisReport,
+    ComparisonReport,
+    CoverageMeaningWarning,
+    CoverageReport,
+    SliceAnalyzer,
+)
 from faultmap._text import prompt_digest
 from faultmap.naming import SliceContext, SliceLabel
 from faultmap.reports.models import FailureMode, ModeNode, NullAudit
@@ -238,6 +245,8 @@ def coverage_report() -> CoverageReport:
     unseen = [r["prompt"] for r in by_task["sports_understanding"][:50]]
     production += [f"{PAYLOADS[k]} {p}" for k, p in enumerate(unseen[: len(PAYLOADS)])]
     production += unseen[len(PAYLOADS) :]
-    return SliceAnalyzer(min_slice_size=10, namer=HostileNamer()).audit_coverage(
-        test_prompts, production
-    )
+    with warnings.catch_warnings():  # the change of meaning is tested in test_coverage.py
+        warnings.simplefilter("ignore", CoverageMeaningWarning)
+        return SliceAnalyzer(min_slice_size=10, namer=HostileNamer()).audit_coverage(
+            test_prompts, production
+        )

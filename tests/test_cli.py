@@ -318,8 +318,6 @@ def test_coverage_finds_the_missing_task_and_gates(data, tmp_path):
         data["dir"] / "data.parquet",
         "--test-prompt-col",
         "question",
-        "--distance-threshold",  # the data-driven default is loose for 250 mixed prompts
-        "0.4",
         "--fail-on-gaps",
         "--json",
         tmp_path / "c.json",
@@ -334,6 +332,11 @@ def test_coverage_finds_the_missing_task_and_gates(data, tmp_path):
     assert report.num_gaps >= 1
     tasks = [data["tasks"][i] for g in report.gaps for i in g.prompt_indices]
     assert sum(t in removed for t in tasks) / len(tasks) >= 0.9
+    assert "covered (in no gap)" in result.stdout and "CoverageMeaningWarning" in result.stderr
+    help_text = " ".join(run("coverage", "--help").stdout.split())
+    assert "significantly under-represented" in help_text
+    assert "distance_coverage_score" in help_text
+    assert "--fail-on-gaps gates on the gaps" in help_text
     line = one_error_line(run("coverage", tmp_path / "tests.csv", data["dir"] / "data.parquet"))
     assert "no column 'prompt' (from --test-prompt-col)" in line or "(from --prompt-col)" in line
     assert "'question'" in line

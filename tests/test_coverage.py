@@ -1,29 +1,46 @@
-"""Coverage audits: exact chunked nearest neighbours, the threshold rule, gaps as statistical
-claims, reports, bad input. Slow tests use real MiniLM vectors of real BIG-bench prompts."""
+"""Coverage audits: exact chunked nearest neighbours, the threshold rule, gaps as tested
+regions, the score they imply, reports, bad input. Slow tests use real MiniLM vectors of real
+BIG-bench prompts (the session's ``real_subset``)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import warnings
 from collections import Counter
 from html import escape
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import property_settings
 
 from faultmap import (
     ConfigurationError,
     CoverageGap,
+    CoverageMeaningWarning,
     CoverageReport,
     DataError,
+    FaultmapWarning,
     RegionTest,
     SliceAnalyzer,
 )
 from faultmap._neighbors import block_shape, cosine_distance, nearest_neighbors
+from faultmap.analyses.coverage_steps import gap_regions, test_regions, zero_test_gap_size
 from faultmap.coverage import coverage_threshold
 from faultmap.embedding import PrecomputedEmbedder
 from faultmap.naming import SliceContext, SliceLabel
+from faultmap.reports.text import summary_table
+from faultmap.significance import CORRECTIONS
+
+# Every audit warns that gaps changed meaning; test_the_change_of_meaning_is_warned_once_per_call
+# checks the warning, the other tests read the reports.
+pytestmark = pytest.mark.filterwarnings("ignore::faultmap.CoverageMeaningWarning")
+
+DATA = Path(__file__).resolve().parent / "data"
 
 # -- exact chunked nearest neighbours -------------------------------------------------------
 
@@ -152,12 +169,13 @@ def test_the_missing_topic_is_the_only_gap(synthetic_report: CoverageReport) -> 
     assert r.num_gaps == len(r.gaps) >= 1
     gap_topics = {Counter(topics[g.prompt_indices]).most_common(1)[0][0] for g in r.gaps}
     assert gap_topics == {"flight"}
-    in_gaps = sum(g.size for g in r.gaps)
-    assert in_gaps >= 0.9 * 60
+    assert sum(g.size for g in r.gaps) >= 0.9 * 60
     g = r.gaps[0]
     assert "flight" in g.name and g.test_count == 0
     assert g.adjusted_p_value < 0.05 and g.expected_test_count > 10
     assert g.mean_distance > r.distance_threshold
+    assert g.ratio == 0.0 and g.ratio_interval[0] == 0.0 and 0 < g.ratio_interval[1] < 0.2
+    assert g.uncovered_share == pytest.approx(1.0)
 
 
 def test_coverage_numbers_are_consistent(synthetic_report: CoverageReport) -> None:
@@ -165,14 +183,32 @@ def test_coverage_numbers_are_consistent(synthetic_report: CoverageReport) -> No
     d = np.array(r.nearest_test_distances)
     uncovered = np.flatnonzero(d > r.distance_threshold + 1e-6)
     assert r.num_production_prompts == len(d) == 240 and r.num_test_prompts == 240
-    assert r.overall_coverage_score == pytest.approx(1 - uncovered.size / 240)
+    assert r.distance_coverage_score == pytest.approx(1 - uncovered.size / 240)
     assert r.metadata["num_uncovered_total"] == r.num_uncovered == uncovered.size
+    # the score agrees with the gaps exactly
     in_gaps = sorted(i for g in r.gaps for i in g.prompt_indices)
     assert len(in_gaps) == len(set(in_gaps))
-    assert sorted(in_gaps + r.metadata["unclustered_prompt_indices"]) == uncovered.tolist()
+    assert r.overall_coverage_score == 1 - sum(g.production_count for g in r.gaps) / 240
+    assert sorted(set(uncovered) - set(in_gaps)) == r.metadata["unclustered_prompt_indices"]
+    regions = {t.region_id: t for t in r.regions}
+    share = 240 / 480
     for g in r.gaps:
-        assert g.mean_distance == pytest.approx(d[g.prompt_indices].mean())
+        t = regions[g.region_id]
+        assert g.size == g.production_count == g.region_production_count == t.production_count
         assert g.size == len(g.prompt_indices) >= r.min_gap_size
+        assert (g.test_count, g.p_value, g.adjusted_p_value) == (
+            t.test_count,
+            t.p_value,
+            t.adjusted_p_value,
+        )
+        assert g.expected_test_count == pytest.approx(t.size * share)
+        assert g.ratio == pytest.approx(g.test_count / g.expected_test_count)
+        assert g.ratio_interval[0] <= g.ratio <= g.ratio_interval[1]
+        assert g.mean_distance == pytest.approx(d[g.prompt_indices].mean())
+        assert g.median_distance == pytest.approx(np.median(d[g.prompt_indices]))
+        assert g.uncovered_share == pytest.approx(np.isin(g.prompt_indices, uncovered).mean())
+    gap_ids = {g.region_id for g in r.gaps}
+    assert gap_ids == {t.region_id for t in r.regions if t.adjusted_p_value < 0.05}
     # nearest indices really are the nearest test prompts
     sims = PRODUCTION[1] @ TEST[1].T
     np.testing.assert_array_equal(np.array(r.nearest_test_indices), sims.argmax(axis=1))
@@ -180,6 +216,55 @@ def test_coverage_numbers_are_consistent(synthetic_report: CoverageReport) -> No
     assert r.metadata["threshold_details"]["num_distinct_test_prompts"] == 240
     assert all(isinstance(t, RegionTest) for t in r.regions)
     assert r.embedding_model == "precomputed"
+    zero = zero_test_gap_size(240, 240, 0.05, len(r.regions), "bh", r.min_gap_size)
+    assert r.metadata["zero_test_gap_size"] == zero <= 60
+
+
+def test_the_change_of_meaning_is_warned_once_per_call() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = _audit()
+    ours = [w for w in caught if issubclass(w.category, CoverageMeaningWarning)]
+    assert len(ours) == 1 and issubclass(CoverageMeaningWarning, FaultmapWarning)
+    message = str(ours[0].message)
+    assert "distance_coverage_score" in message and "README" in message
+    assert f"{report.overall_coverage_score:.3f}" in message
+    assert ours[0].filename == __file__  # points at the caller
+
+
+def test_the_gap_table_shows_counts_expected_ratio_and_p_values(
+    synthetic_report: CoverageReport,
+) -> None:
+    columns, rows = summary_table(synthetic_report)
+    labels = [label for label, _ in columns]
+    assert labels[2:] == [
+        "production prompts",
+        "test prompts (expected)",
+        "test / expected (95% CI)",
+        "p",
+        "adjusted p",
+        "median distance",
+    ]
+    g, row = synthetic_report.gaps[0], [c.text for c in rows[0]]
+    low, high = g.ratio_interval
+    assert row[2] == f"{g.production_count:,}"
+    assert row[3] == f"{g.test_count:,} ({g.expected_test_count:.1f})"
+    assert row[4] == f"{g.ratio:.2f} ({low:.2f}–{high:.2f})"
+    text = str(synthetic_report)
+    assert f"ratio {g.ratio:.2f} (95% CI {low:.2f}–{high:.2f})" in text
+    assert "covered (in no gap)" in text and "faultmap 0.5.0's coverage score" in text
+    page = synthetic_report.to_html()
+    for label in labels[2:]:
+        assert escape(label) in page
+
+
+def test_reports_written_before_gaps_were_regions_load_and_read_as_before() -> None:
+    old = CoverageReport.from_json(DATA / "old_coverage_report.json")
+    assert old.distance_coverage_score is None and old.gaps[0].ratio is None
+    text = str(old)
+    assert "covered (a test prompt within cosine distance" in text
+    assert "ratio" not in text and f"{100 * old.overall_coverage_score:.1f}%" in text
+    assert summary_table(old)[1][0][4].text == "–"
 
 
 def test_report_round_trip_and_views(synthetic_report: CoverageReport, tmp_path) -> None:
@@ -240,12 +325,22 @@ def test_identical_sets_are_fully_covered_without_gaps() -> None:
     assert "no gap" in str(report)
 
 
-def test_given_threshold_is_used_and_reported() -> None:
+def test_given_threshold_is_used_and_reported_but_does_not_decide_gaps() -> None:
     report = _audit(distance_threshold=2.0)
     assert report.distance_threshold == 2.0 and report.threshold_rule == "given by the caller"
-    assert report.overall_coverage_score == 1.0 and report.num_gaps == 0
+    assert report.distance_coverage_score == 1.0 and report.num_uncovered == 0
+    # every production prompt is "within reach" of a test prompt, yet the flight region holds
+    # no test prompt: it is a gap all the same, and its prompts are not covered
+    topics = np.array(PRODUCTION[2])
+    assert [Counter(topics[g.prompt_indices]).most_common(1)[0][0] for g in report.gaps] == [
+        "flight"
+    ]
+    assert report.gaps[0].test_count == 0 and report.gaps[0].uncovered_share == 0.0
+    assert report.overall_coverage_score <= 1 - report.gaps[0].size / 240
     strict = _audit(distance_threshold=0.0)
-    assert strict.overall_coverage_score == 0.0
+    assert strict.distance_coverage_score == 0.0
+    assert {g.region_id for g in strict.gaps} == {g.region_id for g in report.gaps}
+    assert strict.overall_coverage_score == report.overall_coverage_score
     assert "threshold_details" not in strict.metadata
 
 
@@ -266,9 +361,9 @@ def test_uncovered_groups_where_tests_are_not_scarce_are_rejected_not_reported()
     assert rejected_members <= set(report.metadata["unclustered_prompt_indices"])
 
 
-def test_min_gap_size_larger_than_any_group_gives_no_gap() -> None:
+def test_min_gap_size_larger_than_any_region_gives_no_gap() -> None:
     report = _audit(min_gap_size=500)
-    assert report.num_gaps == 0
+    assert report.num_gaps == 0 and report.overall_coverage_score == 1.0
     assert len(report.metadata["unclustered_prompt_indices"]) == report.num_uncovered > 0
 
 
@@ -348,6 +443,11 @@ def test_async_twin_returns_the_same_report() -> None:
             ConfigurationError,
             r"'min_gap_size' parameter of SliceAnalyzer\.audit_coverage must be an int",
         ),
+        (
+            dict(neighbor_search="faiss"),
+            ConfigurationError,
+            r"'neighbor_search' parameter of SliceAnalyzer\.audit_coverage must be one of",
+        ),
         (dict(test_embeddings=TEST[1][:10]), DataError, "'test_embeddings' has 10 rows"),
         (
             dict(production_embeddings=PRODUCTION[1][:, :5]),
@@ -372,6 +472,22 @@ def test_bad_input_is_a_clear_error(kwargs: dict, error: type, match: str) -> No
         SliceAnalyzer(embedding_model=PrecomputedEmbedder({}, name="none")).audit_coverage(**args)
 
 
+def test_cell_search_gives_the_same_gaps_and_reports_its_measured_error() -> None:
+    """Distances by k-means cells (for millions of prompts) are evidence only: the gaps are
+    those of the exact search, and the report says how close the distances are."""
+    exact = _audit(neighbor_search="exact")
+    cells = _audit(neighbor_search="cells")
+    assert exact.metadata["nearest_neighbors"] == {"method": "exact"}
+    found = cells.metadata["nearest_neighbors"]
+    assert found["method"] == "cells"
+    assert found["share_within_tolerance"] >= 0.99
+    assert [g.prompt_indices for g in cells.gaps] == [g.prompt_indices for g in exact.gaps]
+    assert np.all(
+        np.asarray(cells.nearest_test_distances) >= np.asarray(exact.nearest_test_distances) - 1e-6
+    )
+    assert abs(cells.distance_coverage_score - exact.distance_coverage_score) <= 0.02
+
+
 def test_a_single_test_prompt_works_with_a_given_threshold() -> None:
     report = SliceAnalyzer().audit_coverage(
         TEST[0][:1],
@@ -380,22 +496,84 @@ def test_a_single_test_prompt_works_with_a_given_threshold() -> None:
         test_embeddings=TEST[1][:1],
         production_embeddings=PRODUCTION[1],
     )
-    assert 0.0 <= report.overall_coverage_score < 0.5
+    assert 0.0 <= report.distance_coverage_score < 0.5
+    # one test prompt is scarce nowhere unless a region of nearly all prompts lacks it
+    assert report.num_gaps == 0 and report.overall_coverage_score == 1.0
+    tiny = SliceAnalyzer().audit_coverage(
+        TEST[0][:1],
+        PRODUCTION[0][:10],
+        distance_threshold=0.5,
+        test_embeddings=TEST[1][:1],
+        production_embeddings=PRODUCTION[1][:10],
+    )
+    assert tiny.regions == [] and tiny.num_gaps == 0 and tiny.metadata["num_regions"] == 0
+    assert "no region can show that the test suite is under-represented" in str(tiny)
+
+
+# -- a region without test prompts is never called covered -----------------------------------
+
+
+@st.composite
+def _region_labels(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Test and production region labels (-1: no region): a few regions holding both, and
+    regions without any test prompt of drawn sizes."""
+    mixed = draw(st.lists(st.tuples(st.integers(1, 60), st.integers(1, 120)), max_size=8))
+    empty = draw(st.lists(st.integers(1, 150), min_size=1, max_size=6))
+    noise = draw(st.tuples(st.integers(0, 30), st.integers(0, 30)))
+    test = [-1] * noise[0]
+    production = [-1] * noise[1]
+    for r, (t, p) in enumerate(mixed):
+        test += [r] * t
+        production += [r] * p
+    ids = list(range(len(mixed), len(mixed) + len(empty)))
+    for r, p in zip(ids, empty, strict=True):
+        production += [r] * p
+    if not any(t >= 0 for t in test):
+        test.append(-1)  # keep at least one test prompt
+    return np.array(test), np.array(production), ids
+
+
+@property_settings
+@given(_region_labels(), st.sampled_from(CORRECTIONS), st.sampled_from([0.01, 0.05, 0.1]))
+def test_a_region_without_test_prompts_is_a_gap_from_the_promised_size(
+    labels: tuple[np.ndarray, np.ndarray, list[int]], correction: str, alpha: float
+) -> None:
+    in_test, in_production, empty_ids = labels
+    regions = test_regions(in_test, in_production, alpha, correction)
+    gaps = {r.region_id for r in gap_regions(regions, alpha, min_gap_size=5)}
+    size = zero_test_gap_size(len(in_test), len(in_production), alpha, len(regions), correction, 5)
+    for r in empty_ids:
+        if (in_production == r).sum() >= size:
+            assert r in gaps, (r, (in_production == r).sum(), size, correction)
+    for g in gaps:  # and a gap is always a rejected region with enough production prompts
+        t = next(t for t in regions if t.region_id == g)
+        assert t.adjusted_p_value < alpha and t.production_count >= 5
+
+
+def test_the_promised_size_is_tight_for_holm_with_one_region() -> None:
+    # one tested region: every correction is the identity, so the size is the smallest one
+    # whose p-value for a complete absence of test prompts is below alpha
+    size = zero_test_gap_size(300, 900, 0.05, 1, "holm")
+    test = np.full(300, -1)
+    for k in (size - 1, size):
+        production = np.r_[np.zeros(k, int), np.full(900 - k, -1)]
+        regions = test_regions(test, production, 0.05, "holm")
+        assert len(regions) == (k == size) or regions[0].adjusted_p_value >= 0.05
+        assert bool(gap_regions(regions, 0.05, 5)) == (k == size)
 
 
 # -- real prompts, real embedder (slow) --------------------------------------------------------
 
 
-def _split(real_subset: dict, missing: set[str]) -> dict[str, Any]:
-    """Test set: the first 90 prompts of every task but ``missing``; production: the other
-    60 prompts of every task (held out, so no production prompt is in the test set)."""
+def _held_out_split(real_subset: dict, missing: tuple[str, ...], n_test: int, seed: int) -> dict:
+    """A suite of ``n_test`` prompts drawn at random from every task but ``missing``;
+    production: every other prompt of the subset (so whole tasks are held out of the suite,
+    and no production prompt is in it)."""
     tasks = real_subset["tasks"]
-    test_idx, prod_idx = [], []
-    for task in sorted(set(tasks)):
-        rows = np.flatnonzero(tasks == task)
-        if task not in missing:
-            test_idx.extend(rows[:90])
-        prod_idx.extend(rows[90:])
+    rng = np.random.default_rng(seed)
+    eligible = np.flatnonzero(~np.isin(tasks, list(missing)))
+    test_idx = np.sort(rng.choice(eligible, n_test, replace=False))
+    prod_idx = np.setdiff1d(np.arange(len(tasks)), test_idx)
     prompts, vectors = real_subset["prompts"], real_subset["vectors"]
     return {
         "test_prompts": [prompts[i] for i in test_idx],
@@ -408,32 +586,47 @@ def _split(real_subset: dict, missing: set[str]) -> dict[str, Any]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "missing",
-    [("implicatures", "navigate"), ("date_understanding", "movie_recommendation")],
+    "missing, n_test",
+    [
+        (("date_understanding", "navigate", "object_counting"), 300),
+        (("implicatures", "intent_recognition"), 400),
+        (("epistemic_reasoning", "logical_fallacy_detection"), 250),
+        # a 60-prompt suite: its distance threshold is so wide (0.63) that half of the
+        # implicatures prompts sit within it of some test prompt (faultmap 0.5.0's gaps held
+        # only the prompts beyond it)
+        (("date_understanding", "implicatures", "movie_recommendation"), 60),
+    ],
 )
-def test_a_suite_missing_two_tasks_has_exactly_those_tasks_as_gaps(real_subset, missing) -> None:
-    data = _split(real_subset, set(missing))
+def test_held_out_tasks_come_back_as_gaps(real_subset, missing, n_test) -> None:
+    data = _held_out_split(real_subset, missing, n_test, seed=0)
     tasks = data.pop("production_tasks")
     report = SliceAnalyzer().audit_coverage(**data)
-    found: Counter[str] = Counter()
+    if n_test == 60:
+        beyond = np.array(report.nearest_test_distances) > report.distance_threshold
+        assert beyond[tasks == "implicatures"].mean() < 0.6
+    in_gap = np.zeros(len(tasks), dtype=bool)
     for g in report.gaps:
         task, count = Counter(tasks[g.prompt_indices]).most_common(1)[0]
         assert task in missing, f"false gap {g.name!r} is mostly {task!r}"
-        assert count / g.size >= 0.7
-        found[task] += count
+        assert count / g.production_count >= 0.6, f"gap {g.name!r} is impure"
+        in_gap[g.prompt_indices] = True
     for task in missing:
-        assert found[task] >= 0.8 * (tasks == task).sum(), f"{task} not found: {found}"
-    assert report.overall_coverage_score < 0.8
+        assert in_gap[tasks == task].mean() >= 0.5, f"{task}: {in_gap[tasks == task].mean()}"
+    assert report.overall_coverage_score == 1 - in_gap.sum() / len(tasks)
 
 
 @pytest.mark.slow
 def test_a_suite_drawn_like_production_has_no_gap(real_subset) -> None:
-    data = _split(real_subset, set())
-    data.pop("production_tasks")
-    report = SliceAnalyzer().audit_coverage(**data)
-    assert report.num_gaps == 0
-    assert report.overall_coverage_score > 0.85
-    assert len(report.regions) >= 5, "the null check needs a real family of tested regions"
+    runs_with_a_gap = 0
+    for seed in range(5):
+        data = _held_out_split(real_subset, (), 300, seed)
+        data.pop("production_tasks")
+        report = SliceAnalyzer().audit_coverage(**data)
+        runs_with_a_gap += report.num_gaps > 0
+        assert len(report.regions) >= 5, "the null check needs a real family of tested regions"
+        assert report.overall_coverage_score == 1 - sum(g.size for g in report.gaps) / 900
+    # each run has a gap with probability at most 5 % (benchmarks/README.md measures the rate)
+    assert runs_with_a_gap <= 1
 
 
 @pytest.mark.slow

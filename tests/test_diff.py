@@ -1,15 +1,22 @@
-"""diff_reports: slices of two analyses matched by shared prompts (faultmap.reports.diff)."""
+"""diff_reports: slices and failure modes of two analyses matched by shared prompts and by
+meaning (faultmap.reports.diff)."""
 
 from __future__ import annotations
 
 import json
 import unicodedata
+from collections import Counter
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from faultmap import AnalysisReport, ConfigurationError, DataError, FailureSlice, SliceAnalyzer
+from faultmap.cli import main
+from faultmap.embedding import SentenceTransformerEmbedder
+from faultmap.reports import validate_report
 from faultmap.reports.diff import SliceDiff, diff_reports, load_report, prompt_digest
-from faultmap.reports.models import FailureMode
+from faultmap.reports.models import Centroid, ClusterTest, FailureMode
 
 # -- hand-built reports: the matching rule on its own ----------------------------------------
 
@@ -56,9 +63,14 @@ def _report(
     *,
     listed: bool = True,
     modes: dict[str, list[str]] | None = None,
+    centroids: dict[str, Centroid] | None = None,
+    clusters: list[Centroid] = (),
+    fingerprint: str | None = None,
 ):
     """A report of ``slices`` (name -> members); with ``modes`` (name -> names of its
-    slices) also failure modes, each the union of its slices (as the analysis makes them)."""
+    slices) also failure modes, each the union of its slices (as the analysis makes them).
+    ``centroids`` (name of a slice or mode -> its centroid), the centroids of its tested
+    ``clusters`` and the embedding ``fingerprint`` make it comparable by meaning."""
     meta = {"prompt_digests": [prompt_digest(p) for p in universe]} if listed else {}
     names = list(slices)
     failure_modes = []
@@ -67,17 +79,30 @@ def _report(
         for name, parts in modes.items():
             members = list(dict.fromkeys(p for part in parts for p in slices[part]))
             failure_modes.append(_mode(name, [names.index(x) for x in parts], members, universe))
+    centroids = centroids or {}
     return AnalysisReport(
         total_prompts=len(universe),
         total_failures=len(universe) // 5,
         baseline_failure_rate=0.2,
         num_significant=len(slices),
-        slices=[_slice(name, members, universe) for name, members in slices.items()],
+        slices=[
+            replace(_slice(name, members, universe), centroid=centroids.get(name))
+            for name, members in slices.items()
+        ],
         clustering_method="hdbscan",
         embedding_model="test",
         metadata=meta,
-        failure_modes=failure_modes,
+        failure_modes=[replace(m, centroid=centroids.get(m.name)) for m in failure_modes],
+        clusters=[
+            ClusterTest(k, 20, 2, 0.5, 0.9, "fisher", centroid=c) for k, c in enumerate(clusters)
+        ],
+        embedding_fingerprint=fingerprint,
     )
+
+
+def _notes(d: SliceDiff) -> list[str]:
+    """The notes of a diff but the one every hand-built report without a fingerprint gets."""
+    return [n for n in d.notes if "not record which embedding model" not in n]
 
 
 P = [f"old prompt {i}" for i in range(100)]
@@ -102,7 +127,9 @@ def test_same_report_twice_is_all_persisting():
         ("dates", "dates", 1.0),
         ("steps", "steps", 1.0),
     ]
-    assert d.matched_by == "prompt_digests" and d.shared_prompts == 100 and d.notes == []
+    assert d.matched_by == "prompt_digests" and d.shared_prompts == 100 and _notes(d) == []
+    assert not d.meaning_compared and d.persisting[0].similarity is None
+    assert d.persisting[0].matched_by == "prompts"
 
 
 def test_different_prompt_sets_match_on_the_prompts_both_runs_saw():
@@ -164,10 +191,10 @@ def test_reports_without_digests_fall_back_to_sample_indices():
             del s["prompt_digests"]  # as written by an older faultmap
         report["metadata"] = {}
     d = diff_reports(old, new)
-    assert d.matched_by == "sample_indices" and len(d.notes) == 1
+    assert d.matched_by == "sample_indices" and len(_notes(d)) == 1
     assert [m.new.name for m in d.persisting] == ["a"] and [r.name for r in d.new] == ["b"]
     new["total_prompts"] = 150
-    assert len(diff_reports(old, new).notes) == 2  # different row counts: warned
+    assert len(_notes(diff_reports(old, new))) == 2  # different row counts: warned
 
 
 def test_unlisted_prompts_count_an_old_slice_as_resolved_and_say_so():
@@ -247,7 +274,7 @@ def test_a_report_without_modes_compares_only_slices_and_says_so():
         assert any(f"The {which} report has no failure modes" in n for n in d.notes)
         assert "Failure modes:" not in str(d)
     plain = diff_reports(older, older)
-    assert not plain.modes_compared and plain.notes == []
+    assert not plain.modes_compared and _notes(plain) == []
     assert repr(plain) == "SliceDiff(new=0, resolved=0, persisting=1, not_retested=0)"
     # a run that looked for modes and found none is compared: its modes are resolved
     none_found = _report({"a": P[:20]}, P, modes={})
@@ -266,6 +293,174 @@ def test_modes_without_digests_fall_back_to_sample_indices_with_the_slices():
     assert [(m.old.name, m.new.name, m.shared_prompts) for m in d.persisting_modes] == [
         ("m", "m2", 15)
     ]
+
+
+# -- by meaning: centroids in the embedding space, hand-built -------------------------------------
+
+
+def _unit(*weights: float, dim: int = 8) -> np.ndarray:
+    v = np.zeros(dim)
+    v[: len(weights)] = weights
+    return v / np.linalg.norm(v)
+
+
+def _centroid(vector: np.ndarray, median: float = 0.8) -> Centroid:
+    return Centroid.encode(vector, median_similarity=median, q10_similarity=median - 0.1)
+
+
+FP = "sha256:" + "ab" * 32
+
+
+def test_meaning_matches_the_same_failure_on_other_prompts():
+    # OLD and NEW share no prompt. "dates" comes back on new prompts (its centre moved by
+    # cosine 0.98, above both medians); "sports" is in a place OLD had nothing; OLD's "steps"
+    # is gone where NEW tested a cluster (resolved), "colours" where NEW saw nothing.
+    old = _report(
+        {"dates": P[:20], "steps": P[20:40], "colours": P[40:60]},
+        P,
+        centroids={
+            "dates": _centroid(_unit(1)),
+            "steps": _centroid(_unit(0, 1)),
+            "colours": _centroid(_unit(0, 0, 1)),
+        },
+        fingerprint=FP,
+    )
+    new = _report(
+        {"dates again": Q[:20], "sports": Q[20:40]},
+        Q,
+        centroids={
+            "dates again": _centroid(_unit(1, 0.2), 0.9),
+            "sports": _centroid(_unit(0, 0, 0, 1)),
+        },
+        clusters=[_centroid(_unit(0, 1, 0.1), 0.85), _centroid(_unit(0, 0, 0, 0, 1))],
+        fingerprint=FP,
+    )
+    d = diff_reports(old, new)
+    assert d.meaning_compared and d.embedding_fingerprint == FP and d.shared_prompts == 0
+    assert d.notes == []
+    [m] = d.persisting
+    assert (m.old.name, m.new.name, m.matched_by, m.shared_prompts, m.overlap) == (
+        "dates",
+        "dates again",
+        "meaning",
+        0,
+        None,
+    )
+    assert m.similarity == pytest.approx(1 / np.sqrt(1.04), abs=2e-3)
+    assert m.similarity_needed == 0.8  # the lower of the two medians
+    assert [r.name for r in d.new] == ["sports"]
+    assert [r.name for r in d.resolved] == ["steps"]
+    assert [r.name for r in d.not_retested] == ["colours"]
+    text = str(d)
+    assert "matched by prompt digests and by meaning (same embedding model)" in text
+    assert (
+        "  - dates -> dates again: 80.0% -> 80.0% fail, 0 shared prompts, similarity 0.98 " in text
+    )
+    assert "(needed 0.80); by meaning" in text
+    assert "or when the cosine similarity of their centroids" in text
+    # the same reports matched by shared prompts only, as asked
+    plain = diff_reports(old, new, by_meaning=False)
+    assert not plain.meaning_compared and plain.persisting == []
+    assert [r.name for r in plain.new] == ["dates again", "sports"]
+    assert plain.notes == [
+        "Findings were matched by shared prompts only, as asked (by_meaning=False)."
+    ]
+
+
+def test_meaning_needs_the_centres_as_close_as_half_the_members():
+    # cos(centroids) = 0.8 exactly between the axes' mix; a match iff it reaches the lower median
+    far = _unit(1, 0.75)  # cos to _unit(1) = 0.8
+    for median, matched in ((0.78, True), (0.82, False)):
+        old = _report({"a": P[:20]}, P, centroids={"a": _centroid(_unit(1), 0.95)}, fingerprint=FP)
+        new = _report({"b": Q[:20]}, Q, centroids={"b": _centroid(far, median)}, fingerprint=FP)
+        d = diff_reports(old, new)
+        assert bool(d.persisting) is matched, median
+        assert [r.name for r in d.new] == ([] if matched else ["b"])
+
+
+def test_prompts_and_meaning_together_say_both():
+    centroid = {"a": _centroid(_unit(1))}
+    old = _report({"a": P[:20]}, P, centroids=centroid, fingerprint=FP)
+    new = _report({"a": P[:20]}, P, centroids=centroid, fingerprint=FP)
+    [m] = diff_reports(old, new).persisting
+    assert (m.matched_by, m.shared_prompts, m.overlap, m.similarity) == ("both", 20, 1.0, 1.0)
+    assert str(diff_reports(old, new)).count("; by shared prompts and meaning") == 1
+
+
+def test_different_or_unknown_models_match_by_shared_prompts_only_and_say_so():
+    centroids = {"a": _centroid(_unit(1))}
+    old = _report({"a": P[:20]}, P, centroids=centroids, fingerprint=FP)
+    other = _report(
+        {"a2": Q[:20]}, Q, centroids={"a2": _centroid(_unit(1))}, fingerprint="litellm:x"
+    )
+    d = diff_reports(old, other)
+    assert not d.meaning_compared and d.persisting == [] and [r.name for r in d.new] == ["a2"]
+    assert d.embedding_fingerprint is None
+    assert len(d.notes) == 1 and "embedded by different models" in d.notes[0]
+    assert "shared prompts only" in d.notes[0] and "Note: The reports were embedded" in str(d)
+    unknown = replace(other, embedding_fingerprint=None)
+    d = diff_reports(old, unknown)
+    assert not d.meaning_compared and "The NEW report does not record" in d.notes[0]
+    # a report written before centroids existed: same model, still by shared prompts only
+    older = old.to_dict()
+    for s in older["slices"]:
+        del s["centroid"]
+    d = diff_reports(older, replace(other, embedding_fingerprint=FP))
+    assert not d.meaning_compared and "The OLD report stores no centroids" in d.notes[0]
+
+
+def test_a_slice_in_a_failure_mode_of_the_other_run_persists_in_it():
+    # OLD found the mode "counting" (clusters a and b) but only a was significant alone; NEW
+    # finds b alone. b is not new: it lies in OLD's mode. Likewise OLD's slice a lies in NEW's
+    # mode, so it is not resolved.
+    old = _report(
+        {"a": P[:20]},
+        P,
+        modes={"counting": ["a"]},
+        centroids={"a": _centroid(_unit(1, 0.3), 0.95), "counting": _centroid(_unit(1), 0.8)},
+        fingerprint=FP,
+    )
+    new = _report(
+        {"b": Q[:20]},
+        Q,
+        modes={"counting again": ["b"]},
+        centroids={
+            "b": _centroid(_unit(1, -0.3), 0.95),
+            "counting again": _centroid(_unit(1), 0.8),
+        },
+        fingerprint=FP,
+    )
+    d = diff_reports(old, new)
+    assert d.new == [] and d.resolved == [] and d.not_retested == []
+    pairs = sorted((m.old.kind, m.old.name, m.new.kind, m.new.name) for m in d.persisting)
+    assert pairs == [("mode", "counting", "slice", "b"), ("slice", "a", "mode", "counting again")]
+    assert [(m.old.name, m.new.name) for m in d.persisting_modes] == [
+        ("counting", "counting again")
+    ]
+    assert "  - counting (failure mode) -> b: " in str(d)
+
+
+def test_the_html_views_show_the_table_with_the_evidence(tmp_path):
+    old = _report(
+        {"dates <b>": P[:20], "steps": P[20:40]},
+        P,
+        centroids={"dates <b>": _centroid(_unit(1)), "steps": _centroid(_unit(0, 1))},
+        fingerprint=FP,
+    )
+    new = _report(
+        {"dates": Q[:20]}, Q, centroids={"dates": _centroid(_unit(1, 0.2))}, fingerprint=FP
+    )
+    d = diff_reports(old, new)
+    fragment = d._repr_html_()
+    page = d.to_html(tmp_path / "diff.html")
+    assert (tmp_path / "diff.html").read_text(encoding="utf-8") == page
+    for html in (fragment, page):
+        assert "<th scope='col'>similarity (needed)</th>" in html
+        assert "<td class='fm-text'>meaning</td>" in html and "0.98 (0.80)" in html
+        assert "dates &lt;b&gt;" in html and "<b>" not in html.replace("<body>", "")
+        assert "not retested" in html
+    assert page.startswith("<!DOCTYPE html>") and "default-src 'none'" in page
+    assert "<script" not in page and "<script" not in fragment
 
 
 def test_load_report_errors_name_the_file_and_the_problem(tmp_path):
@@ -351,4 +546,119 @@ def test_real_runs_on_overlapping_prompt_sets(two_weeks, tmp_path):
     assert all(a == b for a, b in persisting), persisting
     assert d.has_new_slices
     assert d.modes_compared  # both runs looked for failure modes
-    assert d.modes_compared  # both runs looked for failure modes
+
+
+# -- by meaning on real prompts: one data set split in two halves by row ------------------------
+
+PLANTED = ("object_counting", "date_understanding")
+BROKEN = "intent_recognition"  # fails in the second half only
+
+
+def _scores(tasks: np.ndarray, seed: int, failing: tuple[str, ...]) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    p = np.where(np.isin(tasks, failing), 0.8, 0.1)
+    return np.where(rng.random(len(tasks)) < p, 0.0, 1.0)
+
+
+@pytest.fixture(scope="module")
+def halves(real_subset):
+    """The session's real subset (1,200 prompts of 8 BIG-bench tasks, all-MiniLM-L6-v2 vectors)
+    split by row: even rows are last week, odd rows this week, so no prompt is in both. The
+    planted tasks fail in both halves; intent recognition breaks in the second half only.
+    ``fixed``: the second half with the date questions fixed; ``unseen``: the second half
+    without any date question."""
+    prompts, tasks, vectors = real_subset["prompts"], real_subset["tasks"], real_subset["vectors"]
+    analyzer = SliceAnalyzer(min_slice_size=10, map_projection=None)
+
+    def run(rows: np.ndarray, scores: np.ndarray) -> tuple[AnalysisReport, np.ndarray]:
+        report = analyzer.analyze(
+            [prompts[i] for i in rows],
+            ["r"] * len(rows),
+            scores=scores[rows],
+            embeddings=vectors[rows],
+            embeddings_model="all-MiniLM-L6-v2",  # the model that made the vectors
+        )
+        return report, tasks[rows]
+
+    even, odd = np.arange(0, len(tasks), 2), np.arange(1, len(tasks), 2)
+    this_week = _scores(tasks, 3, (*PLANTED, BROKEN))
+    dates_fixed = _scores(tasks, 3, ("object_counting", BROKEN))
+    return {
+        "old": run(even, _scores(tasks, 2, PLANTED)),
+        "new": run(odd, this_week),
+        "fixed": run(odd, dates_fixed),
+        "unseen": run(odd[tasks[odd] != "date_understanding"], dates_fixed),
+    }
+
+
+def _task(report: AnalysisReport, tasks: np.ndarray, ref) -> str:
+    """The task most members of a diff's slice or mode come from."""
+    item = (report.failure_modes if ref.kind == "mode" else report.slices)[ref.position]
+    return str(Counter(tasks[item.sample_indices]).most_common(1)[0][0])
+
+
+def test_halves_every_planted_failure_persists_and_the_broken_task_is_new(halves, tmp_path):
+    (old, old_tasks), (new, new_tasks) = halves["old"], halves["new"]
+    old.to_json(tmp_path / "old.json")
+    new.to_json(tmp_path / "new.json")
+    d = diff_reports(tmp_path / "old.json", tmp_path / "new.json")  # through the JSON files
+    assert d.meaning_compared and d.notes == [] and d.shared_prompts == 0
+    assert d.embedding_fingerprint == SentenceTransformerEmbedder().fingerprint is not None
+
+    def pairs(matches):
+        return [(_task(old, old_tasks, m.old), _task(new, new_tasks, m.new)) for m in matches]
+
+    # Failure modes, one per problem: each planted task persists, matched to itself by meaning
+    # (0 shared prompts); the task that broke this week is new; nothing else moves.
+    assert sorted(pairs(d.persisting_modes)) == sorted((t, t) for t in PLANTED)
+    for m in d.persisting_modes:
+        assert m.matched_by == "meaning" and m.shared_prompts == 0
+        assert m.similarity >= m.similarity_needed and m.similarity > 0.95
+    assert d.new_modes and {_task(new, new_tasks, r) for r in d.new_modes} == {BROKEN}
+    assert d.resolved_modes == [] and d.not_retested_modes == []
+    # Slices: every persisting pair is one task with itself, each planted task persists, and
+    # every new slice is the broken task, which never persists.
+    assert all(a == b for a, b in pairs(d.persisting)), pairs(d.persisting)
+    assert {a for a, _ in pairs(d.persisting)} == set(PLANTED)
+    assert d.new and {_task(new, new_tasks, r) for r in d.new} == {BROKEN}
+    assert d.not_retested == [] and d.has_new_slices
+    # the reports carry what the diff needed, and it survives the JSON files
+    assert old.embedding_fingerprint == d.embedding_fingerprint
+    assert all(x.centroid is not None for x in [*old.slices, *old.failure_modes, *old.clusters])
+    assert AnalysisReport.from_json(tmp_path / "old.json") == old
+    assert validate_report(tmp_path / "new.json") == "analysis"
+
+
+def test_halves_a_fixed_failure_is_resolved_and_an_unseen_one_not_retested(halves):
+    (old, old_tasks), (fixed, _) = halves["old"], halves["fixed"]
+    d = diff_reports(old, fixed)
+    # NEW still tested clusters of date questions (they pass now): resolved, by meaning
+    assert [_task(old, old_tasks, r) for r in d.resolved_modes] == ["date_understanding"]
+    assert "date_understanding" not in {_task(old, old_tasks, m.old) for m in d.persisting_modes}
+    unseen, _ = halves["unseen"]
+    d = diff_reports(old, unseen)
+    # NEW had no date question at all: nothing tells whether the failure is gone
+    assert [_task(old, old_tasks, r) for r in d.not_retested_modes] == ["date_understanding"]
+    assert d.resolved_modes == []
+
+
+def test_halves_on_the_command_line(halves, tmp_path, capsys):
+    (old, _), (new, _) = halves["old"], halves["new"]
+    old_path, new_path = tmp_path / "old.json", tmp_path / "new.json"
+    old.to_json(old_path)
+    new.to_json(new_path)
+    assert main(["diff", str(old_path), str(new_path), "--out", str(tmp_path / "d.html")]) == 1
+    out = capsys.readouterr().out
+    assert "matched by prompt digests and by meaning (same embedding model)" in out
+    assert "0 shared prompts, similarity 0.9" in out and "; by meaning" in out
+    assert "<th scope='col'>similarity (needed)</th>" in (tmp_path / "d.html").read_text()
+    assert main(["diff", str(old_path), str(new_path), "--prompts-only", "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert ", 0 persisting," in out and "as asked (by_meaning=False)" in out
+    other = json.loads(new_path.read_text())
+    other["embedding_fingerprint"] = "litellm:text-embedding-3-small"
+    new_path.write_text(json.dumps(other))
+    assert main(["diff", str(old_path), str(new_path), "--json", "-", "--quiet"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["meaning_compared"] is False and data["persisting"] == []
+    assert "embedded by different models" in data["notes"][0]

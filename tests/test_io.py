@@ -143,6 +143,48 @@ def test_vectors_from_lists_and_json_text(tmp_path):
     assert Table.from_frame({"v": [[1, 0], "[0, 1]"]}).vectors("v").dtype == np.float32
 
 
+def test_vector_columns_are_packed_as_they_are_read(tmp_path):
+    """A column of equal-length number lists comes back as one float32 matrix, read in
+    batches, from JSON Lines and from Parquet (fixed-size and plain lists) alike."""
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((20_000, 8)).astype(np.float32)
+    prompts = [f"p{i}" for i in range(len(vectors))]
+    jsonl = tmp_path / "v.jsonl"
+    jsonl.write_text(
+        "".join(
+            json.dumps({"prompt": p, "v": v.tolist()}) + "\n"
+            for p, v in zip(prompts, vectors, strict=True)
+        ),
+        encoding="utf-8",
+    )
+    fixed, plain = tmp_path / "fixed.parquet", tmp_path / "plain.parquet"
+    flat = pa.array(vectors.reshape(-1))
+    pq.write_table(
+        pa.table({"prompt": prompts, "v": pa.FixedSizeListArray.from_arrays(flat, 8)}),
+        fixed,
+        row_group_size=3_000,
+    )
+    pq.write_table(pa.table({"prompt": prompts, "v": list(vectors)}), plain)
+    for path in (jsonl, fixed, plain):
+        table = read_table(path, columns=["prompt", "v"])
+        assert isinstance(table.data["v"], np.ndarray), path.name
+        np.testing.assert_array_equal(table.vectors("v", option="--embedding-col"), vectors)
+        assert table.text("prompt") == prompts
+
+
+def test_a_row_that_does_not_fit_unpacks_the_column_and_is_named(tmp_path):
+    path = tmp_path / "v.jsonl"
+    lines = [json.dumps({"v": [float(i), 1.0]}) for i in range(9_000)]
+    lines[8_500] = json.dumps({"v": [1.0, "x"]})
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"line 8501: column 'v' holds \[1.0, 'x'\]"):
+        read_table(path).vectors("v")
+    broken = tmp_path / "v.parquet"
+    pq.write_table(pa.table({"v": [[1.0, 0.0], None, [0.0, 1.0]]}), broken)
+    with pytest.raises(DataError, match=r"row 1: column 'v' holds None"):
+        read_table(broken).vectors("v")
+
+
 # -- data frames ---------------------------------------------------------------------------
 
 

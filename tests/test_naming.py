@@ -386,6 +386,8 @@ def test_each_kind_gets_its_own_system_prompt_with_the_same_guard() -> None:
 def test_keyword_descriptions_are_worded_for_the_kind() -> None:
     gap, duel = KeywordNamer().name([GAP, DUEL])
     assert gap.name == "flight / luggage"
-    assert gap.description.startswith("40 production prompts with no close test prompt")
+    assert gap.description.startswith(
+        "40 production prompts where the test suite is under-represented"
+    )
     assert "0.61" in gap.description and "Failure rate" not in gap.description
     assert "Failure rate 10% for alpha and 60% for beta" in duel.description

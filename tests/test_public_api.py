@@ -17,6 +17,7 @@ EXPECTED_ALL = {
     "ComparisonReport",
     "ConfigurationError",
     "CoverageGap",
+    "CoverageMeaningWarning",
     "CoverageReport",
     "DataError",
     "EmbeddingError",

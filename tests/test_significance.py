@@ -25,10 +25,14 @@ from strategies import (
 
 from faultmap.exceptions import ConfigurationError
 from faultmap.significance import (
+    CORRECTIONS,
+    adjust,
     benjamini_hochberg,
     mcnemar_test,
     min_detectable_region_size,
     one_sided_proportion_test,
+    representation_ratio,
+    sure_rejection_level,
     under_representation_min_p,
     under_representation_test,
     wilson_interval,
@@ -416,6 +420,51 @@ def test_min_detectable_region_size_is_the_smallest_size_reaching_alpha(
     k = min_detectable_region_size(test_total, production_total, alpha)
     assert under_representation_min_p(k, test_total, production_total) <= alpha
     assert k == 1 or under_representation_min_p(k - 1, test_total, production_total) > alpha
+
+
+@property_settings
+@given(coverage_counts())
+def test_representation_ratio_is_observed_over_expected_with_an_interval_like_the_test(
+    c: CoverageCounts,
+) -> None:
+    region = c.test_in + c.production_in
+    if region == 0 or c.test_total == 0:
+        with pytest.raises(ValueError, match="non-empty region"):
+            representation_ratio(*c)
+        return
+    ratio, (low, high) = representation_ratio(*c)
+    expected = region * c.test_total / (c.test_total + c.production_total)
+    assert ratio == pytest.approx(c.test_in / expected)
+    if _degenerate_coverage(c):  # the margins fix the region's test count
+        assert (ratio, low, high) == (1.0, 1.0, 1.0)
+        return
+    assert 0 <= low <= ratio * (1 + 1e-9) + 1e-12 and ratio <= high * (1 + 1e-9) + 1e-12
+    # the upper end is below 1 exactly when the one-sided Fisher test rejects at 2.5 %
+    p = under_representation_test(*c).p_value
+    if abs(p - 0.025) > 1e-6 and abs(high - 1) > 1e-6:
+        assert (high < 1) == (p < 0.025), (c, p, high)
+
+
+def test_representation_ratio_docstring_example() -> None:
+    ratio, (low, high) = representation_ratio(2, 600, 50, 2400)
+    assert (round(ratio, 3), round(low, 3), round(high, 3)) == (0.192, 0.023, 0.658)
+    assert representation_ratio(0, 600, 50, 2400)[1][0] == 0.0
+
+
+@property_settings
+@given(
+    st.lists(st.floats(0, 1), min_size=0, max_size=60),
+    st.floats(0, 1, exclude_max=True),
+    st.sampled_from(CORRECTIONS),
+)
+def test_a_p_value_below_the_sure_level_is_rejected_whatever_the_others(
+    others: list[float], fraction: float, method: str
+) -> None:
+    m = len(others) + 1
+    level = sure_rejection_level(0.05, m, method)
+    p = np.array([fraction * level, *others])
+    assert adjust(p, method)[0] < 0.05
+    assert sure_rejection_level(0.05, 0, method) == 0.05
 
 
 def test_min_detectable_region_size_without_a_possible_region() -> None:

@@ -1,16 +1,28 @@
-"""Coverage audit orchestration: which production prompts has the test suite no example of?
+"""Coverage audit orchestration: where is the test suite missing what production holds?
 
-Recipe over :mod:`faultmap.core` and the stage protocols (no string lookups, no I/O):
+A gap is a statistical claim about a region of prompts, not a distance rule. Recipe over
+:mod:`faultmap.core` and the stage protocols (no string lookups, no I/O):
 
 1. **Distances.** For every production prompt, the cosine distance (``1 - cosine``) to its
-   nearest test prompt, exact, in memory-bounded blocks (:mod:`faultmap._neighbors`).
-2. **Threshold.** A production prompt is *covered* when that distance is at most the
-   threshold. Unless given, the threshold is the ``threshold_quantile`` (95th percentile) of
-   the test prompts' own leave-one-out nearest-neighbour distances: how far a test prompt
-   typically is from the rest of the suite. At most ``threshold_sample_size`` distinct test
-   prompts (chosen at random, seeded) are used as queries against all distinct test prompts.
-   If production prompts followed the test suite's distribution, about 5 % of them would
-   still be uncovered by this rule, scattered; that is why gaps must also pass step 4.
+   nearest test prompt (:mod:`faultmap._neighbors`): exact, in memory-bounded blocks, up to
+   10^10 prompt pairs (``neighbor_search="auto"``); above that, or with
+   ``neighbor_search="cells"``, each production prompt is compared with the test prompts of
+   its nearest k-means cells, tuned until 99 % of a seeded sample of prompts get a distance
+   within 0.01 of the exact one and then checked on another sample; the figures are in
+   ``metadata["nearest_neighbors"]``. Only distances (evidence, and
+   ``distance_coverage_score``) come from this search; regions and gaps do not.
+2. **Threshold.** A production prompt is *within reach* of the suite when that distance is at
+   most the threshold. Unless given, the threshold is the ``threshold_quantile`` (95th
+   percentile) of the test prompts' own leave-one-out nearest-neighbour distances: how far a
+   test prompt typically is from the rest of the suite. At most ``threshold_sample_size``
+   distinct test prompts (chosen at random, seeded) are used as queries against all distinct
+   test prompts. The share within reach is ``distance_coverage_score`` (faultmap 0.5.0's
+   ``overall_coverage_score``); the distances are evidence about each gap, they do not decide
+   it. They cannot: the threshold measures how spread out the suite is, so for a small suite
+   of diverse tasks it is wide, and the prompts of a task the suite never saw sit within it
+   of some test prompt of a neighbouring task. A 600-prompt suite of nine bundled tasks gets
+   0.665, and all 250 object-counting prompts, a task it lacks, lie within it (median 0.53,
+   the nearest test prompt a colored-objects question for 248 of them).
 3. **Regions.** The test and production prompts are pooled and clustered together (the
    clustering stage) without telling the clusterer which prompt came from which set. Above
    ``max_region_points`` (10,000) a seeded uniform sample of the pool is clustered and
@@ -26,49 +38,73 @@ Recipe over :mod:`faultmap.core` and the stage protocols (no string lookups, no 
    ``significance_level`` (a rule on its size only, so it cannot bias the family: Tarone's
    device), Fisher's exact test asks whether its share of the test prompts is lower than its
    share of the production prompts (:func:`~faultmap.significance.under_representation_test`);
-   Benjamini–Hochberg corrects across those regions. Because the regions are blind to the
-   split, the test is exact under the null hypothesis that both sets come from one
-   distribution, and the chance of reporting any gap then stays below
-   ``significance_level``.
-5. **Gaps.** The uncovered production prompts of a region form a gap when there are at
-   least ``min_gap_size`` of them and the region is significantly under-represented. Gaps
-   are named (keywords offline, the LLM namer when configured). Uncovered prompts in no gap
-   are listed in the report's metadata, and groups of uncovered prompts in regions where the
-   test suite is not scarce in ``metadata["rejected_gaps"]``.
+   ``correction`` (Benjamini–Hochberg by default, or Benjamini–Yekutieli or Holm) adjusts
+   across those regions. Because the regions are blind to the split, the test is exact under
+   the null hypothesis that both sets come from one distribution.
+5. **Gaps.** A gap is a tested region whose adjusted p-value is below ``significance_level``
+   and that holds at least ``min_gap_size`` production prompts; all of its production prompts
+   are the gap's members, near a test prompt or not. Each gap reports its production and test
+   counts, the test count expected if the suite followed production (region size x the
+   suite's share of the pool), their ratio with an exact 95 % interval from the same
+   conditional model as the test (:func:`~faultmap.significance.representation_ratio`), p
+   and adjusted p, and the members' distances to the suite (mean, median, maximum, share
+   beyond the threshold). Gaps are named (keywords offline, the LLM namer when configured).
+6. **Coverage score.** ``overall_coverage_score`` is the share of production prompts in no
+   gap: prompts in regions where the suite holds its share, in regions too small to test, or
+   in no region (``metadata`` counts the last two). It agrees with the gaps exactly:
+   ``1 - sum(production_count) / num_production_prompts``.
+
+Two guarantees. A region that holds no test prompt and at least ``zero_test_gap_size``
+production prompts (in ``metadata``; the smallest size whose p-value, the region's minimum,
+is below ``significance_level / m`` for a family of ``m`` regions, ``/ (m H_m)`` with
+Benjamini–Yekutieli, :func:`~faultmap.analyses.coverage_steps.zero_test_gap_size`) is always a
+gap, whatever the other regions hold: every correction rejects such a p-value. And when both
+sets come from one distribution, every gap is a false discovery, so the chance of any gap is
+the false discovery rate: at most ``significance_level`` under any dependence with Holm or
+Benjamini–Yekutieli. Benjamini–Hochberg (the default) promises it for independent or
+positively dependent tests, which regions competing for the same test prompts need not be;
+``benchmarks/README.md`` measures it on random splits of real prompts.
+
+Uncovered prompts (beyond the threshold) in no gap are listed in the report's metadata, and
+groups of at least ``min_gap_size`` of them in tested regions that are no gap in
+``metadata["rejected_gaps"]``: far from the suite, where the suite is not scarce.
 
 Clustering the pooled prompts rather than only the uncovered ones matters twice: the
-regions do not depend on the coverage decision, which keeps the test honest, and a set of
-uncovered prompts that is all one topic still forms a cluster (a clusterer run on that set
-alone may refuse to return a single cluster).
+regions do not depend on any distance rule, which keeps the test honest, and a region that
+is all one topic still forms a cluster.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from faultmap._neighbors import cosine_distance, nearest_neighbors
-from faultmap._validation import Interval, check_param
+from faultmap._neighbors import METHODS, cosine_distance, search
+from faultmap._validation import Interval, Options, check_param
 from faultmap.analyses.coverage_steps import (
     TOLERANCE,
     CoverageSettings,
     coverage_inputs,
     coverage_threshold,
     coverage_vectors,
+    gap_regions,
     pooled_regions,
     test_regions,
+    zero_test_gap_size,
 )
 from faultmap.analyses.inputs import Setup, embed
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import describe_groups, name_groups, naming_fallbacks
 from faultmap.core.projection import MapSettings, prompt_map
 from faultmap.core.run import Run
+from faultmap.exceptions import CoverageMeaningWarning
 from faultmap.naming.base import Namer
 from faultmap.reports.models import CoverageGap, CoverageReport, RegionTest
-from faultmap.significance.tests import min_detectable_region_size
+from faultmap.significance.tests import min_detectable_region_size, representation_ratio
 
 __all__ = [
     "CoverageSettings",
@@ -101,16 +137,24 @@ def find_coverage_gaps(
 
     Inputs are assumed validated: non-empty, one L2-normalised float32 vector per prompt.
     Indices in the report refer to ``production_prompts``. With ``map_settings`` the
-    report's ``map`` places the production prompts (:func:`coverage_map`).
+    report's ``map`` places the production prompts (:func:`coverage_map`). Gaps are regions
+    (the meaning changed from faultmap 0.5.0; :func:`audit` warns about it, this function
+    does not).
     """
     run = run or Run()
     meta: dict[str, Any] = {**run.metadata, **(metadata or {})}
     n_test, n_prod = len(test_prompts), len(production_prompts)
+    alpha = settings.significance_level
 
     with run.timer("distances"):
-        sims, nearest = nearest_neighbors(
-            production_vectors, test_vectors, memory_budget=settings.memory_budget
+        sims, nearest, search_details = search(
+            production_vectors,
+            test_vectors,
+            method=settings.neighbors,
+            memory_budget=settings.memory_budget,
+            random_state=settings.random_state,
         )
+        meta["nearest_neighbors"] = search_details
         distances = cosine_distance(sims)
         del sims
         if settings.distance_threshold is None:
@@ -125,47 +169,23 @@ def find_coverage_gaps(
             meta["threshold_details"] = details
         else:
             threshold, rule = float(settings.distance_threshold), "given by the caller"
-        uncovered = np.flatnonzero(distances > threshold + TOLERANCE)
-    common = dict(
-        overall_coverage_score=1.0 - uncovered.size / n_prod,
-        distance_threshold=threshold,
-        threshold_rule=rule,
-        num_test_prompts=n_test,
-        num_production_prompts=n_prod,
-        embedding_model=embedding_model,
-        clustering_method=clusterer.name,
-        num_uncovered=int(uncovered.size),
-        significance_level=settings.significance_level,
-        min_gap_size=settings.min_gap_size,
-        correction=settings.correction,
-        nearest_test_distances=distances.tolist(),
-        nearest_test_indices=nearest.tolist(),
-    )
+        beyond = distances > threshold + TOLERANCE
+        uncovered = np.flatnonzero(beyond)
     meta["num_uncovered_total"] = int(uncovered.size)
-    logger.info(
-        "coverage: %d of %d production prompts uncovered at cosine distance %.4f",
-        uncovered.size,
-        n_prod,
-        threshold,
-    )
-    if uncovered.size < settings.min_gap_size:
-        meta["unclustered_prompt_indices"] = uncovered.tolist()
-        meta["rejected_gaps"] = []
-        return _report(
-            production_prompts, production_vectors, [], [], meta, run, map_settings, common
-        )
 
     with run.timer("cluster_and_test_regions"):
-        region_size = max(
-            settings.min_gap_size,
-            min_detectable_region_size(n_test, n_prod, settings.significance_level),
-        )
-        in_test, in_production, cluster_size = pooled_regions(
-            clusterer, test_vectors, production_vectors, region_size, settings
-        )
-        regions = test_regions(
-            in_test, in_production, settings.significance_level, settings.correction
-        )
+        region_size = max(settings.min_gap_size, min_detectable_region_size(n_test, n_prod, alpha))
+        if region_size <= n_test + n_prod:
+            in_test, in_production, cluster_size = pooled_regions(
+                clusterer, test_vectors, production_vectors, region_size, settings
+            )
+        else:  # no region could ever be significant: nothing to cluster
+            in_test = np.full(n_test, -1, dtype=np.int64)
+            in_production = np.full(n_prod, -1, dtype=np.int64)
+            cluster_size = 0
+        regions = test_regions(in_test, in_production, alpha, settings.correction)
+        found = gap_regions(regions, alpha, settings.min_gap_size)
+        tested = np.isin(in_production, [r.region_id for r in regions])
         meta["regions"] = {
             "min_region_size": int(region_size),
             "min_cluster_size": int(cluster_size),
@@ -174,43 +194,75 @@ def find_coverage_gaps(
         }
         meta["num_regions"] = int(max(in_test.max(initial=-1), in_production.max()) + 1)
         meta["num_regions_tested"] = len(regions)
+        meta["zero_test_gap_size"] = zero_test_gap_size(
+            n_test, n_prod, alpha, len(regions), settings.correction, settings.min_gap_size
+        )
+        meta["num_production_in_no_region"] = int((in_production < 0).sum())
+        meta["num_production_in_untested_regions"] = int(((in_production >= 0) & ~tested).sum())
 
     with run.timer("name"):
-        uncovered_regions = in_production[uncovered]
-        candidates = [
-            r for r in regions if (uncovered_regions == r.region_id).sum() >= settings.min_gap_size
+        share = n_test / (n_test + n_prod)
+        not_gaps = {r.region_id for r in regions} - {r.region_id for r in found}
+        rejected_ids = [
+            r
+            for r in sorted(not_gaps)
+            if (in_production[uncovered] == r).sum() >= settings.min_gap_size
         ]
-        uncovered_prompts = [production_prompts[i] for i in uncovered]
         groups = describe_groups(
-            uncovered_prompts,
-            production_vectors[uncovered],
-            uncovered_regions,
-            [r.region_id for r in candidates],
+            production_prompts,
+            production_vectors,
+            in_production,
+            [r.region_id for r in found] + rejected_ids,
             n_representative=settings.n_representative,
         )
-        share = n_test / (n_test + n_prod)
-        accepted, rejected = [], []
-        for region, group in zip(candidates, groups, strict=True):
-            rows = uncovered[group.members]
+        by_id = {r.region_id: r for r in regions}
+        accepted = []
+        for region, group in zip(found, groups[: len(found)], strict=True):
+            rows = group.members
+            d = distances[rows]
+            ratio, interval = representation_ratio(
+                region.test_count, n_test, region.production_count, n_prod
+            )
             facts = {
                 "region_id": region.region_id,
                 "size": len(rows),
-                "mean_distance": float(distances[rows].mean()),
-                "max_distance": float(distances[rows].max()),
+                "production_count": len(rows),
+                "mean_distance": float(d.mean()),
+                "median_distance": float(np.median(d)),
+                "max_distance": float(d.max()),
+                "uncovered_share": float(beyond[rows].mean()),
                 "test_count": region.test_count,
                 "region_production_count": region.production_count,
                 "expected_test_count": region.size * share,
+                "ratio": ratio,
+                "ratio_interval": interval,
                 "p_value": region.p_value,
                 "adjusted_p_value": region.adjusted_p_value,
                 "prompt_indices": [int(i) for i in rows],
             }
-            if region.adjusted_p_value < settings.significance_level:
-                accepted.append((group, facts))
-            else:
-                rejected.append({**facts, "keywords": list(group.keywords)})
+            accepted.append((group, facts))
+        rejected = []
+        for group in groups[len(found) :]:
+            region = by_id[group.group_id]
+            rows = group.members[beyond[group.members]]
+            rejected.append(
+                {
+                    "region_id": region.region_id,
+                    "size": len(rows),
+                    "mean_distance": float(distances[rows].mean()),
+                    "max_distance": float(distances[rows].max()),
+                    "test_count": region.test_count,
+                    "region_production_count": region.production_count,
+                    "expected_test_count": region.size * share,
+                    "p_value": region.p_value,
+                    "adjusted_p_value": region.adjusted_p_value,
+                    "prompt_indices": [int(i) for i in rows],
+                    "keywords": list(group.keywords),
+                }
+            )
         contexts = [
             group.context(
-                uncovered_prompts,
+                production_prompts,
                 kind="coverage_gap",
                 statistics=(
                     ("mean_distance", facts["mean_distance"]),
@@ -244,6 +296,30 @@ def find_coverage_gaps(
     meta["rejected_gaps"] = rejected
     if naming_fallbacks(gaps):
         meta["naming_fallbacks"] = naming_fallbacks(gaps)
+    common = dict(
+        overall_coverage_score=1.0 - int(in_gap.sum()) / n_prod,
+        distance_coverage_score=1.0 - uncovered.size / n_prod,
+        distance_threshold=threshold,
+        threshold_rule=rule,
+        num_test_prompts=n_test,
+        num_production_prompts=n_prod,
+        embedding_model=embedding_model,
+        clustering_method=clusterer.name,
+        num_uncovered=int(uncovered.size),
+        significance_level=alpha,
+        min_gap_size=settings.min_gap_size,
+        correction=settings.correction,
+        nearest_test_distances=distances.tolist(),
+        nearest_test_indices=nearest.tolist(),
+    )
+    logger.info(
+        "coverage: %d of %d production prompts in %d gap(s); %d beyond cosine distance %.4f",
+        int(in_gap.sum()),
+        n_prod,
+        len(gaps),
+        uncovered.size,
+        threshold,
+    )
     return _report(
         production_prompts, production_vectors, gaps, regions, meta, run, map_settings, common
     )
@@ -317,6 +393,7 @@ def audit(
     *,
     test_embeddings: Any = None,
     production_embeddings: Any = None,
+    neighbor_search: str = "auto",
     significance_level: float = 0.05,
     correction: str = "bh",
     setup: Setup,
@@ -325,9 +402,11 @@ def audit(
     """The whole audit from the caller's inputs (see
     :meth:`faultmap.SliceAnalyzer.audit_coverage`): check them, get both sets' vectors
     (given, or from the embedding stage, each distinct text once), then
-    :func:`find_coverage_gaps`."""
+    :func:`find_coverage_gaps`. Warns once per call (:class:`CoverageMeaningWarning`) that
+    gaps and ``overall_coverage_score`` do not mean what they meant in faultmap 0.5.0."""
     check_param(owner, "distance_threshold", distance_threshold, None, Interval(float, 0, 2))
     check_param(owner, "min_gap_size", min_gap_size, Interval(int, 2, None))
+    check_param(owner, "neighbor_search", neighbor_search, Options(METHODS))
     tests, production, meta = coverage_inputs(
         test_prompts, production_prompts, need_threshold=distance_threshold is None
     )
@@ -354,6 +433,7 @@ def audit(
             distance_threshold=None if distance_threshold is None else float(distance_threshold),
             random_state=setup.random_state,
             correction=correction,
+            neighbors=neighbor_search,
         ),
         embedding_model=embedding_id,
         run=run,
@@ -364,5 +444,17 @@ def audit(
         report.overall_coverage_score,
         report.num_gaps,
         report.num_production_prompts,
+    )
+    warnings.warn(
+        "Coverage gaps are now regions where the test suite is significantly "
+        "under-represented (all of a region's production prompts), and "
+        "overall_coverage_score is the share of production prompts in no gap "
+        f"({report.overall_coverage_score:.3f} here). faultmap 0.5.0's figure, the share "
+        "within the distance threshold of a test prompt, is distance_coverage_score "
+        f"({report.distance_coverage_score:.3f} here). See 'Differences from faultmap 0.5.0' "
+        "in the README; silence with warnings.filterwarnings('ignore', "
+        "category=faultmap.CoverageMeaningWarning).",
+        CoverageMeaningWarning,
+        stacklevel=3,  # audit <- SliceAnalyzer.audit_coverage <- caller
     )
     return report

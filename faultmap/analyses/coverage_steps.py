@@ -1,6 +1,7 @@
 """The steps of a coverage audit before its gaps are named: checking the inputs, the
-vectors of both sets, the distance threshold, the regions of the pooled prompts and the
-test of each region (the statistics are explained in :mod:`faultmap.analyses.coverage`)."""
+vectors of both sets, the distance threshold, the regions of the pooled prompts, the test of
+each region and the choice of the gaps among them (the statistics are explained in
+:mod:`faultmap.analyses.coverage`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,12 @@ from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import cluster, count_by_group, test_family
 from faultmap.exceptions import DataError
 from faultmap.reports.models import RegionTest
-from faultmap.significance.tests import under_representation_min_p, under_representation_test
+from faultmap.significance.tests import (
+    min_detectable_region_size,
+    sure_rejection_level,
+    under_representation_min_p,
+    under_representation_test,
+)
 
 __all__ = [
     "TOLERANCE",
@@ -25,8 +31,10 @@ __all__ = [
     "coverage_inputs",
     "coverage_threshold",
     "coverage_vectors",
+    "gap_regions",
     "pooled_regions",
     "test_regions",
+    "zero_test_gap_size",
 ]
 
 #: Distances within this much of the threshold count as covered (float32 rounding leaves
@@ -47,6 +55,7 @@ class CoverageSettings:
     n_representative: int = 5
     random_state: int = 0
     correction: str = "bh"
+    neighbors: str = "auto"
 
 
 def _first_occurrences(texts: Sequence[str]) -> np.ndarray:
@@ -189,6 +198,46 @@ def test_regions(
         )
         for r, _size, t, adj in family
     ]
+
+
+test_regions.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+def gap_regions(regions: Sequence[RegionTest], alpha: float, min_gap_size: int) -> list[RegionTest]:
+    """The tested regions that are gaps: adjusted p-value below ``alpha`` (the test suite is
+    significantly under-represented there) and at least ``min_gap_size`` production prompts.
+
+    Example:
+        >>> r = [RegionTest(0, 0, 40, 1e-6, 1e-5), RegionTest(1, 0, 3, 1e-3, 2e-3)]
+        >>> [g.region_id for g in gap_regions(r, 0.05, 5)]
+        [0]
+    """
+    return [r for r in regions if r.adjusted_p_value < alpha and r.production_count >= min_gap_size]
+
+
+def zero_test_gap_size(
+    test_total: int,
+    production_total: int,
+    alpha: float,
+    num_tested: int,
+    correction: str = "bh",
+    min_gap_size: int = 2,
+) -> int:
+    """The smallest number of production prompts at which a region holding no test prompt is
+    a gap whatever the other regions hold, in a family of ``num_tested`` regions.
+
+    Such a region's p-value is its minimum (:func:`under_representation_min_p`), which falls
+    as the region grows; from this size on it is below the level every correction rejects
+    (:func:`~faultmap.significance.sure_rejection_level`), so the region is tested (its
+    minimum is below ``alpha``) and rejected. The size is at least ``min_gap_size``; it is
+    ``test_total + production_total + 1`` when no size qualifies.
+
+    Example:
+        >>> zero_test_gap_size(600, 2400, 0.05, 23, "bh")
+        28
+    """
+    level = float(np.nextafter(sure_rejection_level(alpha, num_tested, correction), 0.0))
+    return max(min_gap_size, min_detectable_region_size(test_total, production_total, level))
 
 
 def coverage_inputs(

@@ -25,6 +25,7 @@ from faultmap.analyses.name_check import (
 )
 from faultmap.core.groups import (
     Group,
+    centre,
     describe_groups,
     interval,
     name_groups,
@@ -32,7 +33,7 @@ from faultmap.core.groups import (
 )
 from faultmap.core.rows import Rows
 from faultmap.naming.base import Namer, SliceLabel
-from faultmap.reports.models import FailureMode, FailureSlice
+from faultmap.reports.models import Centroid, FailureMode, FailureSlice
 
 __all__ = ["Describer"]
 
@@ -209,12 +210,14 @@ class Describer:
     def fields(
         self, group: Group, ctx: Any, label: SliceLabel, rows: Rows, digests: list[str]
     ) -> dict[str, Any]:
-        """The fields a slice and a mode share, from its members."""
+        """The fields a slice and a mode share, from its members (its ``centroid`` in the
+        embedding space too, which ``faultmap diff`` matches)."""
         members, fails, n = group.members, self.fails, len(self.fails)
         num_failures = int(fails[members].sum())
         shown = [int(i) for i in members[fails[members]]][: self.n_examples]
         shown += [int(i) for i in members[~fails[members]]][: self.n_examples]
         rest = n - len(members)
+        where = centre(self.vectors[members])
         return dict(
             sample_indices=[int(i) for i in rows.input_index(members)],
             examples=[
@@ -235,4 +238,7 @@ class Describer:
             naming_source=label.source,
             naming_error=label.error,
             prompt_digests=[digests[i] for i in members],
+            centroid=None
+            if where is None
+            else Centroid.encode(where[0], median_similarity=where[1], q10_similarity=where[2]),
         )

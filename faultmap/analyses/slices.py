@@ -45,6 +45,7 @@ from faultmap.analyses.modes import (
 )
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import (
+    centre,
     cluster,
     count_by_group,
     naming_fallbacks,
@@ -53,10 +54,12 @@ from faultmap.core.groups import (
 from faultmap.core.projection import MapSettings, prompt_map
 from faultmap.core.rows import Rows, failed
 from faultmap.core.run import Run
+from faultmap.embedding.base import fingerprint_of
 from faultmap.io import read_metadata
 from faultmap.naming.base import Namer
 from faultmap.reports.models import (
     AnalysisReport,
+    Centroid,
     ClusterTest,
     FailureSlice,
 )
@@ -116,6 +119,7 @@ def find_slices(
     namer: Namer,
     settings: SliceSettings,
     embedding_model: str,
+    embedding_fingerprint: str | None = None,
     scoring_mode: str = "precomputed",
     rows: Rows | None = None,
     run: Run | None = None,
@@ -134,7 +138,10 @@ def find_slices(
     ``metadata_columns`` (one value per input row) the metadata is read into the slices
     (:func:`faultmap.analyses.hybrid.read_into_slices`) before the report is built.
     ``embed_names`` embeds names with the model that made ``vectors`` (for the name check;
-    without it names are checked by their words).
+    without it names are checked by their words). ``embedding_fingerprint`` names that
+    model's weights (:mod:`faultmap.embedding.fingerprint`); every slice, mode and tested
+    cluster stores its centroid (and its members' similarities to it), which ``faultmap
+    diff`` compares between reports with the same fingerprint.
 
     Example:
         >>> from faultmap.clustering.fixed import FixedClusterer  # doctest: +SKIP
@@ -160,6 +167,7 @@ def find_slices(
         baseline_failure_rate=baseline,
         clustering_method=clusterer.name,
         embedding_model=embedding_model,
+        embedding_fingerprint=embedding_fingerprint,
         scoring_mode=scoring_mode,
         significance_level=settings.significance_level,
         failure_threshold=settings.failure_threshold,
@@ -235,6 +243,7 @@ def find_slices(
         ]
         significant.sort(key=lambda t: (t.adjusted_p_value, -t.failure_rate, t.cluster_id))
         tests = _with_power(tests, {t.cluster_id for t in significant}, f_d / n_d, procedure)
+        tests = _with_centres(tests, vectors, labels)
 
     with run.timer("modes"):
         tree = cluster_tree(vectors, labels, family.group_ids)
@@ -388,6 +397,22 @@ def _with_power(
     ]
 
 
+def _with_centres(
+    tests: list[ClusterTest], vectors: np.ndarray, labels: np.ndarray
+) -> list[ClusterTest]:
+    """``tests`` with each cluster's centroid (over all its rows, as clustered)."""
+    out = []
+    for t in tests:
+        where = centre(vectors[labels == t.cluster_id])
+        if where is not None:
+            centroid = Centroid.encode(
+                where[0], median_similarity=where[1], q10_similarity=where[2]
+            )
+            t = replace(t, centroid=centroid)
+        out.append(t)
+    return out
+
+
 def analyze(
     prompts: Any,
     responses: Any,
@@ -397,12 +422,15 @@ def analyze(
     embeddings: Any = None,
     scorer: Scorer | None = None,
     metadata: Any = None,
+    embedding_fingerprint: str | None = None,
     setup: Setup,
     settings: SliceSettings,
 ) -> AnalysisReport:
     """The whole analysis from the caller's inputs (see
     :meth:`faultmap.SliceAnalyzer.analyze`): check them (cheap checks before any expensive
-    step), score, leave out unscored rows, embed, then :func:`find_slices`."""
+    step), score, leave out unscored rows, embed, then :func:`find_slices`.
+    ``embedding_fingerprint`` names the model of given ``embeddings``; without them it is
+    the embedding stage's (:func:`faultmap.embedding.base.fingerprint_of`)."""
     prompts, responses, meta = setup.texts(prompts, responses)
     columns = None if metadata is None else read_metadata(metadata, len(prompts), of="prompts")
     if scores is None:
@@ -422,6 +450,7 @@ def analyze(
     vectors, embedding_id = setup.vectors(prompts, embeddings, run)
     embed_names = None
     if embeddings is None:  # names can be embedded by the model that made the vectors
+        embedding_fingerprint = fingerprint_of(setup.embedder())
 
         def embed_names(names: list[str]) -> np.ndarray:
             return embed(setup.embedder(), names)[0]
@@ -439,6 +468,7 @@ def analyze(
         namer=setup.namer,
         settings=settings,
         embedding_model=embedding_id,
+        embedding_fingerprint=embedding_fingerprint,
         scoring_mode=scored.mode,
         run=run,
         map_settings=setup.map_settings,

@@ -20,7 +20,7 @@ def _analyzer(args: argparse.Namespace) -> Any:
     cache: bool | str = False if args.no_cache else (args.cache_dir or True)
     options: dict[str, Any] = dict(
         model=args.model,
-        embedding_model=args.embedding_model,
+        embedding_model=args.embedding_model or "all-MiniLM-L6-v2",
         significance_level=args.significance_level,
         min_slice_size=args.min_slice_size,
         n_samples=args.n_samples,
@@ -101,6 +101,8 @@ def analyze(args: argparse.Namespace) -> int:
     )
     if args.embeddings:
         inputs["embeddings"] = _load_vectors(args.embeddings)
+    if "embeddings" in inputs and args.embedding_model:
+        inputs["embeddings_model"] = args.embedding_model  # the model that made them
     report = _analyzer(args).analyze(
         **inputs, null_runs=args.null_runs, stability_runs=args.stability_runs
     )
@@ -141,6 +143,7 @@ def coverage(args: argparse.Namespace) -> int:
         min_gap_size=args.min_gap_size,
         test_embeddings=sides["test"][1],
         production_embeddings=sides["production"][1],
+        neighbor_search=args.neighbor_search,
     )
     return finish(
         args,
@@ -206,7 +209,14 @@ def diff(args: argparse.Namespace) -> int:
     from faultmap.reports.diff import diff_reports, load_report
 
     check_output(args.json, "--json")
+    check_output(args.out, "--out")
     old = load_report(args.old, name="OLD report")
     new = load_report(args.new, name="NEW report")
-    result = diff_reports(old, new, min_overlap=args.min_overlap, min_shared=args.min_shared)
+    result = diff_reports(
+        old,
+        new,
+        min_overlap=args.min_overlap,
+        min_shared=args.min_shared,
+        by_meaning=not args.prompts_only,
+    )
     return finish(args, result, result.has_new_slices, f"{len(result.new)} new slice(s): failing")

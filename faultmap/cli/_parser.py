@@ -67,9 +67,10 @@ def _analysis_options(with_threshold: bool = True) -> argparse.ArgumentParser:
     group = parent.add_argument_group("analysis")
     group.add_argument(
         "--embedding-model",
-        default="all-MiniLM-L6-v2",
         help="sentence-transformers or litellm model name, or a local model folder "
-        "(default: %(default)s, offline)",
+        "(default: all-MiniLM-L6-v2, offline); for analyze with --embeddings or "
+        "--embedding-col, the model that made those vectors (nothing is embedded; its "
+        "fingerprint is recorded so that `faultmap diff` can match findings by meaning)",
     )
     group.add_argument(
         "--model", help="litellm model for slice names and causes (default: keyword names)"
@@ -201,8 +202,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "coverage",
         parents=[common, _analysis_options(with_threshold=False)],
-        help="find production prompts the test suite has no example of",
-        description="Audit how well TEST_FILE's prompts cover PROD_FILE's prompts.",
+        help="find regions of production prompts the test suite under-represents",
+        description=(
+            "Audit how well TEST_FILE's prompts cover PROD_FILE's prompts. Both sets are "
+            "clustered together into regions; a gap is a region of at least --min-gap-size "
+            "production prompts where the test suite is significantly under-represented "
+            "(one-sided Fisher test, corrected across regions), whatever the distances. The "
+            "coverage score is the share of production prompts in no gap; the share within "
+            "the distance threshold of a test prompt (faultmap 0.5.0's coverage score) is "
+            "reported as distance_coverage_score. --fail-on-gaps gates on the gaps, not on "
+            "either score."
+        ),
     )
     p.add_argument("test_file", metavar="TEST_FILE")
     p.add_argument("production_file", metavar="PROD_FILE")
@@ -211,9 +221,30 @@ def build_parser() -> argparse.ArgumentParser:
     cols.add_argument("--test-prompt-col", help="in TEST_FILE (default: --prompt-col)")
     cols.add_argument("--production-prompt-col", help="in PROD_FILE (default: --prompt-col)")
     cols.add_argument("--embedding-col", help="column of precomputed vectors in both files")
-    p.add_argument("--distance-threshold", type=float, help="default: chosen from the data")
-    p.add_argument("--min-gap-size", type=int, default=5, help="default: %(default)s")
-    p.add_argument("--fail-on-gaps", action="store_true", help="exit 1 when a gap exists")
+    p.add_argument(
+        "--distance-threshold",
+        type=float,
+        help="cosine distance for distance_coverage_score and the gaps' distance evidence; it "
+        "does not decide gaps (default: chosen from the test prompts)",
+    )
+    p.add_argument(
+        "--min-gap-size",
+        type=int,
+        default=5,
+        help="fewest production prompts in a gap (default: %(default)s)",
+    )
+    p.add_argument(
+        "--neighbor-search",
+        choices=("auto", "exact", "cells"),
+        default="auto",
+        help="nearest test prompt of each production prompt: exact, or by k-means cells "
+        "with a measured error (for millions of prompts); auto: exact up to 10^10 pairs",
+    )
+    p.add_argument(
+        "--fail-on-gaps",
+        action="store_true",
+        help="exit 1 when a gap (an under-represented region) exists",
+    )
     p.set_defaults(run=coverage)
 
     p = sub.add_parser(
@@ -247,7 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="new, resolved and persisting failure modes and slices between two analysis reports",
         description="Match the failure modes and the slices of two `faultmap analyze --json` "
-        "reports by shared prompts. Exit 1 when NEW has a slice OLD did not.",
+        "reports, which may come from different prompts (two weeks of logs). Two findings "
+        "match when they share prompts, or by meaning: when both reports were embedded by "
+        "the same model (the weights' fingerprint), when their centroids are as close as "
+        "their members are to them, so the same failure on new prompts persists and a "
+        "failure not there before is new. Between reports of different embedding models "
+        "findings match by shared prompts only, and the diff says so. Each match shows its "
+        "evidence: similarity of the centroids (and what it had to reach), shared prompts "
+        "and their overlap. Exit 1 when NEW has a new slice (matching no slice or failure "
+        "mode of OLD).",
     )
     p.add_argument("old", metavar="OLD.json")
     p.add_argument("new", metavar="NEW.json")
@@ -260,5 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--min-shared", type=_count, default=3, help="shared prompts needed (%(default)s)"
     )
+    p.add_argument(
+        "--prompts-only",
+        action="store_true",
+        help="match by shared prompts only, not by meaning",
+    )
+    p.add_argument("--out", metavar="PATH", help="write the diff as an HTML page to PATH")
     p.set_defaults(run=diff)
     return parser

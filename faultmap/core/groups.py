@@ -11,6 +11,7 @@ live here once:
 - :func:`test_family` tests every eligible group and adjusts the p-values as one family
   (:func:`correct`); :func:`interval` puts the interval on a group's rate;
 - :func:`describe_groups` finds each group's members, central prompts and keywords;
+  :func:`centre` where a group lies in the embedding space (centroid and spread);
 - :func:`name_groups` asks the namer, falling back to keyword names on any failure;
 - :class:`Timer` records how long each step took.
 
@@ -49,6 +50,7 @@ __all__ = [
     "Family",
     "Group",
     "Timer",
+    "centre",
     "cluster",
     "correct",
     "count_by_group",
@@ -202,6 +204,28 @@ def representatives(vectors: np.ndarray, members: np.ndarray, k: int) -> np.ndar
     sims = vectors[members] @ centroid
     order = np.lexsort((members, -sims))  # most central first; ties by index
     return members[order[:k]]
+
+
+def centre(vectors: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+    """Where a group of unit vectors lies: its centroid (mean vector renormalised) and the
+    median and 10th percentile of the members' cosine similarities to it. ``None`` for no
+    members or a zero mean.
+
+    Example:
+        >>> c, median, q10 = centre(np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]))
+        >>> c.round(4).tolist(), round(median, 4), round(q10, 4)
+        ([0.6644, 0.7474], 0.7474, 0.681)
+    """
+    v = np.asarray(vectors, dtype=np.float64)
+    if v.ndim != 2 or len(v) == 0:
+        return None
+    mean = v.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    if not norm > 0:
+        return None
+    c = mean / norm
+    sims = v @ c
+    return c, float(np.median(sims)), float(np.quantile(sims, 0.1))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Backends: a local sentence-transformers model (default: the packaged all-MiniLM-L6-v2), any
 litellm embedding model, or vectors you already have. Choice by explicit rule, see
-:func:`resolve_embedder`.
+:func:`resolve_embedder`. Which weights made a set of vectors: :func:`fingerprint_of`
+(:mod:`faultmap.embedding.fingerprint`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import os
 from typing import Any
 
 from faultmap.embedding.api import LiteLLMEmbedder
-from faultmap.embedding.base import Embedder, normalize_rows
+from faultmap.embedding.base import Embedder, fingerprint_of, normalize_rows
 from faultmap.embedding.cache import CachedEmbedder, default_cache_dir
+from faultmap.embedding.fingerprint import weights_fingerprint
 from faultmap.embedding.local import DEFAULT_LOCAL_MODEL, SentenceTransformerEmbedder
 from faultmap.embedding.precomputed import PrecomputedEmbedder
 from faultmap.exceptions import ConfigurationError
@@ -26,8 +28,10 @@ __all__ = [
     "PrecomputedEmbedder",
     "SentenceTransformerEmbedder",
     "default_cache_dir",
+    "fingerprint_of",
     "normalize_rows",
     "resolve_embedder",
+    "weights_fingerprint",
 ]
 
 # Well-known sentence-transformers models that a bare name selects as local. Any other bare

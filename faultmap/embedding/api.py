@@ -56,6 +56,12 @@ class LiteLLMEmbedder:
         options = sorted(self.usage_kwargs.items())
         return f"litellm:{self.model}:max_chars={self.max_text_chars}:{options}"
 
+    @property
+    def fingerprint(self) -> str:
+        """The model by its name (an API model's weights cannot be read; providers version
+        them by name)."""
+        return f"litellm:{self.model}"
+
     def embed(self, texts: Sequence[str], *, role: str = "query") -> np.ndarray:
         if len(texts) == 0:  # nothing to ask the API; its width is unknown until it answers
             return np.zeros((0, 0), dtype=np.float32)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from faultmap.embedding.base import Embedder
+from faultmap.embedding.base import Embedder, fingerprint_of
 
 __all__ = ["CachedEmbedder", "default_cache_dir"]
 
@@ -75,6 +75,10 @@ class CachedEmbedder:
     @property
     def identity(self) -> str:
         return self.inner.identity
+
+    @property
+    def fingerprint(self) -> str | None:
+        return fingerprint_of(self.inner)
 
     def _dir(self, role: str) -> Path:
         key = hashlib.sha256(f"{self.inner.identity}|role={role}".encode()).hexdigest()[:32]

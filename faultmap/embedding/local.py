@@ -12,6 +12,7 @@ import numpy as np
 
 from faultmap._optional import require
 from faultmap.embedding.base import normalize_rows
+from faultmap.embedding.fingerprint import hub_snapshot, weights_fingerprint
 from faultmap.exceptions import EmbeddingError
 
 __all__ = ["DEFAULT_LOCAL_MODEL", "SentenceTransformerEmbedder"]
@@ -67,6 +68,16 @@ class SentenceTransformerEmbedder:
     def identity(self) -> str:
         return f"sentence-transformers:{self.model_name}:max_chars={self.max_text_chars}"
 
+    @property
+    def fingerprint(self) -> str | None:
+        """The model's weights (:func:`~faultmap.embedding.fingerprint.weights_fingerprint`
+        of its folder, or of its local Hub copy), without loading it; None when no weight
+        file is found."""
+        path = self._resolve_path()
+        if not os.path.isdir(path):
+            path = hub_snapshot(path) or ""
+        return weights_fingerprint(path) if path else None
+
     def _resolve_path(self) -> str:
         if self.model_name in _PACKAGED_NAMES:
             path = _packaged_minilm_path()
@@ -97,7 +108,12 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str], *, role: str = "query") -> np.ndarray:
         model = self._load()
         if not texts:
-            dim = model.get_sentence_embedding_dimension() or 0
+            # renamed in sentence-transformers 5.x; the old name warns there
+            dimension = (
+                getattr(model, "get_embedding_dimension", None)
+                or model.get_sentence_embedding_dimension
+            )
+            dim = dimension() or 0
             return np.zeros((0, dim), dtype=np.float32)
         if self.max_text_chars is not None:
             texts = [t[: self.max_text_chars] for t in texts]

@@ -192,6 +192,8 @@ class Table:
             [[1.0, 0.0], [0.0, 1.0]]
         """
         raw = self._column(column, option)
+        if isinstance(raw, np.ndarray) and raw.ndim == 2:  # packed when read (read_table)
+            return raw.astype(np.float32, copy=False)
         rows: list[np.ndarray] = []
         for i, value in enumerate(raw):
             item = value

@@ -1,8 +1,8 @@
 """Stage 5 protocol: a slice's members -> name, description, root cause, remediation.
 
 One protocol names three kinds of group (``SliceContext.kind``): "failure" (a slice that
-fails more than the rest), "coverage_gap" (production prompts no test prompt is close to)
-and "comparison" (prompts on which two models differ).
+fails more than the rest), "coverage_gap" (production prompts where the test suite is
+under-represented) and "comparison" (prompts on which two models differ).
 """
 
 from __future__ import annotations

@@ -111,8 +111,14 @@ def _describe(ctx: SliceContext, words: str) -> str:
     stats = dict(ctx.statistics)
     if ctx.kind == "coverage_gap":
         text = (
-            f"{ctx.size} production prompts with no close test prompt, characterised by: {words}."
+            f"{ctx.size} production prompts where the test suite is under-represented, "
+            f"characterised by: {words}."
         )
+        if "test_prompts_in_region" in stats and "expected_test_prompts_in_region" in stats:
+            text += (
+                f" {stats['test_prompts_in_region']:.0f} test prompts where "
+                f"{stats['expected_test_prompts_in_region']:.1f} were expected."
+            )
         if "mean_distance" in stats:
             text += (
                 f" Mean cosine distance to the nearest test prompt {stats['mean_distance']:.2f}."

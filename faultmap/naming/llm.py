@@ -36,7 +36,8 @@ _SYSTEM = {
     ),
     "coverage_gap": (
         "You audit the coverage of an AI evaluation test suite. You receive statistics and "
-        "sample prompts from one group of production inputs that no test case is close to. "
+        "sample prompts from one group of production inputs for which the test suite holds "
+        "significantly fewer test cases than production traffic implies. "
         + _GUARD
         + '"root_cause" (what about these inputs the test suite misses) and "remediation" (the '
         "test cases to add)."

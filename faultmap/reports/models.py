@@ -22,9 +22,12 @@ file look as if they were fields.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from faultmap._serialize import OMIT_NONE, Record, read_json, to_plain, write_json
 from faultmap.core.rows import Rows
@@ -40,6 +43,7 @@ from faultmap.reports.payloads import (
     HybridCell,
     LLMUsage,
     MetadataAnalysis,
+    NeighborSearch,
     OverRepresentedValue,
     PromptMap,
     RegionSettings,
@@ -52,6 +56,7 @@ __all__ = [
     "AnalysisMetadata",
     "AnalysisReport",
     "CellRef",
+    "Centroid",
     "ClusterTest",
     "ComparisonExample",
     "ComparisonMetadata",
@@ -67,6 +72,7 @@ __all__ = [
     "LLMUsage",
     "MetadataAnalysis",
     "ModeNode",
+    "NeighborSearch",
     "NullAudit",
     "OverRepresentedValue",
     "PromptMap",
@@ -75,6 +81,9 @@ __all__ = [
     "RejectedGap",
     "ScoringSummary",
     "SliceComparison",
+    "SliceDiff",
+    "SliceMatch",
+    "SliceRef",
     "ThresholdDetails",
 ]
 
@@ -142,6 +151,54 @@ class _ReportViews(_Views):
 
 
 @dataclass(frozen=True)
+class Centroid(Record):
+    """Where a group of prompts lies in the embedding space, enough to recognise it on other
+    prompts embedded by the same model (see :mod:`faultmap.reports.diff`).
+
+    ``values`` is the members' mean unit vector, renormalised, stored as base64 of its
+    little-endian float16 values (``vector()`` decodes it): 1 kB for 384 dimensions where a
+    JSON list of 4-decimal numbers takes 3 to 6 kB, and float16 moves a cosine similarity
+    between two centroids by less than 1e-4. ``median_similarity`` and ``q10_similarity`` say
+    how closely the members sit around it: the median and the 10th percentile of their cosine
+    similarities to it (half of the members are at least ``median_similarity`` similar, nine
+    in ten at least ``q10_similarity``).
+
+    Example:
+        >>> c = Centroid.encode([0.6, 0.8], median_similarity=0.9, q10_similarity=0.8)
+        >>> c.values, c.vector().tolist()
+        ('zThmOg==', [0.60009765625, 0.7998046875])
+        >>> c.similarity([[1.0, 0.0], [0.6, 0.8]]).round(3).tolist()
+        [0.6, 1.0]
+    """
+
+    values: str
+    median_similarity: float
+    q10_similarity: float
+
+    @classmethod
+    def encode(cls, vector: Any, *, median_similarity: float, q10_similarity: float) -> Centroid:
+        """A centroid from its unit vector (any sequence of floats) and its members'
+        similarities to it."""
+        raw = np.asarray(vector, dtype="<f2").tobytes()
+        return cls(
+            base64.b64encode(raw).decode("ascii"),
+            round(float(median_similarity), 4),
+            round(float(q10_similarity), 4),
+        )
+
+    def vector(self) -> np.ndarray:
+        """The centroid as float64 values (unit length up to float16 rounding)."""
+        return np.frombuffer(base64.b64decode(self.values), dtype="<f2").astype(np.float64)
+
+    def similarity(self, vectors: Any) -> np.ndarray:
+        """Cosine similarity of each row of ``vectors`` to the centroid (rows of unit length,
+        as faultmap's embedders return; a prompt at least ``q10_similarity`` similar sits
+        where nine in ten of the members do)."""
+        c = self.vector()
+        return np.asarray(vectors, dtype=np.float64) @ (c / np.linalg.norm(c))
+
+
+@dataclass(frozen=True)
 class ClusterTest(Record):
     """One tested cluster: its counts and p-values (significant or not)."""
 
@@ -157,6 +214,11 @@ class ClusterTest(Record):
     #: :func:`faultmap.significance.detectable_rate`), so "no slice here" is read correctly.
     #: ``None`` for reported clusters and in reports written before faultmap computed it.
     detectable_failure_rate: float | None = field(default=None, metadata=OMIT_NONE)
+
+    #: Where the cluster lies in the embedding space (:class:`Centroid`): ``faultmap diff``
+    #: reads it to tell whether a run tested the place of an earlier finding. ``None`` in
+    #: reports written before faultmap stored it.
+    centroid: Centroid | None = field(default=None, metadata=OMIT_NONE)
 
     @property
     def failure_rate(self) -> float:
@@ -220,7 +282,11 @@ class FailureSlice(_Views):
     ``failure_rate``. ``p_value`` tests this slice against the *rest* of the data.
     ``prompt_digests`` holds a short digest of each member prompt's text (see
     :func:`faultmap.reports.diff.prompt_digest`), so two reports can be matched by shared
-    prompts even when they were run on different data.
+    prompts even when they were run on different data. ``centroid`` (:class:`Centroid`: the
+    members' mean vector and how closely they sit around it) says where the slice lies in the
+    embedding space, so that ``faultmap diff`` recognises it on other prompts embedded by the
+    same model (``report.embedding_fingerprint``); ``None`` in reports written before
+    faultmap stored it.
     """
 
     name: str
@@ -263,6 +329,7 @@ class FailureSlice(_Views):
     confirmation_size: int | None = field(default=None, metadata=OMIT_NONE)
     confirmation_failures: int | None = field(default=None, metadata=OMIT_NONE)
     name_check: float | None = field(default=None, metadata=OMIT_NONE)
+    centroid: Centroid | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True)
@@ -274,8 +341,8 @@ class FailureMode(_Views):
     also take in clusters that were not significant alone: ``cluster_ids`` lists them all).
     ``p_value`` is the one-sided test of the mode against the rest; ``adjusted_p_value`` is
     corrected across every node of the cluster tree (``report.mode_nodes``), the family the
-    mode was chosen from. ``node_id`` is the mode's node there. The evidence fields read as
-    on :class:`FailureSlice`.
+    mode was chosen from. ``node_id`` is the mode's node there. The evidence fields and
+    ``centroid`` read as on :class:`FailureSlice`.
     """
 
     name: str
@@ -307,6 +374,7 @@ class FailureMode(_Views):
     confirmation_size: int | None = field(default=None, metadata=OMIT_NONE)
     confirmation_failures: int | None = field(default=None, metadata=OMIT_NONE)
     name_check: float | None = field(default=None, metadata=OMIT_NONE)
+    centroid: Centroid | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True)
@@ -320,6 +388,9 @@ class AnalysisReport(_ReportViews):
     baseline and never dropped. ``map`` places at most ``max_map_points`` prompts in 2-D or 3-D
     for the views (see :func:`faultmap.pipeline.prompt_map`): lists ``x``, ``y`` (``z``),
     ``index`` (input row), ``label`` (cluster), ``failed`` and ``text`` (clipped prompt).
+    ``embedding_fingerprint`` names the weights of the model that made the vectors (see
+    :mod:`faultmap.embedding.fingerprint`): ``faultmap diff`` matches findings by their
+    centroids only between reports with the same fingerprint.
     """
 
     total_prompts: int
@@ -366,6 +437,11 @@ class AnalysisReport(_ReportViews):
     #: unless asked for.
     null_audit: NullAudit | None = field(default=None, metadata=OMIT_NONE)
 
+    #: The weights of the embedding model (``"sha256:..."`` for a local model, the model name
+    #: for an API model); ``None`` when unknown: vectors passed as ``embeddings=`` without
+    #: ``embeddings_model=``, or a report written before faultmap recorded it.
+    embedding_fingerprint: str | None = field(default=None, metadata=OMIT_NONE)
+
     @property
     def num_failure_modes(self) -> int:
         """How many failure modes were reported."""
@@ -386,7 +462,8 @@ class AnalysisReport(_ReportViews):
 @dataclass(frozen=True)
 class RegionTest(Record):
     """One tested region of the pooled test and production prompts: how many of each it holds
-    and whether the test suite is under-represented there (one-sided Fisher, BH-adjusted)."""
+    and whether the test suite is under-represented there (one-sided Fisher, adjusted across
+    the tested regions by the report's ``correction``)."""
 
     region_id: int
     test_count: int
@@ -402,15 +479,25 @@ class RegionTest(Record):
 
 @dataclass(frozen=True)
 class CoverageGap(_Views):
-    """Production prompts with no test prompt nearby, in a region the test suite under-covers.
+    """A region of production prompts where the test suite is significantly
+    under-represented (see :mod:`faultmap.analyses.coverage`).
 
-    A gap is the uncovered production prompts of one *region* (a cluster of the pooled test
-    and production prompts). ``mean_distance`` and ``max_distance`` are the members' cosine
-    distances (1 - cosine similarity) to their nearest test prompt. The statistics describe
-    the region: ``test_count`` test and ``region_production_count`` production prompts,
-    ``expected_test_count`` test prompts expected there if the test suite followed
-    production, and the one-sided Fisher p-value of under-representation, BH-adjusted across
-    regions. ``prompt_indices`` index ``production_prompts``.
+    A *region* is a cluster of the pooled test and production prompts. The region holds
+    ``test_count`` test and ``production_count`` production prompts, and
+    ``expected_test_count`` test prompts were expected there if the test suite followed
+    production; ``ratio`` is ``test_count / expected_test_count`` and ``ratio_interval`` its
+    exact 95 % interval (:func:`faultmap.significance.representation_ratio`). ``p_value`` is
+    the one-sided Fisher test of under-representation, ``adjusted_p_value`` its adjustment
+    across the tested regions (the report's ``correction``). Every production prompt of the
+    region is a member: ``size`` and ``region_production_count`` equal ``production_count``,
+    and ``prompt_indices`` index ``production_prompts``. The distances are supporting
+    evidence: the members' cosine distances (1 - cosine similarity) to their nearest test
+    prompt (``mean_distance``, ``median_distance``, ``max_distance``) and ``uncovered_share``,
+    the share of members beyond the report's ``distance_threshold``.
+
+    In reports written before gaps were regions (faultmap 0.5.0's meaning), a gap held only
+    the region's prompts beyond the threshold: ``size`` counted those, and the fields added
+    since (``production_count``, ``ratio``, ...) are ``None``.
     """
 
     name: str
@@ -431,22 +518,35 @@ class CoverageGap(_Views):
     suggested_remediation: str = ""
     naming_source: str = "keywords"
     naming_error: str | None = None
+    production_count: int | None = field(default=None, metadata=OMIT_NONE)
+    ratio: float | None = field(default=None, metadata=OMIT_NONE)
+    ratio_interval: tuple[float, float] | None = field(default=None, metadata=OMIT_NONE)
+    median_distance: float | None = field(default=None, metadata=OMIT_NONE)
+    uncovered_share: float | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True)
 class CoverageReport(_ReportViews):
     """Outcome of :meth:`faultmap.SliceAnalyzer.audit_coverage`.
 
-    ``overall_coverage_score`` is the share of production prompts whose nearest test prompt
-    lies within ``distance_threshold`` (cosine distance); ``threshold_rule`` says how the
-    threshold was chosen. ``gaps`` (largest first) are the groups of at least
-    ``min_gap_size`` uncovered prompts in a region where the test suite is significantly
-    under-represented; ``regions`` is every tested region (the Benjamini–Hochberg family).
-    ``nearest_test_distances`` and ``nearest_test_indices`` give, for every production
-    prompt, the distance to and index of its nearest test prompt. ``metadata`` holds
-    ``num_uncovered_total``, ``unclustered_prompt_indices`` (uncovered prompts in no gap),
-    ``rejected_gaps`` (groups of uncovered prompts whose region is not significantly
-    under-represented) and timings. ``map`` places at most ``max_map_points`` production
+    ``gaps`` (largest first) are the regions of at least ``min_gap_size`` production prompts
+    where the test suite is significantly under-represented (:class:`CoverageGap`);
+    ``regions`` is every tested region (the family the correction ran over).
+    ``overall_coverage_score`` is the share of production prompts in no gap, so
+    ``1 - sum(g.production_count for g in gaps) / num_production_prompts``.
+    ``distance_coverage_score`` is the share of production prompts whose nearest test prompt
+    lies within ``distance_threshold`` (cosine distance; faultmap 0.5.0's
+    ``overall_coverage_score``); ``threshold_rule`` says how the threshold was chosen and
+    ``num_uncovered`` counts the prompts beyond it. ``nearest_test_distances`` and
+    ``nearest_test_indices`` give, for every production prompt, the distance to and index of
+    its nearest test prompt. ``metadata`` holds ``num_uncovered_total``,
+    ``unclustered_prompt_indices`` (uncovered prompts in no gap), ``rejected_gaps`` (groups of
+    uncovered prompts whose region is not significantly under-represented),
+    ``zero_test_gap_size`` (a region with no test prompt and at least this many production
+    prompts is always a gap), the production prompts in no region or in regions too small
+    to test (counted as covered) and timings. A report written before gaps were regions has
+    ``distance_coverage_score`` ``None`` and the distance figure in
+    ``overall_coverage_score``. ``map`` places at most ``max_map_points`` production
     prompts in 2-D or 3-D: lists ``x``, ``y`` (``z``), ``index`` (production prompt),
     ``label`` (position of its gap in ``gaps``, -1 for none), ``covered`` and ``text``.
     """
@@ -470,6 +570,7 @@ class CoverageReport(_ReportViews):
     nearest_test_distances: list[float] = field(default_factory=list)
     nearest_test_indices: list[int] = field(default_factory=list)
     map: PromptMap = field(default_factory=PromptMap)
+    distance_coverage_score: float | None = field(default=None, metadata=OMIT_NONE)
 
     def __repr__(self) -> str:
         return (
@@ -574,4 +675,120 @@ class ComparisonReport(_ReportViews):
             f"ComparisonReport({self.model_a_name!r} vs {self.model_b_name!r}, "
             f"total_prompts={self.total_prompts}, global_winner={self.global_winner!r}, "
             f"num_significant_slices={self.num_significant_slices})"
+        )
+
+
+# -- diffs of two analyses ------------------------------------------------------------------
+
+
+class _DiffViews(_Views):
+    """A diff of two reports: the plain text of :class:`_Views`, the HTML Jupyter shows and a
+    self-contained HTML page (all from the sentences of :mod:`faultmap.reports.text`)."""
+
+    def _repr_html_(self) -> str:
+        return find(self, "html_compact")(self)
+
+    def to_html(self, path: str | Path | None = None) -> str:
+        """Return the diff as one self-contained HTML page (its table of matches with their
+        evidence) and write it to ``path`` if given.
+
+        Example:
+            >>> diff.to_html("diff.html")  # doctest: +SKIP
+        """
+        return find(self, "html_page")(self, path)
+
+
+@dataclass(frozen=True)
+class SliceRef(Record):
+    """One slice or failure mode of one report, as a diff shows it: ``kind`` is ``"slice"``
+    or ``"mode"``, ``position`` its index in ``slices`` or in ``failure_modes``."""
+
+    position: int
+    name: str
+    size: int
+    failure_rate: float
+    adjusted_p_value: float
+    kind: str = "slice"
+
+    @classmethod
+    def of(cls, position: int, s: FailureSlice | FailureMode) -> SliceRef:
+        kind = "mode" if isinstance(s, FailureMode) else "slice"
+        return cls(position, s.name, s.size, s.failure_rate, s.adjusted_p_value, kind)
+
+
+@dataclass(frozen=True)
+class SliceMatch(Record):
+    """An OLD slice and a NEW slice (or two failure modes) that are the same failure: a
+    persisting one, with the evidence (see :mod:`faultmap.reports.diff` for the rule).
+
+    ``shared_prompts`` counts the prompts both hold and ``overlap`` is their overlap
+    coefficient among the prompts both runs analysed (``None`` when no prompt of either was
+    analysed by the other run). ``similarity`` is the cosine similarity of the two centroids
+    and ``similarity_needed`` what it had to reach (the lower of the two centroids'
+    ``median_similarity``); both ``None`` when the reports could not be compared by meaning.
+    ``matched_by`` says which rule matched them: ``"prompts"``, ``"meaning"`` or ``"both"``.
+    Among the persisting *slices*, one side may be a failure mode (its ``kind`` says so): a
+    slice of one run that matches no slice of the other but lies in one of its failure modes.
+    """
+
+    old: SliceRef
+    new: SliceRef
+    shared_prompts: int
+    overlap: float | None
+    similarity: float | None = None
+    similarity_needed: float | None = None
+    matched_by: str = "prompts"
+
+
+@dataclass(frozen=True)
+class SliceDiff(_DiffViews):
+    """Outcome of :func:`faultmap.reports.diff.diff_reports`: ``new``, ``resolved``,
+    ``persisting`` and ``not_retested`` slices, and the same four lists of failure modes
+    (``new_modes`` etc.; empty when ``modes_compared`` is false because a report has no
+    failure modes); see :mod:`faultmap.reports.diff` for the rule.
+
+    ``meaning_compared`` is true when findings were also matched by their centroids (both
+    reports were embedded by the model ``embedding_fingerprint`` names and store centroids);
+    otherwise they were matched by shared prompts only and ``notes`` say why. ``matched_by``
+    says how prompts were compared: ``"prompt_digests"`` or ``"sample_indices"`` (old
+    reports); ``shared_prompts`` counts the distinct prompts both runs analysed (``None`` when
+    a report does not list its prompts). ``notes`` explain anything that weakens the
+    comparison.
+    """
+
+    new: list[SliceRef]
+    resolved: list[SliceRef]
+    persisting: list[SliceMatch]
+    not_retested: list[SliceRef]
+    matched_by: str
+    min_overlap: float
+    min_shared: int
+    old_total_prompts: int
+    new_total_prompts: int
+    shared_prompts: int | None = None
+    notes: list[str] = field(default_factory=list)
+    new_modes: list[SliceRef] = field(default_factory=list)
+    resolved_modes: list[SliceRef] = field(default_factory=list)
+    persisting_modes: list[SliceMatch] = field(default_factory=list)
+    not_retested_modes: list[SliceRef] = field(default_factory=list)
+    modes_compared: bool = False
+    meaning_compared: bool = False
+    embedding_fingerprint: str | None = None
+
+    @property
+    def has_new_slices(self) -> bool:
+        """True when NEW has a new slice: one that matches no slice (nor failure mode) of OLD
+        (what CI gates on)."""
+        return bool(self.new)
+
+    @property
+    def has_new_modes(self) -> bool:
+        """True when NEW has a failure mode that matches no failure mode of OLD."""
+        return bool(self.new_modes)
+
+    def __repr__(self) -> str:
+        modes = f", new_modes={len(self.new_modes)}" if self.modes_compared else ""
+        return (
+            f"SliceDiff(new={len(self.new)}, resolved={len(self.resolved)}, "
+            f"persisting={len(self.persisting)}, not_retested={len(self.not_retested)}{modes})"
         )

@@ -28,6 +28,7 @@ __all__ = [
     "HybridCell",
     "LLMUsage",
     "MetadataAnalysis",
+    "NeighborSearch",
     "OverRepresentedValue",
     "PromptMap",
     "RegionSettings",
@@ -158,9 +159,13 @@ class PromptMap(MappingRecord):
 
 @dataclass(frozen=True)
 class RejectedGap(MappingRecord):
-    """A group of uncovered production prompts whose region is not significantly
-    under-represented in the test suite (``CoverageReport.metadata["rejected_gaps"]``); the
-    same facts as a :class:`~faultmap.reports.models.CoverageGap`, without names."""
+    """The uncovered production prompts (beyond the distance threshold) of a tested region
+    that is not a gap, when there are at least ``min_gap_size`` of them
+    (``CoverageReport.metadata["rejected_gaps"]``): far from every test prompt, but where the
+    test suite is not significantly under-represented. ``size``, ``mean_distance``,
+    ``max_distance`` and ``prompt_indices`` describe those prompts, the other facts their
+    region as on a :class:`~faultmap.reports.models.CoverageGap`; ``keywords`` are the
+    region's distinctive words."""
 
     region_id: int
     size: int
@@ -263,6 +268,31 @@ class ThresholdDetails(MappingRecord):
 
 
 @dataclass(frozen=True)
+class NeighborSearch(MappingRecord):
+    """How a coverage audit found each production prompt's nearest test prompt
+    (``metadata["nearest_neighbors"]``, :mod:`faultmap._neighbors`): ``method`` "exact" or
+    "cells"; for cells, their number (``nlist``) and how many each prompt looked in
+    (``nprobe``), and the error measured on ``checked_queries`` seeded random prompts: the
+    share whose distance is within ``distance_tolerance`` of the exact one, the share whose
+    exact nearest test prompt was found (``recall_at_1``), the largest and mean distance
+    error. ``cells_share_within_tolerance``: cells were tried and fell short, so the search
+    was exact."""
+
+    method: str | None = field(default=None, metadata=OMIT_NONE)
+    nlist: int | None = field(default=None, metadata=OMIT_NONE)
+    nprobe: int | None = field(default=None, metadata=OMIT_NONE)
+    checked_queries: int | None = field(default=None, metadata=OMIT_NONE)
+    share_within_tolerance: float | None = field(default=None, metadata=OMIT_NONE)
+    distance_tolerance: float | None = field(default=None, metadata=OMIT_NONE)
+    recall_at_1: float | None = field(default=None, metadata=OMIT_NONE)
+    max_distance_error: float | None = field(default=None, metadata=OMIT_NONE)
+    mean_distance_error: float | None = field(default=None, metadata=OMIT_NONE)
+    index_seconds: float | None = field(default=None, metadata=OMIT_NONE)
+    cells_share_within_tolerance: float | None = field(default=None, metadata=OMIT_NONE)
+    extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
+
+
+@dataclass(frozen=True)
 class RegionSettings(MappingRecord):
     """How a coverage audit cut the pooled prompts into regions (``metadata["regions"]``)."""
 
@@ -315,21 +345,28 @@ class AnalysisMetadata(MappingRecord):
 
 @dataclass(frozen=True)
 class CoverageMetadata(MappingRecord):
-    """``CoverageReport.metadata``: the seed, duplicates, how the threshold and the regions
-    were chosen, the uncovered prompts in no gap, the rejected gaps, naming fallbacks, timings
-    in seconds and the LLM's call counts. Every key is optional; undeclared keys are kept in
+    """``CoverageReport.metadata``: the seed, duplicates, how the nearest test prompts were
+    found (``nearest_neighbors``), how the threshold and the regions were chosen, the
+    uncovered prompts in no gap, the rejected gaps, the size from which a region without test
+    prompts is always a gap (``zero_test_gap_size``), the production prompts in no region
+    and in regions too small to test (both counted as covered), naming fallbacks, timings in
+    seconds and the LLM's call counts. Every key is optional; undeclared keys are kept in
     ``extra``."""
 
     random_state: int | None = field(default=None, metadata=OMIT_NONE)
     num_duplicate_test_prompts: int | None = field(default=None, metadata=OMIT_NONE)
     num_duplicate_production_prompts: int | None = field(default=None, metadata=OMIT_NONE)
     threshold_details: ThresholdDetails | None = field(default=None, metadata=OMIT_NONE)
+    nearest_neighbors: NeighborSearch | None = field(default=None, metadata=OMIT_NONE)
     num_uncovered_total: int | None = field(default=None, metadata=OMIT_NONE)
     regions: RegionSettings | None = field(default=None, metadata=OMIT_NONE)
     num_regions: int | None = field(default=None, metadata=OMIT_NONE)
     num_regions_tested: int | None = field(default=None, metadata=OMIT_NONE)
     unclustered_prompt_indices: list[int] | None = field(default=None, metadata=OMIT_NONE)
     rejected_gaps: list[RejectedGap] | None = field(default=None, metadata=OMIT_NONE)
+    zero_test_gap_size: int | None = field(default=None, metadata=OMIT_NONE)
+    num_production_in_no_region: int | None = field(default=None, metadata=OMIT_NONE)
+    num_production_in_untested_regions: int | None = field(default=None, metadata=OMIT_NONE)
     naming_fallbacks: int | None = field(default=None, metadata=OMIT_NONE)
     timings_s: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
     llm: LLMUsage | None = field(default=None, metadata=OMIT_NONE)

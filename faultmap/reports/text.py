@@ -21,6 +21,9 @@ from faultmap.reports.models import (
     FailureMode,
     FailureSlice,
     SliceComparison,
+    SliceDiff,
+    SliceMatch,
+    SliceRef,
 )
 from faultmap.significance.tests import wilson_interval
 
@@ -36,6 +39,10 @@ __all__ = [
     "correction_name",
     "coverage_headline",
     "coverage_text",
+    "diff_headline",
+    "diff_rule",
+    "diff_table",
+    "diff_text",
     "evidence_facts",
     "evidence_line",
     "gap_facts",
@@ -46,6 +53,7 @@ __all__ = [
     "hybrid_values_fact",
     "map_caption",
     "map_legend",
+    "match_evidence",
     "mode_facts",
     "mode_headline",
     "mode_members",
@@ -56,6 +64,7 @@ __all__ = [
     "null_audit_line",
     "power_line",
     "rate_interval",
+    "ratio_text",
     "significance_rule",
     "slice_facts",
     "slice_modes",
@@ -512,6 +521,62 @@ def coverage_headline(report: CoverageReport) -> list[str]:
     """Summary sentences of a coverage audit, most important first."""
     r = report
     uncovered = r.metadata.get("num_uncovered_total", r.num_uncovered)
+    if r.distance_coverage_score is None:  # written before gaps were regions
+        return _distance_gap_headline(r, uncovered)
+    in_gaps = sum(g.size for g in r.gaps)
+    lines = [
+        f"{r.num_production_prompts} production prompts against {r.num_test_prompts} test "
+        f"prompts: {pct(r.overall_coverage_score)} covered (in no gap)."
+    ]
+    if r.num_gaps:
+        what = "a region" if r.num_gaps == 1 else "regions"
+        lines.append(
+            f"{_count(r.num_gaps, 'gap')}: {what} of at least {r.min_gap_size} production "
+            f"prompts where the test suite is significantly under-represented "
+            f"({significance_rule(r)}), holding {in_gaps} production prompts."
+        )
+    else:
+        lines.append(
+            f"No region of at least {r.min_gap_size} production prompts holds significantly "
+            f"fewer test prompts than production implies ({_level(r)}): no gap."
+        )
+    zero = r.metadata.get("zero_test_gap_size")
+    if zero is not None and zero > r.num_test_prompts + r.num_production_prompts:
+        lines.append(
+            f"With {r.num_test_prompts} test and {r.num_production_prompts} production prompts "
+            "no region can show that the test suite is under-represented."
+        )
+    elif zero is not None:
+        lines.append(
+            f"A region with no test prompt and at least {zero} production prompts is always a gap."
+        )
+    lines += [
+        f"Distance: {pct(r.distance_coverage_score)} of production prompts have a test prompt "
+        f"within cosine distance {r.distance_threshold:.3f} (faultmap 0.5.0's coverage "
+        f"score); {uncovered} are farther.",
+        f"Threshold: {r.threshold_rule}.",
+    ]
+    outside = r.metadata.get("num_production_in_no_region", 0) + r.metadata.get(
+        "num_production_in_untested_regions", 0
+    )
+    if outside:
+        lines.append(
+            "In no region or in one too small to test (counted as covered): "
+            f"{_count(outside, 'production prompt')}."
+        )
+    unclustered = len(r.metadata.get("unclustered_prompt_indices", []))
+    rejected = len(r.metadata.get("rejected_gaps", []))
+    if unclustered:
+        extra = f"Beyond the threshold but in no gap: {_count(unclustered, 'production prompt')}"
+        if rejected:
+            extra += f" ({rejected} group(s) of them where the tests are not scarce)"
+        lines.append(extra + ".")
+    return lines
+
+
+def _distance_gap_headline(r: CoverageReport, uncovered: int) -> list[str]:
+    """The summary of a report written before gaps were regions: its score is the share
+    within the distance threshold and its gaps are groups of prompts beyond it."""
     lines = [
         f"{r.num_production_prompts} production prompts against {r.num_test_prompts} test "
         f"prompts: {pct(r.overall_coverage_score)} covered (a test prompt within cosine "
@@ -543,15 +608,42 @@ def coverage_headline(report: CoverageReport) -> list[str]:
     return lines
 
 
+def ratio_text(g: CoverageGap) -> str:
+    """A gap's test count over the expected one with its 95 % interval, e.g.
+    "0.19 (95% CI 0.02–0.66)"; "–" for a gap from a report that did not compute it."""
+    if g.ratio is None:
+        return "–"
+    if g.ratio_interval is None:
+        return f"{g.ratio:.2f}"
+    low, high = g.ratio_interval
+    return f"{g.ratio:.2f} (95% CI {low:.2f}–{high:.2f})"
+
+
 def gap_facts(g: CoverageGap) -> list[str]:
     """The numbered facts of one coverage gap, as short sentences."""
+    if g.ratio is None:  # a gap written before gaps were regions
+        facts = [
+            f"{g.size} production prompts; cosine distance to the nearest test prompt "
+            f"{g.mean_distance:.3f} on average, {g.max_distance:.3f} at most.",
+            f"Its region holds {g.test_count} test and {g.region_production_count} production "
+            f"prompts ({g.expected_test_count:.1f} test prompts expected if the tests followed "
+            f"production): p = {pval(g.p_value)} (Fisher, one-sided), adjusted p = "
+            f"{pval(g.adjusted_p_value)}.",
+        ]
+        return facts + naming_facts(g, "What the tests miss: ", "Tests to add: ")
+    median = g.mean_distance if g.median_distance is None else g.median_distance
     facts = [
-        f"{g.size} production prompts; cosine distance to the nearest test prompt "
-        f"{g.mean_distance:.3f} on average, {g.max_distance:.3f} at most.",
-        f"Its region holds {g.test_count} test and {g.region_production_count} production "
-        f"prompts ({g.expected_test_count:.1f} test prompts expected if the tests followed "
-        f"production): p = {pval(g.p_value)} (Fisher, one-sided), adjusted p = "
-        f"{pval(g.adjusted_p_value)}.",
+        f"{g.size} production and {g.test_count} test prompts; "
+        f"{g.expected_test_count:.1f} test prompts expected if the tests followed production: "
+        f"ratio {ratio_text(g)}.",
+        f"p = {pval(g.p_value)} (Fisher, one-sided), adjusted p = {pval(g.adjusted_p_value)}.",
+        f"Cosine distance to the nearest test prompt: median {median:.3f}, mean "
+        f"{g.mean_distance:.3f}, at most {g.max_distance:.3f}"
+        + (
+            f"; {pct(g.uncovered_share)} of its prompts are beyond the threshold."
+            if g.uncovered_share is not None
+            else "."
+        ),
     ]
     return facts + naming_facts(g, "What the tests miss: ", "Tests to add: ")
 
@@ -648,6 +740,202 @@ def comparison_text(report: ComparisonReport) -> str:
     return "\n".join(lines)
 
 
+# -- diffs of two analyses (faultmap.reports.diff) ----------------------------------------
+
+_MATCHED_BY = {
+    "prompts": "shared prompts",
+    "meaning": "meaning",
+    "both": "shared prompts and meaning",
+}
+
+
+def diff_headline(d: SliceDiff) -> list[str]:
+    """The counts of a diff, for slices and (when compared) failure modes, and how findings
+    were matched."""
+    how = f"matched by {d.matched_by.replace('_', ' ')}"
+    if d.meaning_compared:
+        how += " and by meaning (same embedding model)"
+    lines = [
+        f"faultmap diff: {len(d.new)} new, {len(d.resolved)} resolved, "
+        f"{len(d.persisting)} persisting, {len(d.not_retested)} not retested "
+        f"(OLD {d.old_total_prompts} prompts, NEW {d.new_total_prompts} prompts"
+        + ("" if d.shared_prompts is None else f", {d.shared_prompts} in both")
+        + f"; {how})."
+    ]
+    if d.modes_compared:
+        lines.append(
+            f"Failure modes: {len(d.new_modes)} new, {len(d.resolved_modes)} resolved, "
+            f"{len(d.persisting_modes)} persisting, {len(d.not_retested_modes)} not retested."
+        )
+    return lines
+
+
+def diff_rule(d: SliceDiff) -> str:
+    """One sentence on how the findings of a diff were matched."""
+    prompts = (
+        f"share at least {d.min_shared} prompts with an overlap coefficient of at least "
+        f"{d.min_overlap:g} (among prompts both runs analysed)"
+    )
+    if not d.meaning_compared:
+        return f"Two findings match when they {prompts}."
+    return (
+        f"Two findings match when they {prompts}, or when the cosine similarity of their "
+        "centroids reaches the lower of their members' median similarities to their own "
+        "centroid (both reports were embedded by the same model)."
+    )
+
+
+def match_evidence(m: SliceMatch) -> str:
+    """Why two findings were matched: shared prompts (and their overlap), the similarity of
+    their centroids against what it had to reach, and which rule matched.
+
+    Example:
+        >>> from faultmap.reports.models import SliceRef
+        >>> ref = SliceRef(0, "dates", 40, 0.8, 1e-6)
+        >>> match_evidence(SliceMatch(ref, ref, 0, None, 0.987, 0.81, "meaning"))
+        '0 shared prompts, similarity 0.99 (needed 0.81); by meaning'
+    """
+    prompts = f"{m.shared_prompts:,} shared prompts"
+    if m.overlap is not None:
+        prompts += f" (overlap {m.overlap:.2f})"
+    parts = [prompts]
+    if m.similarity is not None:
+        needed = "" if m.similarity_needed is None else f" (needed {m.similarity_needed:.2f})"
+        parts.append(f"similarity {m.similarity:.2f}{needed}")
+    return ", ".join(parts) + f"; by {_MATCHED_BY.get(m.matched_by, m.matched_by)}"
+
+
+def _diff_sections(
+    word: str,
+    new: list[SliceRef],
+    persisting: list[SliceMatch],
+    resolved: list[SliceRef],
+    not_retested: list[SliceRef],
+    by_meaning: bool,
+) -> list[str]:
+    """The lines of a diff on one kind of finding ("slices" or "failure modes")."""
+
+    def line(ref: SliceRef) -> str:
+        return (
+            f"  - {ref.name} ({ref.size} prompts, {pct(ref.failure_rate)} fail, "
+            f"adjusted p {ref.adjusted_p_value:.2g})"
+        )
+
+    # "Not retested" alone for slices, as before failure modes were diffed
+    retested = "Not retested" if word == "slices" else f"{word[0].upper()}{word[1:]} not retested"
+    like = " or prompts like them" if by_meaning else ""
+
+    def name(ref: SliceRef) -> str:
+        return f"{ref.name} (failure mode)" if word == "slices" and ref.kind == "mode" else ref.name
+
+    out = []
+    if new:
+        out += [f"New {word} (in NEW only):", *map(line, new)]
+    if persisting:
+        out.append(f"Persisting {word} (OLD -> NEW):")
+        out += [
+            f"  - {name(m.old)} -> {name(m.new)}: {pct(m.old.failure_rate)} -> "
+            f"{pct(m.new.failure_rate)} fail, {match_evidence(m)}"
+            for m in persisting
+        ]
+    if resolved:
+        analysed = "prompts analysed again" + (", or prompts like them" if by_meaning else "")
+        out += [f"Resolved {word} (in OLD only, {analysed}):", *map(line, resolved)]
+    if not_retested:
+        out += [f"{retested} (in OLD, too few of their prompts{like} in NEW):"]
+        out += map(line, not_retested)
+    return out
+
+
+@register("text", SliceDiff)
+def diff_text(d: SliceDiff) -> str:
+    """The plain-text view of a diff: counts, then failure modes, slices and notes."""
+    out = diff_headline(d)
+    if d.modes_compared:
+        out += _diff_sections(
+            "failure modes",
+            d.new_modes,
+            d.persisting_modes,
+            d.resolved_modes,
+            d.not_retested_modes,
+            d.meaning_compared,
+        )
+    out += _diff_sections(
+        "slices", d.new, d.persisting, d.resolved, d.not_retested, d.meaning_compared
+    )
+    out.append(diff_rule(d))
+    out += [f"Note: {n}" for n in d.notes]
+    return "\n".join(out)
+
+
+def diff_table(d: SliceDiff) -> tuple[list[tuple[str, str]], list[list[Cell]]]:
+    """Columns ``(label, kind)`` and rows of the table of a diff the HTML view shows: one row
+    per match, new, resolved or not retested finding (failure modes first), with the
+    evidence of each match. Kinds as in :func:`summary_table`."""
+    columns = [
+        ("finding", "text"),
+        ("status", "text"),
+        ("OLD", "name"),
+        ("NEW", "name"),
+        ("failure rate OLD -> NEW", "text"),
+        ("matched by", "text"),
+        ("similarity (needed)", "number"),
+        ("shared prompts (overlap)", "number"),
+    ]
+    none = Cell("–", "")
+    rows: list[list[Cell]] = []
+    kinds = [("slice", d.new, d.persisting, d.resolved, d.not_retested)]
+    if d.modes_compared:
+        kinds.insert(
+            0,
+            ("mode", d.new_modes, d.persisting_modes, d.resolved_modes, d.not_retested_modes),
+        )
+    for word, new, persisting, resolved, not_retested in kinds:
+        for m in persisting:
+            old, new_name = (
+                f"{ref.name} (failure mode)" if word == "slice" and ref.kind == "mode" else ref.name
+                for ref in (m.old, m.new)
+            )
+            similarity = none
+            if m.similarity is not None:
+                needed = "" if m.similarity_needed is None else f" ({m.similarity_needed:.2f})"
+                similarity = Cell(f"{m.similarity:.2f}{needed}", m.similarity)
+            overlap = "" if m.overlap is None else f" ({m.overlap:.2f})"
+            rows.append(
+                [
+                    Cell(word, word),
+                    Cell("persisting", "persisting"),
+                    Cell(old, old.lower()),
+                    Cell(new_name, new_name.lower()),
+                    Cell(f"{pct(m.old.failure_rate)} -> {pct(m.new.failure_rate)}", ""),
+                    Cell(_MATCHED_BY.get(m.matched_by, m.matched_by), m.matched_by),
+                    similarity,
+                    Cell(f"{m.shared_prompts:,}{overlap}", m.shared_prompts),
+                ]
+            )
+        for status, refs, side in (
+            ("new", new, "new"),
+            ("resolved", resolved, "old"),
+            ("not retested", not_retested, "old"),
+        ):
+            for ref in refs:
+                name = Cell(ref.name, ref.name.lower())
+                rate = pct(ref.failure_rate)
+                rows.append(
+                    [
+                        Cell(word, word),
+                        Cell(status, status),
+                        name if side == "old" else none,
+                        name if side == "new" else none,
+                        Cell(f"{rate} -> –" if side == "old" else f"– -> {rate}", ""),
+                        none,
+                        none,
+                        none,
+                    ]
+                )
+    return columns, rows
+
+
 # -- the map of the prompts ----------------------------------------------------------------
 
 
@@ -677,12 +965,18 @@ def map_legend(report: AnalysisReport | CoverageReport | ComparisonReport) -> di
     names = [f"{k}. {item.name}" for k, item in enumerate(items, 1)]
     if isinstance(report, CoverageReport):
         by_label = {k: k for k in range(len(items))}
-        rest = ["uncovered, in no gap", "covered by a test prompt"]
+        rest = [
+            "in no gap, no test prompt within the threshold",
+            "in no gap, a test prompt within the threshold",
+        ]
         group = [
             by_label.get(lab, len(items) + int(cov))
             for lab, cov in zip(labels, m.get("covered", []), strict=True)
         ]
-        statuses = ["uncovered (no test prompt within the threshold)", "covered"]
+        statuses = [
+            "no test prompt within the distance threshold",
+            "a test prompt within the distance threshold",
+        ]
         status = [int(c) for c in m.get("covered", [])]
     else:
         by_label = {item.cluster_id: k for k, item in enumerate(items)}
@@ -830,19 +1124,23 @@ def summary_table(
                 row.append(Cell("–", "") if mode is None else Cell(str(mode), f"{mode:06d}"))
             rows.append(row + _evidence_cells(s, evidence))
     elif isinstance(report, CoverageReport):
-        columns = [("#", "number"), ("gap", "name"), ("size", "number")]
-        columns += [("mean distance", "number"), ("test prompts in region (expected)", "number")]
-        columns += [("production prompts in region", "number"), ("adjusted p", "number")]
+        columns = [("#", "number"), ("gap", "name"), ("production prompts", "number")]
+        columns += [("test prompts (expected)", "number"), ("test / expected (95% CI)", "number")]
+        columns += [("p", "number"), ("adjusted p", "number")]
+        columns += [("median distance", "number")]
         for k, g in enumerate(report.gaps, 1):
+            ratio = -1.0 if g.ratio is None else g.ratio
+            median = -1.0 if g.median_distance is None else g.median_distance
             rows.append(
                 [
                     Cell(str(k), k),
                     Cell(g.name, g.name.lower()),
                     Cell(f"{g.size:,}", g.size),
-                    Cell(f"{g.mean_distance:.3f}", g.mean_distance),
                     Cell(f"{g.test_count:,} ({g.expected_test_count:.1f})", g.test_count),
-                    Cell(f"{g.region_production_count:,}", g.region_production_count),
+                    Cell(ratio_text(g).replace("95% CI ", ""), ratio),
+                    Cell(pval(g.p_value), g.p_value),
                     Cell(pval(g.adjusted_p_value), g.adjusted_p_value),
+                    Cell("–" if median < 0 else f"{median:.3f}", median),
                 ]
             )
     else:

@@ -35,6 +35,8 @@ __all__ = [
     "one_sided_proportion_test",
     "one_sided_proportion_tests",
     "rejection_level",
+    "representation_ratio",
+    "sure_rejection_level",
     "under_representation_min_p",
     "under_representation_test",
     "wilson_interval",
@@ -429,6 +431,91 @@ def min_detectable_region_size(test_total: int, production_total: int, alpha: fl
     log_min_p = np.cumsum(np.log((production_total - i) / (test_total + production_total - i)))
     hit = np.flatnonzero(log_min_p <= np.log(alpha))
     return int(hit[0]) + 1 if hit.size else test_total + production_total + 1
+
+
+def representation_ratio(
+    test_in: int,
+    test_total: int,
+    production_in: int,
+    production_total: int,
+    confidence: float = 0.95,
+) -> tuple[float, tuple[float, float]]:
+    """How many test prompts a region holds relative to the number expected if test and
+    production prompts came from one distribution, with an exact interval.
+
+    The expected count is ``region * test_total / (test_total + production_total)`` with
+    ``region = test_in + production_in``; the ratio is ``test_in`` over it (1: the suite holds
+    its share, 0: no test prompt at all). The interval comes from the model of
+    :func:`under_representation_test`: given the margins of its 2x2 table, the region's test
+    count follows Fisher's noncentral hypergeometric distribution with the table's odds ratio
+    ``psi`` (``psi = 1`` is the test's null). The ratio as a parameter is
+    ``E_psi[X] / E_1[X]``, an increasing function of ``psi``; at the conditional
+    maximum-likelihood ``psi`` it equals the observed ratio. The interval is the exact
+    conditional interval of ``psi`` (``scipy.stats.contingency.odds_ratio(kind="conditional")``,
+    the interval of R's ``fisher.test``, ``(1 - confidence) / 2`` in each tail) carried through
+    that function, so its upper end is below 1 exactly when the one-sided p-value of
+    :func:`under_representation_test` is below ``(1 - confidence) / 2``.
+
+    Example:
+        >>> ratio, (low, high) = representation_ratio(2, 600, 50, 2400)
+        >>> round(ratio, 3), round(low, 3), round(high, 3)
+        (0.192, 0.023, 0.658)
+    """
+    check_param(
+        "representation_ratio", "confidence", confidence, Interval(float, 0, 1, closed="neither")
+    )
+    ok = 0 <= test_in <= test_total and 0 <= production_in <= production_total
+    region, total = test_in + production_in, test_total + production_total
+    if not ok or region == 0 or test_total == 0:
+        raise ValueError(
+            "Need a non-empty region and test set with 0 <= test_in <= test_total and "
+            f"0 <= production_in <= production_total. Got test_in={test_in}, "
+            f"test_total={test_total}, production_in={production_in}, "
+            f"production_total={production_total}."
+        )
+    expected = region * test_total / total
+    if production_total == 0 or region == total:
+        return 1.0, (1.0, 1.0)  # the region's test count is fixed by the margins
+    from scipy import stats
+    from scipy.stats.contingency import odds_ratio
+
+    table = np.array(
+        [[test_in, test_total - test_in], [production_in, production_total - production_in]],
+        dtype=np.int64,
+    )
+    ci = odds_ratio(table, kind="conditional").confidence_interval(confidence_level=confidence)
+
+    def mean(psi: float) -> float:
+        if psi <= 0:
+            return float(max(0, region - production_total))
+        if np.isinf(psi):
+            return float(min(test_total, region))
+        return float(stats.nchypergeom_fisher(total, test_total, region, psi).mean())
+
+    return test_in / expected, (mean(ci.low) / expected, mean(ci.high) / expected)
+
+
+def sure_rejection_level(level: float, num_tests: int, method: str = "bh") -> float:
+    """The raw p-value below which a test of a family of ``num_tests`` is rejected at
+    ``level`` after the correction ``method`` (:func:`adjust`), whatever the other p-values.
+
+    With ``m`` tests, Holm adjusts a p-value ``p`` to at most ``m * p`` (its factors are
+    ``m - j + 1`` on p-values no larger than ``p``), BH to at most ``m * p / rank <= m * p``
+    and BY to at most ``m * H_m * p`` (``H_m = sum_{i<=m} 1/i``), so ``p < level / m`` (BY:
+    ``p < level / (m H_m)``) is always rejected. A family of zero tests counts as one.
+
+    Example:
+        >>> sure_rejection_level(0.05, 10, "holm"), round(sure_rejection_level(0.05, 10, "by"), 5)
+        (0.005, 0.00171)
+    """
+    owner = "sure_rejection_level"
+    check_param(owner, "level", level, Interval(float, 0, 1, closed="neither"))
+    check_param(owner, "num_tests", num_tests, Interval(int, 0, None))
+    check_param(owner, "method", method, Options(CORRECTIONS))
+    m = max(num_tests, 1)
+    if method == "by":
+        return level / (m * float(np.sum(1.0 / np.arange(1, m + 1))))
+    return level / m
 
 
 def detectable_rates(

@@ -137,6 +137,11 @@ class FakeEmbedder:
         return f"fake-bag-of-words:dim={self.dim}"
 
     @property
+    def fingerprint(self) -> str:
+        """The same as :attr:`identity`: the vectors depend on ``dim`` alone."""
+        return self.identity
+
+    @property
     def n_embedded(self) -> int:
         """How many texts were embedded, over all calls."""
         return sum(len(texts) for texts in self.calls)

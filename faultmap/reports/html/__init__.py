@@ -18,6 +18,7 @@ handler would not run even if escaping failed.
 
 from faultmap.reports._palette import group_colours
 from faultmap.reports.html._compact import analysis_html, comparison_html, coverage_html
+from faultmap.reports.html._diff import diff_html, render_diff_page
 from faultmap.reports.html._page import page_html, render_page
 from faultmap.reports.html._templates import CONTENT_SECURITY_POLICY
 from faultmap.reports.html._templates import json_block as _json_block  # noqa: F401 (tests)
@@ -27,7 +28,9 @@ __all__ = [
     "analysis_html",
     "comparison_html",
     "coverage_html",
+    "diff_html",
     "group_colours",
     "page_html",
+    "render_diff_page",
     "render_page",
 ]

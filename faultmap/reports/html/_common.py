@@ -180,12 +180,20 @@ def _figures(report: Report) -> list[tuple[str, str]]:
     if isinstance(report, CoverageReport):
         c = report
         uncovered = c.metadata.get("num_uncovered_total", c.num_uncovered)
+        if c.distance_coverage_score is None:  # written before gaps were regions
+            return [
+                (pct(c.overall_coverage_score), "of production prompts covered"),
+                (f"{c.num_production_prompts:,}", "production prompts"),
+                (f"{c.num_test_prompts:,}", "test prompts"),
+                (f"{uncovered:,}", "uncovered production prompts"),
+                (str(c.num_gaps), "coverage gaps"),
+            ]
         return [
-            (pct(c.overall_coverage_score), "of production prompts covered"),
+            (pct(c.overall_coverage_score), "of production prompts covered (in no gap)"),
+            (str(c.num_gaps), "coverage gaps"),
             (f"{c.num_production_prompts:,}", "production prompts"),
             (f"{c.num_test_prompts:,}", "test prompts"),
-            (f"{uncovered:,}", "uncovered production prompts"),
-            (str(c.num_gaps), "coverage gaps"),
+            (pct(c.distance_coverage_score), "within the distance threshold of a test prompt"),
         ]
     return [
         (f"{report.total_prompts:,}", "prompts"),
