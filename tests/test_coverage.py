@@ -29,12 +29,18 @@ from faultmap import (
     SliceAnalyzer,
 )
 from faultmap._neighbors import block_shape, cosine_distance, nearest_neighbors
-from faultmap.analyses.coverage_steps import gap_regions, test_regions, zero_test_gap_size
+from faultmap.analyses.coverage_steps import (
+    gap_regions,
+    global_null_p,
+    test_regions,
+    zero_test_gap_size,
+)
 from faultmap.coverage import coverage_threshold
 from faultmap.embedding import PrecomputedEmbedder
 from faultmap.naming import SliceContext, SliceLabel
 from faultmap.reports.text import summary_table
 from faultmap.significance import CORRECTIONS
+from faultmap.significance.tests import under_representation_test
 
 # Every audit warns that gaps changed meaning; test_the_change_of_meaning_is_warned_once_per_call
 # checks the warning, the other tests read the reports.
@@ -548,6 +554,64 @@ def test_a_region_without_test_prompts_is_a_gap_from_the_promised_size(
     for g in gaps:  # and a gap is always a rejected region with enough production prompts
         t = next(t for t in regions if t.region_id == g)
         assert t.adjusted_p_value < alpha and t.production_count >= 5
+    if any((in_production == r).sum() >= size for r in empty_ids):
+        # ... and such a family passes the permutation test of the whole family
+        assert global_null_p(regions, len(in_test), len(in_production), alpha=alpha) <= alpha
+
+
+def _fixed_regions(seed: int) -> tuple[np.ndarray, int]:
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(30, 400, 12)
+    labels = np.repeat(np.arange(12), sizes)
+    return np.concatenate([labels, np.full(3_000 - labels.size, -1)]), 600
+
+
+def test_the_family_permutation_test_agrees_with_fisher_on_every_split() -> None:
+    """A split beats the data when some region's Fisher p-value in it is at most the
+    smallest observed one; the critical-count shortcut must count exactly those."""
+    labels, n_test = _fixed_regions(0)
+    rng = np.random.default_rng(1)
+    perm = rng.permutation(labels.size)
+    regions = test_regions(labels[perm[:n_test]], labels[perm[n_test:]], 0.05)
+    smallest = min(r.p_value for r in regions)
+    sizes = np.array([r.size for r in regions])
+    draws = 300
+    splits = np.random.default_rng(7).multivariate_hypergeometric(
+        np.append(sizes, labels.size - sizes.sum()), n_test, size=draws
+    )[:, :-1]
+    beaten = sum(
+        min(
+            under_representation_test(int(t), n_test, int(s - t), labels.size - n_test).p_value
+            for t, s in zip(row, sizes, strict=True)
+        )
+        <= smallest * (1 + 1e-9)
+        for row in splits
+    )
+    p = global_null_p(regions, n_test, labels.size - n_test, draws=draws, random_state=7)
+    assert p == (1 + beaten) / (draws + 1)
+
+
+def test_the_family_permutation_test_holds_its_level_on_random_splits() -> None:
+    """Under "one distribution" (random splits of fixed regions) the permutation p-value is
+    at most 0.05 in about 5 % of splits, and 0.2 in about 20 %."""
+    labels, n_test = _fixed_regions(2)
+    rng = np.random.default_rng(3)
+    ps = []
+    for k in range(300):
+        perm = rng.permutation(labels.size)
+        regions = test_regions(labels[perm[:n_test]], labels[perm[n_test:]], 0.05)
+        ps.append(global_null_p(regions, n_test, labels.size - n_test, draws=199, random_state=k))
+    ps = np.array(ps)
+    # 99.9 % binomial upper bounds for 300 splits at rates 0.05 and 0.2
+    assert (ps <= 0.05).mean() <= 0.10
+    assert (ps <= 0.2).mean() <= 0.29
+
+
+def test_a_family_that_passes_bonferroni_needs_no_draws() -> None:
+    regions = [RegionTest(0, 0, 60, 1e-9, 1e-8), RegionTest(1, 50, 40, 0.9, 0.9)]
+    assert global_null_p(regions, 200, 400, alpha=0.05) == pytest.approx(2e-9)
+    assert global_null_p(regions, 200, 400) == pytest.approx(1 / 1000)
+    assert global_null_p([], 200, 400) == 1.0
 
 
 def test_the_promised_size_is_tight_for_holm_with_one_region() -> None:

@@ -348,7 +348,9 @@ class CoverageMetadata(MappingRecord):
     """``CoverageReport.metadata``: the seed, duplicates, how the nearest test prompts were
     found (``nearest_neighbors``), how the threshold and the regions were chosen, the
     uncovered prompts in no gap, the rejected gaps, the size from which a region without test
-    prompts is always a gap (``zero_test_gap_size``), the production prompts in no region
+    prompts is always a gap (``zero_test_gap_size``), the permutation p-value of the whole
+    family (``global_null_p_value``) and the regions withheld because it was above the level
+    (``num_gaps_withheld``), the production prompts in no region
     and in regions too small to test (both counted as covered), naming fallbacks, timings in
     seconds and the LLM's call counts. Every key is optional; undeclared keys are kept in
     ``extra``."""
@@ -365,6 +367,8 @@ class CoverageMetadata(MappingRecord):
     unclustered_prompt_indices: list[int] | None = field(default=None, metadata=OMIT_NONE)
     rejected_gaps: list[RejectedGap] | None = field(default=None, metadata=OMIT_NONE)
     zero_test_gap_size: int | None = field(default=None, metadata=OMIT_NONE)
+    global_null_p_value: float | None = field(default=None, metadata=OMIT_NONE)
+    num_gaps_withheld: int | None = field(default=None, metadata=OMIT_NONE)
     num_production_in_no_region: int | None = field(default=None, metadata=OMIT_NONE)
     num_production_in_untested_regions: int | None = field(default=None, metadata=OMIT_NONE)
     naming_fallbacks: int | None = field(default=None, metadata=OMIT_NONE)
