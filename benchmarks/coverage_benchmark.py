@@ -308,16 +308,28 @@ def _null_rate(
     labels: np.ndarray, n_test: int, correction: str, splits: int, seed: int
 ) -> dict[str, Any]:
     """How often the region tests find a gap when a random ``n_test`` of the pooled prompts
-    are the suite (the null: both sets from one distribution), regions held fixed."""
-    from faultmap.analyses.coverage_steps import gap_regions, test_regions
+    are the suite (the null: both sets from one distribution), regions held fixed: with the
+    correction alone, and as the audit reports gaps (after the permutation test of the
+    whole family, :func:`~faultmap.analyses.coverage_steps.global_null_p`)."""
+    from faultmap.analyses.coverage_steps import gap_regions, global_null_p, test_regions
 
     rng = np.random.default_rng(seed)
-    hits = 0
-    for _ in range(splits):
+    hits = gated = 0
+    n_prod = len(labels) - n_test
+    for k in range(splits):
         perm = rng.permutation(len(labels))
         found = test_regions(labels[perm[:n_test]], labels[perm[n_test:]], 0.05, correction)
-        hits += bool(gap_regions(found, 0.05, 5))
-    return _rate(hits, splits)
+        if gap_regions(found, 0.05, 5):
+            hits += 1
+            gated += global_null_p(found, n_test, n_prod, alpha=0.05, random_state=k) <= 0.05
+    out = _rate(hits, splits)
+    after = _rate(gated, splits)
+    out["with_family_permutation_test"] = {
+        "runs_with_a_gap": after["runs_with_a_gap"],
+        "rate": after["rate"],
+        "clopper_pearson_95": after["clopper_pearson_95"],
+    }
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
