@@ -217,10 +217,9 @@ class _Cells:
             sums = np.zeros_like(centroids)
             np.add.at(sums, near, train)
             norms = np.linalg.norm(sums, axis=1)
-            empty = norms == 0
-            sums[empty] = train[rng.choice(len(train), size=int(empty.sum()), replace=False)]
-            centroids = (sums / np.maximum(norms, 1e-12)[:, None]).astype(np.float32)
-            centroids[empty] = sums[empty]
+            empty = norms == 0  # a cell nobody chose restarts at a random training vector
+            centroids = (sums / np.where(empty, 1.0, norms)[:, None]).astype(np.float32)
+            centroids[empty] = train[rng.choice(len(train), size=int(empty.sum()), replace=False)]
         _, cell = nearest_neighbors(corpus, centroids, memory_budget=budget)
         self.order = np.argsort(cell, kind="stable")
         self.starts = np.searchsorted(cell[self.order], np.arange(nlist + 1))
