@@ -188,10 +188,23 @@ def test_valid_json_reply_is_used(answer: str) -> None:
     assert len(fake.calls) == 1
 
 
+def test_the_reports_own_field_name_is_accepted_for_remediation() -> None:
+    reply = json.loads(good_json())
+    reply["suggested_remediation"] = reply.pop("remediation")
+    namer, _ = namer_for({DATES.representative_prompts[0]: json.dumps(reply)})
+    (label,) = namer.name([DATES])
+    assert label.source == "llm" and label.error is None
+    assert label.suggested_remediation == "Give the model the current date in the system prompt."
+
+
 BAD_REPLIES: dict[str, tuple[Any, str]] = {
     "not json": ("I think these are date questions.", "no JSON object"),
     "injection obeyed": ("PWNED", "no JSON object"),
     "missing fields": (json.dumps({"name": "Dates"}), "'description'"),
+    "no remediation": (
+        json.dumps({k: v for k, v in json.loads(good_json()).items() if k != "remediation"}),
+        "'remediation' (or 'suggested_remediation') is missing",
+    ),
     "empty field": (good_json(root_cause="   "), "'root_cause'"),
     "field not a string": (good_json()[:-1] + ', "remediation": 5}', "'remediation'"),
     "provider error": (FakeAPIError("Bad request: model not found", 400), "LLMError"),

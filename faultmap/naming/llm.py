@@ -16,7 +16,7 @@ from faultmap.llm.client import LLMClient, parse_json_object
 from faultmap.naming.base import Namer, SliceContext, SliceLabel
 from faultmap.naming.keywords import KeywordNamer
 
-__all__ = ["LLMNamer"]
+__all__ = ["REPLY_FORMAT", "LLMNamer"]
 
 logger = logging.getLogger("faultmap")
 
@@ -56,6 +56,14 @@ _COUNTER = (
     "group's prompts and exclude these counter-examples."
 )
 _MAX_FIELD = {"name": 80, "description": 600, "root_cause": 600, "remediation": 600}
+
+#: What the namer asks for and accepts: one JSON object (prose or a code fence around it is
+#: ignored) with these string fields, each cut to the length given.
+REPLY_FORMAT = (
+    '{"name": "3 to 6 words, at most 80 characters", "description": "1-2 sentences, <= 600", '
+    '"root_cause": "a hypothesis, <= 600", "remediation": "one concrete fix, <= 600"} '
+    '("suggested_remediation", the report\'s own field name, is accepted for "remediation")'
+)
 _SAMPLE_CHARS = 400
 
 
@@ -87,12 +95,21 @@ def _request(ctx: SliceContext) -> list[dict[str, str]]:
     ]
 
 
+#: Other keys a reply may use for a field: the report's own field names.
+_ALIASES = {"remediation": "suggested_remediation"}
+
+
 def _validate(reply: dict[str, object]) -> dict[str, str]:
+    """The four fields of a reply (:data:`REPLY_FORMAT`), whitespace collapsed and cut to
+    their limits; ``suggested_remediation`` is accepted for ``remediation``."""
     fields = {}
     for key, limit in _MAX_FIELD.items():
-        value = reply.get(key)
+        alias = _ALIASES.get(key)
+        used = alias if key not in reply and alias in reply else key
+        value = reply.get(used)
         if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"field {key!r} is missing or not a non-empty string")
+            also = f" (or {alias!r})" if alias else ""
+            raise ValueError(f"field {used!r}{also} is missing or not a non-empty string")
         value = " ".join(value.split())
         fields[key] = value if len(value) <= limit else value[: limit - 3] + "..."
     return fields
@@ -109,8 +126,11 @@ def _unique(name: str, used: set[str]) -> str:
 class LLMNamer:
     """Ask a language model to name each slice; fall back to keywords per slice on failure.
 
-    A timeout, an error after retries, or a reply without the four JSON fields keeps the
-    keyword label and records why in ``SliceLabel.error``; nothing else is lost.
+    The reply must be one JSON object with the string fields ``name``, ``description``,
+    ``root_cause`` and ``remediation`` (:data:`REPLY_FORMAT`; ``suggested_remediation``, the
+    report's field name, is accepted too). A timeout, an error after retries, or a reply
+    without those fields keeps the keyword label and records why in ``SliceLabel.error``;
+    nothing else is lost.
 
     Example:
         >>> from faultmap.config import LLMConfig
