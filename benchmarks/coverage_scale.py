@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -35,7 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.coverage_benchmark import _rows, _rss_mib, anchor_vectors, synthesize
+from benchmarks.coverage_benchmark import (
+    _machine,
+    _reset_peak_rss,
+    _rows,
+    _rss_mib,
+    anchor_vectors,
+    synthesize,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -102,7 +107,7 @@ def audit(folder: Path, parquet: bool, neighbor_search: str = "auto") -> dict:
     vector_mib = test_vectors.nbytes / 2**20
     start = time.perf_counter()
     cpu_start = time.process_time()
-    reset = _reset_peak()
+    reset = _reset_peak_rss()
     rss_start = _rss_mib("VmRSS")
     if parquet:
         from faultmap.io import read_table
@@ -163,14 +168,6 @@ def _field(path: Path, key: str) -> list[str]:
         return [json.loads(line)[key] for line in lines]
 
 
-def _reset_peak() -> bool:
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-        return True
-    except OSError:
-        return False
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--production", type=int, default=1_000_000)
@@ -200,11 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         cwd=ROOT,
     )
     result = json.loads(child.stdout.strip().splitlines()[-1])
-    result["machine"] = {
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-        "load_average_1m": os.getloadavg()[0],
-    }
+    result["machine"] = _machine()
     rows = json.loads(args.out.read_text()) if args.out.exists() else []
     rows.append(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
