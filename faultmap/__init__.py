@@ -24,6 +24,7 @@ from faultmap.exceptions import (
     FaultmapWarning,
     LLMError,
     MissingDependencyError,
+    ScoringError,
 )
 from faultmap.reasons import ReasonReport, cluster_reasons
 from faultmap.reports.models import (
@@ -39,6 +40,7 @@ from faultmap.reports.models import (
     RegionTest,
     SliceComparison,
 )
+from faultmap.scoring.base import ScoringResult
 
 try:
     __version__ = version("faultmap")
@@ -68,6 +70,8 @@ __all__ = [
     "NullAudit",
     "ReasonReport",
     "RegionTest",
+    "ScoringError",
+    "ScoringResult",
     "SliceAnalyzer",
     "SliceComparison",
     "__version__",

@@ -2,7 +2,14 @@
 
 Every error faultmap raises derives from :class:`FaultmapError`. The two that describe bad
 input, :class:`ConfigurationError` and :class:`DataError`, also derive from ``ValueError`` so
-ordinary ``except ValueError`` code keeps working.
+ordinary ``except ValueError`` code keeps working. :class:`DataError` (bad data: mismatched
+lengths, empty prompts, scores outside [0, 1], ...) is a :class:`ConfigurationError` too,
+because faultmap 0.5.0 raised ``ConfigurationError`` for those, and ``except
+ConfigurationError`` written for it must still catch them.
+
+Example:
+    >>> issubclass(DataError, ConfigurationError), issubclass(DataError, ValueError)
+    (True, True)
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ __all__ = [
     "FaultmapWarning",
     "LLMError",
     "MissingDependencyError",
+    "ScoringError",
 ]
 
 
@@ -28,8 +36,13 @@ class ConfigurationError(FaultmapError, ValueError):
     """A parameter of a faultmap object or function has an invalid value."""
 
 
-class DataError(FaultmapError, ValueError):
-    """Input data (prompts, scores, embeddings, ...) cannot be analysed as given."""
+class DataError(ConfigurationError):
+    """Input data (prompts, scores, embeddings, ...) cannot be analysed as given.
+
+    A :class:`ConfigurationError` (and so a ``ValueError``): faultmap 0.5.0 raised
+    ``ConfigurationError`` for bad inputs, and code that catches it keeps working. Catch
+    ``DataError`` to tell bad data from bad settings.
+    """
 
 
 class MissingDependencyError(FaultmapError, ImportError):
@@ -42,6 +55,11 @@ class EmbeddingError(FaultmapError):
 
 class ClusteringError(FaultmapError):
     """The clustering backend failed."""
+
+
+class ScoringError(FaultmapError):
+    """The scoring stage failed to produce scores (faultmap 0.5.0's name, kept for code that
+    catches it)."""
 
 
 class LLMError(FaultmapError):

@@ -32,6 +32,8 @@ EXPECTED_ALL = {
     "NullAudit",
     "ReasonReport",
     "RegionTest",
+    "ScoringError",
+    "ScoringResult",
     "SliceAnalyzer",
     "SliceComparison",
     "__version__",
@@ -85,6 +87,8 @@ def test_public_names_not_in_all_are_only_modules() -> None:
 def test_errors_derive_from_the_documented_bases() -> None:
     assert issubclass(faultmap.ConfigurationError, ValueError)
     assert issubclass(faultmap.DataError, ValueError)
+    # faultmap 0.5.0 raised ConfigurationError for bad data: `except ConfigurationError` holds
+    assert issubclass(faultmap.DataError, faultmap.ConfigurationError)
     assert issubclass(faultmap.MissingDependencyError, ImportError)
     for name in (
         "ClusteringError",
@@ -93,6 +97,7 @@ def test_errors_derive_from_the_documented_bases() -> None:
         "EmbeddingError",
         "LLMError",
         "MissingDependencyError",
+        "ScoringError",
     ):
         assert issubclass(getattr(faultmap, name), faultmap.FaultmapError), name
     assert issubclass(faultmap.FaultmapWarning, UserWarning)

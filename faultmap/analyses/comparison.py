@@ -385,7 +385,11 @@ def compare(
     vectors, embedding_id = setup.vectors(prompts, embeddings, run)
     meta["random_state"] = setup.random_state
     for side, scored in (("a", scored_a), ("b", scored_b)):
-        summary = {k: v for k, v in scored.metadata.items() if not isinstance(v, list)}
+        summary = {
+            k: v
+            for k, v in scored.metadata.items()
+            if not isinstance(v, list) and k != "scoring_metadata"
+        }
         if summary:
             meta[f"scoring_{side}"] = summary
     if rows.is_subset:

@@ -35,7 +35,7 @@ from faultmap.exceptions import (
     LLMError,
 )
 from faultmap.naming.base import Namer
-from faultmap.scoring.base import Scorer, ScoreResult
+from faultmap.scoring.base import Scorer, ScoreResult, ScoringResult
 from faultmap.scoring.precomputed import PrecomputedScorer
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "precomputed",
     "score",
     "scored_rows",
+    "scoring_metadata",
     "setup_from",
 ]
 
@@ -100,6 +101,27 @@ def score(
             "outside [0, 1]; a scorer must return one score in [0, 1] (or NaN) per prompt."
         )
     return scored, values
+
+
+def scoring_metadata(scorer: Scorer, scored: ScoreResult | ScoringResult) -> dict[str, Any]:
+    """faultmap 0.5.0's ``metadata["scoring_metadata"]`` of an analysis: ``{}`` for given
+    scores, ``{"embedding_model": ...}`` for references, the sampling figures for mode 3
+    (see :class:`~faultmap.scoring.entropy.EntropyScorer`), a custom scorer's own metadata.
+
+    Example:
+        >>> scoring_metadata(PrecomputedScorer([0.5]), ScoreResult(np.array([0.5]), "precomputed"))
+        {}
+    """
+    if isinstance(scored, ScoringResult):
+        return dict(scored.metadata)
+    if "scoring_metadata" in scored.metadata:
+        return dict(scored.metadata["scoring_metadata"])
+    if scored.mode == "precomputed" and isinstance(scorer, PrecomputedScorer):
+        return {}
+    if scored.mode == "reference":
+        embedder = getattr(scorer, "embedder", None)
+        return {"embedding_model": str(getattr(embedder, "identity", "unknown"))}
+    return dict(scored.metadata)
 
 
 def scored_rows(*values: np.ndarray, sampling_errors: Any = None, what: str = "") -> Rows:

@@ -34,6 +34,7 @@ from faultmap.analyses.inputs import (
     precomputed,
     score,
     scored_rows,
+    scoring_metadata,
 )
 from faultmap.analyses.modes import (
     MERGE_LEVEL,
@@ -456,6 +457,7 @@ def analyze(
             return embed(setup.embedder(), names)[0]
 
     run.metadata = {**meta, **scored.metadata, "random_state": setup.random_state}
+    run.metadata["scoring_metadata"] = scoring_metadata(scorer, scored)
     if rows.is_subset:
         run.metadata["unscored_indices"] = rows.reasons()["unscored"]
     report = find_slices(

@@ -340,6 +340,12 @@ class AnalysisMetadata(MappingRecord):
     #: How names were checked: ``method`` ("embedding" or "keywords"), ``flag_below`` and
     #: ``flagged`` (how many names did not discriminate), ``renamed`` (LLM names asked again).
     name_check: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
+    #: faultmap 0.5.0's ``scoring_metadata``: ``{}`` for given scores,
+    #: ``{"embedding_model": ...}`` for references, for sampling ``n_samples``,
+    #: ``temperature`` and per prompt ``semantic_entropy`` (nats), ``normalized_entropy``,
+    #: ``self_consistency`` and ``scores``; a custom scorer's own metadata. ``None`` in
+    #: reports written before faultmap kept it.
+    scoring_metadata: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
 
 

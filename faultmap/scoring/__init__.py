@@ -1,6 +1,6 @@
 """Stage 1: scores in [0, 1] (higher = better) for every (prompt, response)."""
 
-from faultmap.scoring.base import Scorer, ScoreResult
+from faultmap.scoring.base import Scorer, ScoreResult, ScoringResult
 from faultmap.scoring.entropy import EntropyScorer, semantic_entropy_score
 from faultmap.scoring.precomputed import PrecomputedScorer
 from faultmap.scoring.reference import ReferenceScorer
@@ -11,5 +11,6 @@ __all__ = [
     "ReferenceScorer",
     "ScoreResult",
     "Scorer",
+    "ScoringResult",
     "semantic_entropy_score",
 ]

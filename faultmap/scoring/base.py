@@ -8,7 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["ScoreResult", "Scorer"]
+__all__ = ["ScoreResult", "Scorer", "ScoringResult"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,26 @@ class ScoreResult:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ScoringResult:
+    """faultmap 0.5.0's scoring output, kept under its name: one score in [0, 1] per prompt
+    (higher = better), the ``mode`` ("precomputed", "reference", "entropy" or a custom
+    scorer's) and mode-specific ``metadata``.
+
+    A custom ``scorer=`` may return it instead of :class:`ScoreResult` (a NaN score leaves
+    the row out, as there). ``report.metadata["scoring_metadata"]`` of an analysis holds its
+    ``metadata`` in 0.5.0's shape.
+
+    Example:
+        >>> ScoringResult(scores=[0.2, 0.9], mode="precomputed").scores
+        [0.2, 0.9]
+    """
+
+    scores: list[float]
+    mode: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
 @runtime_checkable
 class Scorer(Protocol):
     """Produces one quality score per row."""
@@ -28,4 +48,6 @@ class Scorer(Protocol):
     @property
     def mode(self) -> str: ...
 
-    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> ScoreResult: ...
+    def score(
+        self, prompts: Sequence[str], responses: Sequence[str]
+    ) -> ScoreResult | ScoringResult: ...

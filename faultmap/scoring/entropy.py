@@ -60,6 +60,12 @@ class EntropyScorer:
     Sampling goes through :class:`~faultmap.llm.LLMClient` (concurrency limit, timeouts,
     retries). A prompt whose samples all fail is reported in ``unscored_indices`` with a NaN
     score; prompts with at least one sample are scored on what arrived.
+
+    ``metadata["scoring_metadata"]`` has faultmap 0.5.0's keys: ``n_samples``,
+    ``temperature`` and per prompt ``semantic_entropy`` (in nats), ``normalized_entropy``
+    (divided by the log of the number of responses), ``self_consistency`` and ``scores``
+    (None where a prompt was not scored). The meaning classes here include the original
+    response, 0.5.0's only the samples.
     """
 
     mode = "entropy"
@@ -113,6 +119,16 @@ class EntropyScorer:
             offset += m
         unscored = [i for i in range(len(prompts)) if not samples[i]]
         partial = sum(1 for i in scored if len(samples[i]) < self.n_samples)
+        # faultmap 0.5.0's shape (report.metadata["scoring_metadata"]): entropy in nats
+        nats = [entropy[i] * math.log(1 + len(samples[i])) for i in range(len(prompts))]
+        legacy = {
+            "n_samples": self.n_samples,
+            "temperature": self.temperature,
+            "semantic_entropy": _plain_list(nats),
+            "self_consistency": _plain_list(consistency),
+            "normalized_entropy": _plain_list(entropy),
+            "scores": _plain_list(scores),
+        }
         meta = {
             "n_samples": self.n_samples,
             "num_unscored": len(unscored),
@@ -122,5 +138,11 @@ class EntropyScorer:
             "self_consistency": [
                 None if math.isnan(x) else round(float(x), 6) for x in consistency
             ],
+            "scoring_metadata": legacy,
         }
         return ScoreResult(scores, self.mode, unscored_indices=unscored, metadata=meta)
+
+
+def _plain_list(values: Sequence[float] | np.ndarray) -> list[float | None]:
+    """Per-prompt values rounded to 6 places, None where a prompt was not scored."""
+    return [None if math.isnan(x) else round(float(x), 6) for x in values]
