@@ -51,6 +51,9 @@ _STAGE_EMBEDDER = HasMethods(("embed",), ("identity",), "an object with embed(te
 PARAMETERS: dict[str, tuple[Any, ...]] = {
     "model": (None, NonEmptyStr()),
     "embedding_model": (NonEmptyStr(), _STAGE_EMBEDDER),
+    "embedding_max_text_chars": (None, Interval(int, 1, None)),
+    "embedding_request_kwargs": (None, StrMapping()),
+    "embedding_usage_kwargs": (None, StrMapping(nested=True)),
     "significance_level": (Interval(float, 0, 1, "neither"),),
     "min_slice_size": (Interval(int, 2, None),),
     "failure_threshold": (Interval(float, 0, 1, "right"),),
@@ -59,8 +62,6 @@ PARAMETERS: dict[str, tuple[Any, ...]] = {
     "max_concurrent_requests": (Interval(int, 1, None),),
     "temperature": (Interval(float, 0, None),),
     "consistency_threshold": (Interval(float, -1, 1),),
-    "embedding_usage_kwargs": (None, StrMapping(nested=True)),
-    "embedding_max_text_chars": (None, Interval(int, 1, None)),
     "namer": (None, HasMethods(("name",), (), "an object with name(slices)")),
     "test": (Options(TESTS),),
     "random_state": (Interval(int, 0, None),),
@@ -93,6 +94,14 @@ class SliceAnalyzer:
     ``show_progress`` shows a progress bar while prompts are embedded (None: only for long
     runs in a terminal).
 
+    For an API embedding model (any litellm model string), ``embedding_max_text_chars`` cuts
+    each text before it is sent (None: whole texts), ``embedding_request_kwargs`` go with
+    every embedding request (e.g. ``{"dimensions": 256}``) and ``embedding_usage_kwargs``
+    add options per use, ``{"query": {...}, "document": {...}}`` (winning over
+    ``embedding_request_kwargs``); a local model ignores all three, as in faultmap 0.5.0.
+    The positional order of the parameters up to ``consistency_threshold`` is faultmap
+    0.5.0's; every parameter after it is keyword-only.
+
     Every report carries a map of at most ``max_map_points`` prompts for its views
     (``report.to_html()``, ``report.plot()``): ``map_projection`` "pca" (fast, default),
     "umap" (slower, keeps neighbourhoods) or None (no map); ``map_dims`` 2 or 3.
@@ -107,6 +116,9 @@ class SliceAnalyzer:
         self,
         model: str | None = None,
         embedding_model: str | Embedder = "all-MiniLM-L6-v2",
+        embedding_max_text_chars: int | None = 2000,
+        embedding_request_kwargs: Mapping[str, Any] | None = None,
+        embedding_usage_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
         significance_level: float = 0.05,
         min_slice_size: int = 10,
         failure_threshold: float = 0.5,
@@ -115,8 +127,6 @@ class SliceAnalyzer:
         max_concurrent_requests: int = 50,
         temperature: float = 1.0,
         consistency_threshold: float = 0.8,
-        embedding_usage_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
-        embedding_max_text_chars: int | None = 2000,
         *,
         namer: Namer | None = None,
         test: str = "fisher",
@@ -148,6 +158,7 @@ class SliceAnalyzer:
                 cache=self.embedding_cache,
                 max_text_chars=self.embedding_max_text_chars,
                 usage_kwargs=self.embedding_usage_kwargs,
+                request_kwargs=self.embedding_request_kwargs,
                 max_concurrent_requests=min(self.max_concurrent_requests, 16),
                 show_progress=self.show_progress,
             )
@@ -264,6 +275,7 @@ class SliceAnalyzer:
                 cache=False,
                 max_text_chars=self.embedding_max_text_chars,
                 usage_kwargs=self.embedding_usage_kwargs,
+                request_kwargs=self.embedding_request_kwargs,
                 max_concurrent_requests=1,
                 show_progress=False,
             )

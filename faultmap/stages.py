@@ -69,6 +69,7 @@ def embedder_for(
     usage_kwargs: Mapping[str, Mapping[str, Any]] | None,
     max_concurrent_requests: int,
     show_progress: bool | None,
+    request_kwargs: Mapping[str, Any] | None = None,
 ) -> Embedder:
     """The embedder for ``spec`` (see :func:`faultmap.embedding.resolve_embedder`), behind
     the embedding cache unless ``cache`` is False (True: the default folder)."""
@@ -78,6 +79,7 @@ def embedder_for(
         spec,
         max_text_chars=max_text_chars,
         usage_kwargs=usage_kwargs,
+        request_kwargs=request_kwargs,
         max_concurrent_requests=max_concurrent_requests,
         show_progress=show_progress,
     )

@@ -212,6 +212,29 @@ def test_usage_kwargs_query_only() -> None:
     assert "input_type" not in fake.calls[1].kwargs
 
 
+def test_request_kwargs_go_with_every_request_and_usage_kwargs_win() -> None:
+    fake = FakeEmbedding(dim=DIM)
+    embedder = LiteLLMEmbedder(
+        "fake-embed",
+        request_kwargs={"dimensions": 8, "input_type": "generic"},
+        usage_kwargs={"document": {"input_type": "passage"}},
+        embedding_fn=fake,
+    )
+    embedder.embed(["q"], role="query")
+    embedder.embed(["d"], role="document")
+    assert fake.calls[0].kwargs == {"dimensions": 8, "input_type": "generic"}
+    assert fake.calls[1].kwargs == {"dimensions": 8, "input_type": "passage"}
+
+
+def test_request_kwargs_change_the_identity_only_when_set() -> None:
+    plain = LiteLLMEmbedder("m", max_text_chars=100)
+    assert LiteLLMEmbedder("m", max_text_chars=100, request_kwargs={}).identity == plain.identity
+    assert "request=" not in plain.identity  # cache keys of existing runs are unchanged
+    assert LiteLLMEmbedder("m", max_text_chars=100, request_kwargs={"dimensions": 8}).identity != (
+        plain.identity
+    )
+
+
 def test_identity_names_model_and_settings() -> None:
     a = LiteLLMEmbedder("m", max_text_chars=100, usage_kwargs={"query": {"input_type": "query"}})
     b = LiteLLMEmbedder("m", max_text_chars=100)

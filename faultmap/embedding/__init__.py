@@ -62,7 +62,8 @@ def resolve_embedder(spec: str | Embedder, **options: Any) -> Embedder:
     ``"local:NAME_OR_PATH"`` is a sentence-transformers model; ``"litellm:MODEL"`` is an API
     model; a bare name in :data:`LOCAL_MODELS` (with or without ``sentence-transformers/``)
     or an existing directory is local; any other string is a litellm model.
-    ``options`` go to the backend's constructor (``max_text_chars``, ``usage_kwargs``, ...).
+    ``options`` go to the backend's constructor (``max_text_chars``, ``usage_kwargs``,
+    ``request_kwargs``, ...; a local model takes only ``max_text_chars`` and ``show_progress``).
 
     Example:
         >>> type(resolve_embedder("all-MiniLM-L6-v2")).__name__
@@ -102,6 +103,7 @@ def _api_options(options: dict[str, Any]) -> dict[str, Any]:
     allowed = {
         "max_text_chars",
         "usage_kwargs",
+        "request_kwargs",
         "timeout",
         "max_retries",
         "max_concurrent_requests",

@@ -20,7 +20,8 @@ class LiteLLMEmbedder:
     """Embed texts with any embedding model litellm can reach.
 
     Texts are cut to ``max_text_chars`` (``None`` keeps them whole) and sent in batches of
-    ``batch_size``. ``usage_kwargs`` adds request options per role, e.g.
+    ``batch_size``. ``request_kwargs`` go with every request (e.g. ``{"dimensions": 256}``);
+    ``usage_kwargs`` add request options per role and win over ``request_kwargs``, e.g.
     ``{"query": {"input_type": "query"}, "document": {"input_type": "passage"}}``.
     ``embedding_fn`` replaces ``litellm.aembedding`` (tests inject a fake with its signature).
 
@@ -37,6 +38,7 @@ class LiteLLMEmbedder:
         batch_size: int = 128,
         max_text_chars: int | None = 2000,
         usage_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
+        request_kwargs: Mapping[str, Any] | None = None,
         timeout: float = 60.0,
         max_retries: int = 3,
         max_concurrent_requests: int = 8,
@@ -46,6 +48,7 @@ class LiteLLMEmbedder:
         self.batch_size = batch_size
         self.max_text_chars = max_text_chars
         self.usage_kwargs = {k: dict(v) for k, v in (usage_kwargs or {}).items()}
+        self.request_kwargs = dict(request_kwargs or {})
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_concurrent_requests = max_concurrent_requests
@@ -54,7 +57,10 @@ class LiteLLMEmbedder:
     @property
     def identity(self) -> str:
         options = sorted(self.usage_kwargs.items())
-        return f"litellm:{self.model}:max_chars={self.max_text_chars}:{options}"
+        identity = f"litellm:{self.model}:max_chars={self.max_text_chars}:{options}"
+        if self.request_kwargs:  # only when set, so existing cache keys stay as they were
+            identity += f":request={sorted(self.request_kwargs.items())}"
+        return identity
 
     @property
     def fingerprint(self) -> str:
@@ -78,7 +84,7 @@ class LiteLLMEmbedder:
         fn = self._embedding_fn or import_litellm().aembedding
         if self.max_text_chars is not None:
             texts = [t[: self.max_text_chars] for t in texts]
-        extra = self.usage_kwargs.get(role, {})
+        extra = {**self.request_kwargs, **self.usage_kwargs.get(role, {})}
         client = LLMClient(
             LLMConfig(
                 model=self.model,
