@@ -78,13 +78,15 @@ def test_advantage_rate_and_winner_rules() -> None:
 def test_the_topic_where_models_differ_is_the_only_non_tie(better: str) -> None:
     scores_a, scores_b = _scores(1, "baking", better)
     report = _compare(scores_a, scores_b, model_a_name="alpha", model_b_name="beta")
-    winners = {_majority(s, DATA.groups): s.winner for s in report.slices}
+    winners = {_majority(s, DATA.groups): s.winner for s in report.tested_slices}
     assert winners == {"baking": better, "taxes": "tie", "translation": "tie", "travel": "tie"}
-    assert report.num_significant_slices == 1
-    top = report.slices[0]
+    assert report.num_significant_slices == report.num_significant == 1
+    assert report.num_clusters_tested == len(report.tested_slices) == 4
+    (top,) = report.slices  # only the significant slices, as in faultmap 0.5.0
+    assert top == report.tested_slices[0]
     assert top.significant and top.winner == better
     assert (top.advantage_rate > 0.5) == (better == "a")
-    assert top.test_used == "chi2" and top.adjusted_p_value < 0.05
+    assert top.test_used == "mcnemar_chi2" and top.adjusted_p_value < 0.05
     assert report.winner_name(top.winner) == {"a": "alpha", "b": "beta"}[better]
 
 
@@ -100,15 +102,18 @@ def test_counts_and_p_values_can_be_recomputed() -> None:
     statistic = max(abs(a - b) - 1, 0) ** 2 / (a + b)
     assert report.global_p_value == pytest.approx(stats.chi2.sf(statistic, 1), rel=1e-12)
     raw = []
-    for s in report.slices:
+    for s in report.tested_slices:
         idx = np.array(s.sample_indices)
         assert s.discordant_a_wins == int((~fa[idx] & fb[idx]).sum())
         assert s.discordant_b_wins == int((fa[idx] & ~fb[idx]).sum())
+        assert s.concordant_pass == int((~fa[idx] & ~fb[idx]).sum())
+        assert s.concordant_fail == int((fa[idx] & fb[idx]).sum())
+        assert s.failure_rate_diff == pytest.approx(fa[idx].mean() - fb[idx].mean())
         assert s.failure_rate_b == pytest.approx(fb[idx].mean())
         raw.append(s.p_value)
     adjusted = stats.false_discovery_control(raw, method="bh")
-    np.testing.assert_allclose([s.adjusted_p_value for s in report.slices], adjusted)
-    for s in report.slices:
+    np.testing.assert_allclose([s.adjusted_p_value for s in report.tested_slices], adjusted)
+    for s in report.tested_slices:
         for e in s.examples:
             i = e["index"]
             assert e["won_by"] == ("a" if fb[i] and not fa[i] else "b")
@@ -123,10 +128,10 @@ def test_small_slices_use_the_exact_test_and_big_ones_chi2() -> None:
     scores_b[travel[:24]] = 0.0  # 24 discordant pairs: exact
     scores_b[baking[:25]] = 0.0  # 25 discordant pairs: chi-squared
     report = _compare(scores_a, scores_b)
-    by_topic = {_majority(s, topics): s for s in report.slices}
-    assert by_topic["travel"].test_used == "exact"
+    by_topic = {_majority(s, topics): s for s in report.tested_slices}
+    assert by_topic["travel"].test_used == "mcnemar_exact"
     assert by_topic["travel"].p_value == pytest.approx(stats.binomtest(24, 24).pvalue)
-    assert by_topic["baking"].test_used == "chi2"
+    assert by_topic["baking"].test_used == "mcnemar_chi2"
     assert by_topic["travel"].winner == by_topic["baking"].winner == "a"
     # no discordant pair: p = 1 and a tie
     assert by_topic["taxes"].test_used == "none"
@@ -138,7 +143,8 @@ def test_identical_outcomes_are_a_tie_without_slices() -> None:
     scores = _scores(3, None)[0]
     report = _compare(scores, scores)
     assert report.global_winner == "tie" and report.global_p_value == 1.0
-    assert report.global_test_used == "none" and report.slices == []
+    assert report.global_test_used == "none" and report.slices == report.tested_slices == []
+    assert report.num_clusters_tested == report.num_significant == 0
     assert report.discordant_a_wins == report.discordant_b_wins == 0
     assert "no discordant pairs" in report.metadata["note"]
     assert "tie" in str(report)
@@ -179,9 +185,9 @@ def test_only_significant_slices_go_to_the_namer_ties_get_keyword_names() -> Non
     stats_ = dict(ctx.statistics)
     assert stats_["failure_rate_a"] < stats_["failure_rate_b"]
     assert ctx.failing_examples and all(score < 0.5 for _, _, score in ctx.failing_examples)
-    assert report.slices[0].naming_source == "llm"
-    assert all(s.naming_source == "keywords" for s in report.slices[1:])
-    assert len({s.name for s in report.slices}) == len(report.slices)
+    assert report.tested_slices[0].naming_source == "llm"
+    assert all(s.naming_source == "keywords" for s in report.tested_slices[1:])
+    assert len({s.name for s in report.tested_slices}) == len(report.tested_slices)
 
 
 def test_hdbscan_on_the_prompts_finds_the_same_slice() -> None:
@@ -374,7 +380,8 @@ def test_models_differing_on_one_task_win_that_slice_only(real_subset, cluster_o
         assert count / s.size >= 0.8 and s.winner == better
     covered = sum(s.size for s in significant)
     assert covered >= 0.7 * on.sum()
-    assert len(report.slices) >= 8, "every tested cluster is reported, ties included"
+    assert len(report.tested_slices) >= 8, "every tested cluster is reported, ties included"
+    assert report.slices == significant
 
 
 @pytest.mark.slow
@@ -390,7 +397,7 @@ def test_models_that_differ_nowhere_tie_everywhere_in_95_percent_of_runs(real_su
         any_slice += slice_found
         global_ += report.global_winner != "tie"
         anywhere += slice_found or report.global_winner != "tie"
-    assert len(report.slices) >= 8, "the null test needs a real family of tested slices"
+    assert len(report.tested_slices) >= 8, "the null test needs a real family of tested slices"
     assert any_slice <= 0.05 * runs  # BH across slices
     assert global_ <= 0.05 * runs  # the global test at its level
     assert anywhere <= 0.05 * runs  # "tie" everywhere, global verdict included

@@ -258,7 +258,7 @@ def test_coverage_and_comparison_pages_render(open_page: Any, build: Any) -> Non
     kind = "coverage audit" if hasattr(report, "gaps") else "model comparison"
     dom = open_page(report.to_html(), "#point=0")
     _assert_nothing_ran(dom, f"faultmap {kind}")
-    items = report.gaps if hasattr(report, "gaps") else report.slices
+    items = report.gaps if hasattr(report, "gaps") else report.tested_slices
     assert len(dom.table_rows()) == len(items) > 0
     assert len(dom.circles()) == len(report.map["x"]) > 0
     assert report.map["text"][0] in dom.text["fm-tip"]

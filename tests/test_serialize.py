@@ -125,27 +125,87 @@ def _report(**changes: Any) -> AnalysisReport:
 # -- files written by the code before the payloads were typed -----------------------------------
 
 
-@pytest.mark.parametrize("kind", list(OLD_FILES))
+# Keys added since those files were written, at every level: (top-level key, list of
+# records or None) -> keys each record gains. The added keys are written after the old ones.
+_NESTED_ADDED = {
+    "analysis": {},
+    "comparison": {"slices": ["concordant_pass", "concordant_fail", "failure_rate_diff"]},
+    "coverage": {"gaps": ["cluster_id"]},
+}
+
+
+@pytest.mark.parametrize("kind", ["analysis", "coverage"])
 def test_old_files_load_typed_and_write_back_byte_for_byte(kind: str) -> None:
     path, cls = OLD_FILES[kind]
     text = path.read_text(encoding="utf-8")
     report = cls.from_json(path)
-    # Fields added since (issue 11) are written at their defaults after the old ones; every
-    # old key keeps its value and its place.
+    old = json.loads(text)
+    # Fields added since (issues 11, 13) are written at their defaults after the old ones;
+    # every old key keeps its value and its place.
     added = {
-        "analysis": {"failure_modes": [], "mode_nodes": [], "correction": "bh"},
-        "comparison": {"correction": "bh"},
+        "analysis": {
+            "failure_modes": [],
+            "mode_nodes": [],
+            "correction": "bh",
+            "num_clusters_tested": len(old.get("clusters", [])),
+        },
         "coverage": {"correction": "bh"},
     }[kind]
     written = report.to_dict()
     assert {k: written[k] for k in added} == added
-    old = json.loads(text)
     assert [k for k in written if k not in added] == list(old)
+    for key, new_keys in _NESTED_ADDED[kind].items():
+        for item, before in zip(written[key], old[key], strict=True):
+            assert list(item)[-len(new_keys) :] == new_keys
+            for k in new_keys:
+                del item[k]
+            assert item == before
     assert {k: v for k, v in written.items() if k not in added} == old
     assert cls.from_dict(report.to_dict()) == report
     assert cls.from_json(report.to_json()).to_dict() == report.to_dict()
     assert isinstance(report.map, PromptMap) and len(report.map["x"]) == len(report.map.text)
     assert report.metadata["timings_s"]["total"] > 0 and report.metadata["random_state"] == 0
+
+
+def test_an_old_comparison_file_keeps_every_tested_slice_in_tested_slices() -> None:
+    """Files written when ``slices`` held every tested cluster (ties too) and ``test_used``
+    said "exact" / "chi2": ``tested_slices`` gets them all, ``slices`` keeps the significant
+    ones (faultmap 0.5.0's meaning), and the test names read as 0.5.0 wrote them."""
+    path, cls = OLD_FILES["comparison"]
+    old = json.loads(path.read_text(encoding="utf-8"))
+    report = cls.from_json(path)
+    written = report.to_dict()
+    assert [k for k in written if k in old] == list(old)
+    assert [k for k in written if k not in old] == [
+        "correction",
+        "tested_slices",
+        "num_clusters_tested",
+        "num_significant",
+    ]
+    names = {"exact": "mcnemar_exact", "chi2": "mcnemar_chi2", "none": "none"}
+    assert written["global_test_used"] == names[old["global_test_used"]]
+    assert len(written["tested_slices"]) == written["num_clusters_tested"] == len(old["slices"])
+    for item, before in zip(written["tested_slices"], old["slices"], strict=True):
+        assert item.pop("test_used") == names[before.pop("test_used")]
+        for k in _NESTED_ADDED["comparison"]["slices"]:
+            item.pop(k)
+        assert item == before
+    fresh = report.to_dict()
+    significant = [s for s in fresh["tested_slices"] if s["winner"] != "tie"]
+    assert fresh["slices"] == significant and fresh["num_significant"] == len(significant)
+    assert written["num_significant_slices"] == old["num_significant_slices"] == len(significant)
+    for key in set(old) - {"slices", "global_test_used"}:
+        assert written[key] == old[key], key
+    # the counts the file did not hold are recomputed from the rates and sizes
+    for s in report.tested_slices:
+        fails_a = round(s.failure_rate_a * s.size)
+        fails_b = round(s.failure_rate_b * s.size)
+        assert s.concordant_fail + s.discordant_b_wins == fails_a
+        assert s.concordant_fail + s.discordant_a_wins == fails_b
+        concordant = s.concordant_pass + s.concordant_fail
+        assert concordant + s.discordant_a_wins + s.discordant_b_wins == s.size
+    # and the file written now reads back to the same report
+    assert cls.from_dict(fresh) == report and cls.from_json(report.to_json()) == report
 
 
 def test_old_files_hold_typed_payloads() -> None:

@@ -208,10 +208,11 @@ def test_comparison_rates_show_both_models_per_slice() -> None:
     report = comparison_report()
     fig = report.plot("rates")
     a, b = fig.data
-    assert a.name == escape(report.model_a_name, quote=False) and len(a.x) == len(report.slices)
-    assert list(a.y) == [s.failure_rate_a for s in report.slices]
-    assert list(b.y) == [s.failure_rate_b for s in report.slices]
-    for s, up in zip(report.slices, b.error_y.array, strict=True):
+    tested = report.tested_slices  # every tested slice, ties too
+    assert a.name == escape(report.model_a_name, quote=False) and len(a.x) == len(tested)
+    assert list(a.y) == [s.failure_rate_a for s in tested]
+    assert list(b.y) == [s.failure_rate_b for s in tested]
+    for s, up in zip(tested, b.error_y.array, strict=True):
         k = round(s.failure_rate_b * s.size)
         ci = stats.binomtest(k, s.size).proportion_ci(method="wilson")
         assert s.failure_rate_b + up == pytest.approx(ci.high)
@@ -261,7 +262,7 @@ def test_text_rich_and_html_share_their_sentences(build: object, sentences: obje
         assert line in shown
         assert escape(line) in page
     items = report.gaps if hasattr(report, "gaps") else report.slices
-    for item in items:
+    for item in items:  # a comparison's slices are the significant ones
         if getattr(item, "significant", True):
             assert item.name in shown  # hostile names print as typed
             assert escape(item.name) in page

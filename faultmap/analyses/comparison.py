@@ -8,9 +8,10 @@ prompts (the global verdict) and on each cluster of at least ``min_slice_size`` 
 (Benjamini–Hochberg across clusters). The clustering sees only the prompt vectors, never
 the outcomes.
 
-Every tested cluster is reported; its ``winner`` is "a" or "b" when its adjusted p-value is
-below ``significance_level`` (the significant slices), else "tie". Significant slices are
-named by the configured namer (an LLM when one is set), ties from their keywords.
+Every tested cluster is reported in ``tested_slices``; its ``winner`` is "a" or "b" when its
+adjusted p-value is below ``significance_level`` (the significant slices, also in
+``slices``), else "tie". Significant slices are named by the configured namer (an LLM when
+one is set), ties from their keywords.
 """
 
 from __future__ import annotations
@@ -247,6 +248,7 @@ def compare_slices(
     slices = []
     for t, label in zip(significant + ties, names, strict=True):
         members = t.group.members
+        both_fail = int((fail_a[members] & fail_b[members]).sum())
         slices.append(
             SliceComparison(
                 name=label.name,
@@ -282,6 +284,8 @@ def compare_slices(
                 suggested_remediation=label.suggested_remediation,
                 naming_source=label.source,
                 naming_error=label.error,
+                concordant_pass=len(members) - t.a_wins - t.b_wins - both_fail,
+                concordant_fail=both_fail,
             )
         )
     if naming_fallbacks(slices):
@@ -300,7 +304,8 @@ def compare_slices(
     )
     return ComparisonReport(
         num_significant_slices=len(significant),
-        slices=slices,
+        slices=slices[: len(significant)],
+        tested_slices=slices,
         metadata=run.finish(meta),
         num_clusters=family.num_groups,
         num_unclustered=family.num_ungrouped,

@@ -321,6 +321,9 @@ def find_coverage_gaps(
     for g in gaps:
         in_gap[g.prompt_indices] = True
     meta["unclustered_prompt_indices"] = [int(i) for i in uncovered if not in_gap[i]]
+    # faultmap 0.5.0's split of the uncovered prompts: in a gap or not
+    meta["num_unclustered_uncovered"] = len(meta["unclustered_prompt_indices"])
+    meta["num_clustered_uncovered"] = int(uncovered.size) - meta["num_unclustered_uncovered"]
     meta["rejected_gaps"] = rejected
     if naming_fallbacks(gaps):
         meta["naming_fallbacks"] = naming_fallbacks(gaps)

@@ -1,7 +1,7 @@
 """Which function draws which view of which result.
 
 The result models (:mod:`faultmap.reports.models`) import no view: a view module registers
-its functions here for the result classes it draws, and a model's ``__str__``,
+its functions here for the result classes it draws, and a model's ``__str__``, ``summary``,
 ``_repr_html_``, ``to_html``, ``plot`` and ``print`` ask :func:`find` for theirs. Importing
 :mod:`faultmap.reports` imports every view module, so the views are registered whenever a
 result exists. This module imports nothing from faultmap.
@@ -22,9 +22,10 @@ from typing import Any, TypeVar
 
 __all__ = ["KINDS", "find", "register"]
 
-#: The views a result can have: plain text (``str``), the compact HTML Jupyter shows, the
-#: self-contained HTML page, the rich console view and the plotly figures.
-KINDS = ("text", "html_compact", "html_page", "rich", "plot")
+#: The views a result can have: plain text (``str``), the one-paragraph ``summary()``, the
+#: compact HTML Jupyter shows, the self-contained HTML page, the rich console view and the
+#: plotly figures.
+KINDS = ("text", "summary", "html_compact", "html_page", "rich", "plot")
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -137,6 +137,15 @@ class _ReportViews(_Views):
         """
         return find(self, "plot")(self, kind, **kwargs)
 
+    def summary(self) -> str:
+        """The report in one plain-text paragraph: what was found and the most important
+        finding (as faultmap 0.5.0's ``summary()``; the sentences are the text view's).
+
+        Example:
+            >>> print(report.summary())  # doctest: +SKIP
+        """
+        return find(self, "summary")(self)
+
     def print(self, console: Any = None) -> None:
         """Print the report to the terminal with colours and tables (needs rich:
         ``pip install 'faultmap[rich]'``); ``console`` is a ``rich.console.Console``.
@@ -442,6 +451,15 @@ class AnalysisReport(_ReportViews):
     #: ``embeddings_model=``, or a report written before faultmap recorded it.
     embedding_fingerprint: str | None = field(default=None, metadata=OMIT_NONE)
 
+    #: How many clusters were tested, ``len(clusters)`` (faultmap 0.5.0's name; filled in
+    #: when not given).
+    num_clusters_tested: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_clusters_tested is None:
+            object.__setattr__(self, "num_clusters_tested", len(self.clusters))
+
     @property
     def num_failure_modes(self) -> int:
         """How many failure modes were reported."""
@@ -523,6 +541,14 @@ class CoverageGap(_Views):
     ratio_interval: tuple[float, float] | None = field(default=None, metadata=OMIT_NONE)
     median_distance: float | None = field(default=None, metadata=OMIT_NONE)
     uncovered_share: float | None = field(default=None, metadata=OMIT_NONE)
+    #: faultmap 0.5.0's name for the gap's cluster label: ``region_id`` (filled in when not
+    #: given).
+    cluster_id: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.cluster_id is None:
+            object.__setattr__(self, "cluster_id", self.region_id)
 
 
 @dataclass(frozen=True)
@@ -582,16 +608,39 @@ class CoverageReport(_ReportViews):
 
 # -- model comparisons ---------------------------------------------------------------------
 
+#: McNemar test names as faultmap 0.5.0 wrote them, from the short names of
+#: :func:`faultmap.significance.mcnemar_test` (and of reports written before).
+_MCNEMAR_NAMES = {"exact": "mcnemar_exact", "chi2": "mcnemar_chi2"}
+
+
+def mcnemar_test_name(test_used: str) -> str:
+    """A McNemar ``test_used`` in faultmap 0.5.0's words: "mcnemar_exact", "mcnemar_chi2" or
+    "none" (the short "exact" / "chi2" are translated, anything else kept).
+
+    Example:
+        >>> mcnemar_test_name("chi2"), mcnemar_test_name("mcnemar_exact")
+        ('mcnemar_chi2', 'mcnemar_exact')
+    """
+    return _MCNEMAR_NAMES.get(test_used, test_used)
+
 
 @dataclass(frozen=True)
 class SliceComparison(_Views):
     """One tested cluster of prompts in a two-model comparison.
 
     ``discordant_a_wins`` counts prompts only model B failed, ``discordant_b_wins`` prompts
-    only model A failed; ``advantage_rate`` is A's share of those discordant pairs (0.5 when
-    there are none). ``p_value`` is McNemar's test (``test_used`` "exact", "chi2" or "none"),
-    ``adjusted_p_value`` its Benjamini–Hochberg adjustment across tested slices. ``winner`` is
-    "a" or "b" when the adjusted p-value is below the significance level, else "tie".
+    only model A failed; ``concordant_pass`` prompts both passed and ``concordant_fail``
+    prompts both failed. ``advantage_rate`` is A's share of the discordant pairs (0.5 when
+    there are none); ``failure_rate_diff`` is ``failure_rate_a - failure_rate_b``.
+    ``p_value`` is McNemar's test (``test_used``, as in faultmap 0.5.0: "mcnemar_exact" below
+    25 discordant pairs, "mcnemar_chi2" with continuity correction from 25 on, "none"
+    without discordant pairs), ``adjusted_p_value`` its adjustment across tested slices (the
+    report's ``correction``). ``winner`` is "a" or "b" when the adjusted p-value is below the
+    significance level, else "tie".
+
+    Reports written before these names were kept hold "exact" / "chi2" in ``test_used``:
+    they are read as "mcnemar_exact" / "mcnemar_chi2", and the concordant counts and
+    ``failure_rate_diff`` are computed from the rates and ``size``.
     """
 
     name: str
@@ -615,6 +664,24 @@ class SliceComparison(_Views):
     suggested_remediation: str = ""
     naming_source: str = "keywords"
     naming_error: str | None = None
+    concordant_pass: int | None = None
+    concordant_fail: int | None = None
+    failure_rate_diff: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "test_used", mcnemar_test_name(self.test_used))
+        if self.failure_rate_diff is None:
+            diff = self.failure_rate_a - self.failure_rate_b
+            object.__setattr__(self, "failure_rate_diff", diff)
+        if self.concordant_pass is None or self.concordant_fail is None:
+            fails_a = round(self.failure_rate_a * self.size)
+            both_fail = max(fails_a - self.discordant_b_wins, 0)
+            both_pass = max(self.size - fails_a - self.discordant_a_wins, 0)
+            if self.concordant_pass is None:
+                object.__setattr__(self, "concordant_pass", both_pass)
+            if self.concordant_fail is None:
+                object.__setattr__(self, "concordant_fail", both_fail)
 
     @property
     def significant(self) -> bool:
@@ -626,10 +693,15 @@ class ComparisonReport(_ReportViews):
     """Outcome of :meth:`faultmap.SliceAnalyzer.compare_models`.
 
     Global McNemar test on every prompt (``global_*``; ``global_advantage_rate`` is A's share
-    of the discordant pairs), then one McNemar test per cluster of at least
-    ``min_slice_size`` prompts with Benjamini–Hochberg across clusters. ``slices`` holds every
-    tested cluster, the significant ones (``winner`` "a" or "b") first by adjusted p-value,
-    then the ties by size. ``winner`` values name models by letter; ``model_a_name`` and
+    of the discordant pairs; ``global_test_used`` as a slice's ``test_used``), then one
+    McNemar test per cluster of at least ``min_slice_size`` prompts, corrected across
+    clusters. ``slices`` holds the significant slices (``winner`` "a" or "b") by adjusted
+    p-value, as in faultmap 0.5.0 (``num_significant`` = ``num_significant_slices`` =
+    ``len(slices)``); ``tested_slices`` holds every tested cluster, the significant ones
+    first, then the ties by size (``num_clusters_tested`` = ``len(tested_slices)``). A report
+    written before ``tested_slices`` existed held every tested cluster in ``slices``: it is
+    read into ``tested_slices``, and ``slices`` keeps its significant ones.
+    ``winner`` values name models by letter; ``model_a_name`` and
     ``model_b_name`` say which model is which. ``map`` places at most ``max_map_points``
     prompts in 2-D or 3-D: lists ``x``, ``y`` (``z``), ``index`` (input row), ``label``
     (cluster), ``outcome`` ("both", "neither", "a" or "b": which model passed) and ``text``.
@@ -664,6 +736,23 @@ class ComparisonReport(_ReportViews):
     map: PromptMap = field(default_factory=PromptMap)
     #: Which input rows were compared and which were left out, and why.
     rows: Rows | None = field(default=None, metadata=OMIT_NONE)
+    #: Every tested cluster, significant first, then the ties (see above).
+    tested_slices: list[SliceComparison] = field(default_factory=list)
+    #: faultmap 0.5.0's names: ``len(tested_slices)`` and ``len(slices)`` (filled in when
+    #: not given).
+    num_clusters_tested: int | None = None
+    num_significant: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "global_test_used", mcnemar_test_name(self.global_test_used))
+        if not self.tested_slices and self.slices:  # written when slices held every cluster
+            object.__setattr__(self, "tested_slices", list(self.slices))
+            object.__setattr__(self, "slices", [s for s in self.slices if s.significant])
+        if self.num_clusters_tested is None:
+            object.__setattr__(self, "num_clusters_tested", len(self.tested_slices))
+        if self.num_significant is None:
+            object.__setattr__(self, "num_significant", len(self.slices))
 
     def winner_name(self, winner: str | None = None) -> str:
         """The model name for a winner code ("a", "b"; "tie" stays "tie")."""

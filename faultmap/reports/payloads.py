@@ -371,6 +371,11 @@ class CoverageMetadata(MappingRecord):
     num_regions: int | None = field(default=None, metadata=OMIT_NONE)
     num_regions_tested: int | None = field(default=None, metadata=OMIT_NONE)
     unclustered_prompt_indices: list[int] | None = field(default=None, metadata=OMIT_NONE)
+    #: faultmap 0.5.0's split of the ``num_uncovered_total`` prompts beyond the threshold:
+    #: in a gap (``num_clustered_uncovered``) or in none (``num_unclustered_uncovered``, the
+    #: length of ``unclustered_prompt_indices``); absent from reports written before.
+    num_clustered_uncovered: int | None = field(default=None, metadata=OMIT_NONE)
+    num_unclustered_uncovered: int | None = field(default=None, metadata=OMIT_NONE)
     rejected_gaps: list[RejectedGap] | None = field(default=None, metadata=OMIT_NONE)
     zero_test_gap_size: int | None = field(default=None, metadata=OMIT_NONE)
     global_null_p_value: float | None = field(default=None, metadata=OMIT_NONE)

@@ -181,7 +181,7 @@ def comparison_rates(
             "Use slice_rates() for an AnalysisReport."
         )
     go = _go()
-    slices = [s for s in report.slices if include_ties or s.significant]
+    slices = list(report.tested_slices) if include_ties else list(report.slices)
     names = [
         f"{k}. {_label(s.name, 40)}{'' if s.significant else ' (tie)'}"
         for k, s in enumerate(slices, 1)

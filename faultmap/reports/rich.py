@@ -152,8 +152,7 @@ def renderable(report: Report) -> Any:
     else:
         kind, lines = "model comparison", comparison_headline(report)
         a, b = report.model_a_name, report.model_b_name
-        significant = [s for s in report.slices if s.significant]
-        for k, s in enumerate(significant, 1):
+        for k, s in enumerate(report.slices, 1):  # the significant slices
             facts = comparison_slice_facts(s, a, b)
             cards.append(_card(k, s.name, s.description, facts, []))
     parts.append(Rule(Text(f"faultmap {kind}", style="bold")))

@@ -51,6 +51,7 @@ __all__ = [
     "hybrid_cell_lines",
     "hybrid_headline",
     "hybrid_values_fact",
+    "list_items",
     "map_caption",
     "map_legend",
     "match_evidence",
@@ -69,6 +70,7 @@ __all__ = [
     "slice_facts",
     "slice_modes",
     "slice_text",
+    "summary",
     "summary_table",
 ]
 
@@ -678,17 +680,23 @@ def _verdict(winner: str, a: str, b: str) -> str:
     return "no significant difference (tie)"
 
 
+def _mcnemar(test_used: str) -> str:
+    """The variant of McNemar's test in a sentence: "exact", "chi2" or "none"."""
+    return test_used.removeprefix("mcnemar_")
+
+
 def comparison_headline(report: ComparisonReport) -> list[str]:
     """Summary sentences of a two-model comparison, most important first."""
     r = report
     a, b = r.model_a_name, r.model_b_name
-    tested = len(r.slices)
+    tested = len(r.tested_slices)
     lines = [
         f"{r.total_prompts} prompts: {a} fails {pct(r.failure_rate_a)}, {b} fails "
         f"{pct(r.failure_rate_b)} (score < {r.failure_threshold:g}).",
         f"Only {b} failed on {r.discordant_a_wins} prompts and only {a} on "
-        f"{r.discordant_b_wins}; McNemar ({r.global_test_used}) p = {pval(r.global_p_value)}: "
-        f"overall, {_verdict(r.global_winner, a, b)} at level {r.significance_level:g}.",
+        f"{r.discordant_b_wins}; McNemar ({_mcnemar(r.global_test_used)}) "
+        f"p = {pval(r.global_p_value)}: overall, {_verdict(r.global_winner, a, b)} at level "
+        f"{r.significance_level:g}.",
         f"{r.num_clusters} clusters ({r.clustering_method}); {tested} with at least "
         f"{r.min_slice_size} prompts were tested; {r.num_unclustered} prompts fell in no "
         f"cluster and {r.num_untested} in clusters too small to test.",
@@ -709,7 +717,7 @@ def comparison_slice_facts(s: SliceComparison, a: str = "A", b: str = "B") -> li
         f"{s.size} prompts: {a} fails {pct(s.failure_rate_a)}, {b} fails "
         f"{pct(s.failure_rate_b)}; {_verdict(s.winner, a, b)}.",
         f"Only {b} failed on {s.discordant_a_wins} and only {a} on {s.discordant_b_wins} "
-        f"({a}'s share of these {pct(s.advantage_rate)}); McNemar ({s.test_used}) "
+        f"({a}'s share of these {pct(s.advantage_rate)}); McNemar ({_mcnemar(s.test_used)}) "
         f"p = {pval(s.p_value)}, adjusted p = {pval(s.adjusted_p_value)}.",
     ]
     return facts + naming_facts(s, "Why: ", "Suggested step: ")
@@ -729,10 +737,9 @@ def comparison_slice_text(
 def comparison_text(report: ComparisonReport) -> str:
     a, b = report.model_a_name, report.model_b_name
     lines = ["faultmap model comparison", "=========================", *comparison_headline(report)]
-    significant = [s for s in report.slices if s.significant]
-    for i, s in enumerate(significant, 1):
+    for i, s in enumerate(report.slices, 1):
         lines += ["", comparison_slice_text(s, i, a, b)]
-    ties = [s for s in report.slices if not s.significant]
+    ties = [s for s in report.tested_slices if not s.significant]
     if ties:
         lines += ["", "Ties: " + "; ".join(f"{s.name} ({s.size})" for s in ties[:20])]
         if len(ties) > 20:
@@ -951,6 +958,19 @@ def map_caption(m: Mapping[str, Any]) -> str:
     return f"{how} of the prompt embeddings to {m.get('dims', 2)} dimensions; {which}."
 
 
+def list_items(
+    report: AnalysisReport | CoverageReport | ComparisonReport,
+) -> list[FailureSlice] | list[CoverageGap] | list[SliceComparison]:
+    """What the tables, maps and figures of a report list, numbered from 1: the slices of an
+    analysis, the gaps of a coverage audit, every tested slice of a comparison (the
+    significant ones first, then the ties)."""
+    if isinstance(report, CoverageReport):
+        return list(report.gaps)
+    if isinstance(report, ComparisonReport):
+        return list(report.tested_slices)
+    return list(report.slices)
+
+
 def map_legend(report: AnalysisReport | CoverageReport | ComparisonReport) -> dict[str, list]:
     """Legend and hover words of ``report.map``: the group and status of every mapped prompt.
 
@@ -961,7 +981,7 @@ def map_legend(report: AnalysisReport | CoverageReport | ComparisonReport) -> di
     """
     m = report.map
     labels = m.get("label", [])
-    items = report.gaps if isinstance(report, CoverageReport) else report.slices
+    items = list_items(report)
     names = [f"{k}. {item.name}" for k, item in enumerate(items, 1)]
     if isinstance(report, CoverageReport):
         by_label = {k: k for k in range(len(items))}
@@ -1148,7 +1168,7 @@ def summary_table(
         columns = [("#", "number"), ("slice", "name"), ("size", "number"), ("winner", "text")]
         columns += [(f"{a} fails (95% CI)", "rate"), (f"{b} fails (95% CI)", "rate")]
         columns += [(f"{a}'s share of discordant pairs", "number"), ("adjusted p", "number")]
-        for k, s in enumerate(report.slices, 1):
+        for k, s in enumerate(report.tested_slices, 1):
             winner = report.winner_name(s.winner)
             row = [Cell(str(k), k), Cell(s.name, s.name.lower()), Cell(f"{s.size:,}", s.size)]
             row.append(Cell(winner, winner.lower()))
@@ -1161,3 +1181,53 @@ def summary_table(
             row.append(Cell(pval(s.adjusted_p_value), s.adjusted_p_value))
             rows.append(row)
     return columns, rows
+
+
+# -- one paragraph (report.summary(), faultmap 0.5.0's method) ------------------------------
+
+
+@register("summary", AnalysisReport, CoverageReport, ComparisonReport)
+def summary(report: AnalysisReport | CoverageReport | ComparisonReport) -> str:
+    """``report.summary()``: the report's first headline sentences and its most important
+    finding (the first slice or gap; a comparison's most significant slice), in one
+    paragraph.
+
+    Example:
+        >>> summary(report)  # doctest: +SKIP
+        '400 prompts, 120 failures: baseline failure rate 30.0% (score < 0.5). ...'
+    """
+    if isinstance(report, CoverageReport):
+        lines = coverage_headline(report)[:2]
+        if report.gaps:
+            g = report.gaps[0]
+            lines.append(
+                f'Largest gap: "{g.name}" ({_count(g.size, "production prompt")}, '
+                f"{g.test_count} test prompts where {g.expected_test_count:.1f} were expected; "
+                f"adjusted p = {pval(g.adjusted_p_value)})."
+            )
+        return " ".join(lines)
+    if isinstance(report, ComparisonReport):
+        lines = comparison_headline(report)[:2]
+        if report.slices:
+            s = report.slices[0]
+            lines.append(
+                f"{_count(report.num_significant_slices, 'slice')} differ significantly; "
+                f'the most significant: "{s.name}" ({s.size} prompts, '
+                f"{_verdict(s.winner, report.model_a_name, report.model_b_name)}, adjusted "
+                f"p = {pval(s.adjusted_p_value)})."
+            )
+        else:
+            lines.append(f"No slice differs significantly at {_level(report)}.")
+        return " ".join(lines)
+    lines = headline(report)[:1]
+    if report.slices:
+        s = report.slices[0]
+        lines.append(
+            f"{_count(report.num_significant, 'failure slice')} at {_level(report)}; the most "
+            f'significant: "{s.name}" ({s.size} prompts, failure rate {pct(s.failure_rate)} '
+            f"against {pct(report.baseline_failure_rate)} overall, adjusted p = "
+            f"{pval(s.adjusted_p_value)})."
+        )
+    else:
+        lines.append(f"No failure slice at {_level(report)}.")
+    return " ".join(lines)

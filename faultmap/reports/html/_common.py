@@ -20,6 +20,7 @@ from faultmap.reports.text import (
     coverage_headline,
     gap_facts,
     headline,
+    list_items,
     map_caption,
     map_legend,
     mode_facts,
@@ -213,8 +214,9 @@ def _headline(report: Report) -> list[str]:
 
 
 def _items(report: Report) -> list[Any]:
-    """The slices (gaps for a coverage audit) the table lists."""
-    return list(report.gaps if isinstance(report, CoverageReport) else report.slices)
+    """The slices (gaps for a coverage audit, every tested slice of a comparison) the table
+    lists."""
+    return list_items(report)
 
 
 def _shown_table(
@@ -368,9 +370,7 @@ def _cards(report: Report) -> list[dict[str, Any]]:
         ]
     a, b = report.model_a_name, report.model_b_name
     cards = []
-    for s in report.slices:
-        if not s.significant:
-            continue
+    for s in report.slices:  # the significant slices
         won: list[Mapping[str, Any]] = [e for e in s.examples if e.get("won_by") == s.winner]
         examples = _examples(
             f"Prompts only {report.winner_name(s.winner)} passed",
