@@ -393,9 +393,11 @@ class SliceAnalyzer:
         Scores follow :meth:`analyze`'s modes for each model: ``scores_a`` and ``scores_b``
         (both or neither), ``references``, or sampling. McNemar's test on the prompts exactly
         one model failed gives ``global_winner`` ("a", "b" or "tie"); every cluster of at
-        least ``min_slice_size`` prompts is tested the same way, Benjamini–Hochberg across
-        clusters, significant slices first, then the ties. Rows either model could not be
-        scored on are left out. The statistics: :mod:`faultmap.analyses.comparison`.
+        least ``min_slice_size`` prompts is tested the same way, corrected across clusters:
+        ``report.slices`` holds the significant slices (as in faultmap 0.5.0),
+        ``report.tested_slices`` every tested one, the ties after them. Rows either model
+        could not be scored on are left out. The statistics:
+        :mod:`faultmap.analyses.comparison`.
 
         Example:
             >>> report = SliceAnalyzer().compare_models(
