@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import re
 import types
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -18,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import tomllib
 from packaging.version import Version
 
 import faultmap
