@@ -235,6 +235,8 @@ def setup_from(settings: Any, *, client: Any, embedder: Callable[[], Embedder]) 
             n_samples=settings.n_samples,
             temperature=settings.temperature,
             consistency_threshold=settings.consistency_threshold,
+            reference_match=settings.reference_match,
+            failure_threshold=settings.failure_threshold,
         ),
         embedder=embedder,
         map_settings=map_settings,
