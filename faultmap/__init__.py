@@ -16,6 +16,7 @@ from faultmap.cohorts import CohortReport, cohort_failure_rates
 from faultmap.config import LLMConfig
 from faultmap.exceptions import (
     ClusteringError,
+    CompatibilityWarning,
     ConfigurationError,
     CoverageMeaningWarning,
     DataError,
@@ -53,6 +54,7 @@ __all__ = [
     "ClusteringError",
     "CohortReport",
     "ComparisonReport",
+    "CompatibilityWarning",
     "ConfigurationError",
     "CoverageGap",
     "CoverageMeaningWarning",

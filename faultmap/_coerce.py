@@ -333,9 +333,14 @@ def plan(cls: type) -> Plan:
 
 
 def read_record(cls: type[W], data: Any, where: str) -> W:
-    """Rebuild ``cls`` from the JSON object ``data`` (``where`` names it in errors)."""
+    """Rebuild ``cls`` from the JSON object ``data`` (``where`` names it in errors). A class
+    with a ``_from_older(data)`` classmethod gets to rewrite ``data`` first (files written
+    when one of its fields meant something else)."""
     if not isinstance(data, Mapping):
         raise shape_error(where, "an object", data)
+    from_older = getattr(cls, "_from_older", None)
+    if from_older is not None:  # a class that reads files written with older meanings
+        data = from_older(data)
     layout = plan(cls)
     kwargs: dict[str, Any] = {}
     for f in layout.fields:

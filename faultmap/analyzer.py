@@ -30,6 +30,7 @@ from faultmap.io import analysis_inputs
 from faultmap.naming.base import Namer
 from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
 from faultmap.scoring.base import Scorer
+from faultmap.scoring.reference import REFERENCE_MATCHES
 from faultmap.significance.tests import CORRECTIONS, TESTS
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ PARAMETERS: dict[str, tuple[Any, ...]] = {
     "max_map_points": (Interval(int, 1, None),),
     "confirm": (None, Options(("split",))),
     "correction": (Options(CORRECTIONS),),
+    "reference_match": (Options(REFERENCE_MATCHES),),
 }
 
 
@@ -105,6 +107,16 @@ class SliceAnalyzer:
     Every report carries a map of at most ``max_map_points`` prompts for its views
     (``report.to_html()``, ``report.plot()``): ``map_projection`` "pca" (fast, default),
     "umap" (slower, keeps neighbourhoods) or None (no map); ``map_dims`` 2 or 3.
+
+    ``reference_match`` sets how mode 2 (``references=``) scores a response against its
+    reference: ``"auto"`` (default) compares *short answers* exactly -- when both the
+    reference and the response have at most 4 words after normalisation (case folded, every
+    run of characters other than letters and digits made one space), the score is 1 for the
+    same normalised text or the same number (``"3"``, ``"3.0"``, ``"three"``) and 0 otherwise
+    -- and scores every other row ``max(0, cos)`` of the two embeddings; ``"exact"`` compares
+    every row exactly; ``"cosine"`` scores every row ``max(0, cos)``. Short answers (yes/no,
+    labels, numbers, dates) embed close together whatever they say, so cosine passes most
+    wrong ones. See :mod:`faultmap.scoring.reference`.
 
     Example:
         >>> analyzer = SliceAnalyzer(min_slice_size=20)
@@ -142,6 +154,7 @@ class SliceAnalyzer:
         max_map_points: int = 5_000,
         confirm: str | None = None,
         correction: str = "bh",
+        reference_match: str = "auto",
     ) -> None:
         given = locals()
         for name, constraints in PARAMETERS.items():
@@ -200,8 +213,9 @@ class SliceAnalyzer:
         failure modes: the slices that are one problem, merged and tested as one group.
 
         Scores come from ``scores`` (mode 1: qualities in [0, 1], higher = better),
-        ``references`` (mode 2: cosine similarity of response and reference, negatives
-        count as 0) or neither (mode 3, needs ``model``: sampled responses scored by
+        ``references`` (mode 2: exact match for short answers, cosine similarity of response
+        and reference otherwise, negatives count as 0; see ``reference_match``) or neither
+        (mode 3, needs ``model``: sampled responses scored by
         semantic entropy and self-consistency, :mod:`faultmap.scoring.entropy`). A row fails
         when its score is below ``failure_threshold``; rows that could not be scored are left
         out (``metadata["unscored_indices"]``). ``embeddings`` skips the embedding model;
@@ -336,6 +350,7 @@ class SliceAnalyzer:
         test_embeddings: Any = None,
         production_embeddings: Any = None,
         neighbor_search: str = "auto",
+        cosine_distance_threshold: float | None = None,
     ) -> CoverageReport:
         """Find regions of production prompts your test suite under-represents: the gaps.
 
@@ -343,11 +358,15 @@ class SliceAnalyzer:
         of at least ``min_gap_size`` production prompts where the test suite is
         significantly under-represented (one-sided Fisher, corrected across regions by
         ``correction``), and all of the region's production prompts are its members.
-        ``overall_coverage_score`` is the share of production prompts in no gap. The cosine
+        ``overall_coverage_score`` is the share of production prompts in no gap. The
         distance of each production prompt to its nearest test prompt is supporting
-        evidence: ``distance_coverage_score`` is the share within ``distance_threshold``
-        (None: the 95th percentile of the test prompts' leave-one-out nearest-neighbour
-        distances), faultmap 0.5.0's coverage score. Warns once per call
+        evidence: ``distance_coverage_score`` is the share within the threshold, faultmap
+        0.5.0's coverage score. ``distance_threshold`` is on faultmap 0.5.0's scale
+        (Euclidean distance between unit vectors, 0 to 2; larger values are accepted and
+        cover everything) and ``cosine_distance_threshold`` is the same threshold as a
+        cosine distance (1 - cosine similarity, 0 to 2; ``distance_threshold ** 2 / 2``);
+        pass at most one (neither: the 95th percentile of the test prompts' leave-one-out
+        nearest-neighbour cosine distances). The report has both. Warns once per call
         (:class:`~faultmap.CoverageMeaningWarning`) that gaps and the score mean something
         else than in faultmap 0.5.0. ``test_embeddings`` / ``production_embeddings`` skip the
         model (a memory-mapped ``.npy`` of unit vectors is used in place, not copied).
@@ -368,6 +387,7 @@ class SliceAnalyzer:
             test_embeddings=test_embeddings,
             production_embeddings=production_embeddings,
             neighbor_search=neighbor_search,
+            cosine_distance_threshold=cosine_distance_threshold,
             significance_level=self.significance_level,
             correction=self.correction,
             setup=self._setup(),

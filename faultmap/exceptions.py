@@ -16,6 +16,7 @@ from __future__ import annotations
 
 __all__ = [
     "ClusteringError",
+    "CompatibilityWarning",
     "ConfigurationError",
     "CoverageMeaningWarning",
     "DataError",
@@ -73,7 +74,18 @@ class FaultmapWarning(UserWarning):
     """Warnings emitted by faultmap about questionable but usable input."""
 
 
-class CoverageMeaningWarning(FaultmapWarning):
+class CompatibilityWarning(FaultmapWarning):
+    """A call written for faultmap 0.5.0 gives a different result here, on purpose.
+
+    Raised once per call where the difference shows: mode 2 rows that faultmap 0.5.0's
+    ``(cos + 1) / 2`` rule would pass or fail differently, ``n_samples=1`` in mode 3 (0.5.0
+    refused it), and coverage audits (:class:`CoverageMeaningWarning`). Every difference is
+    listed, with its reason, under "Differences from faultmap 0.5.0" in the README. Once read,
+    silence it with ``warnings.filterwarnings("ignore", category=faultmap.CompatibilityWarning)``.
+    """
+
+
+class CoverageMeaningWarning(CompatibilityWarning):
     """A coverage audit's gaps and ``overall_coverage_score`` do not mean what they meant in
     faultmap 0.5.0.
 

@@ -14,13 +14,14 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from faultmap.clustering.base import Clusterer
 from faultmap.config import LLMConfig
 from faultmap.embedding.base import Embedder
-from faultmap.exceptions import ConfigurationError
+from faultmap.exceptions import CompatibilityWarning, ConfigurationError
 from faultmap.naming.base import Namer
 from faultmap.scoring.base import Scorer
 
@@ -120,19 +121,33 @@ def scorer_for(
     n_samples: int,
     temperature: float,
     consistency_threshold: float,
+    reference_match: str = "auto",
+    failure_threshold: float = 0.5,
 ) -> Scorer:
-    """Mode 2 (``references``: a :class:`~faultmap.scoring.reference.ReferenceScorer`) or
-    mode 3 (sampling; needs a client); ``embedder`` is called only when one is needed."""
+    """Mode 2 (``references``: a :class:`~faultmap.scoring.reference.ReferenceScorer` with
+    ``reference_match``) or mode 3 (sampling; needs a client; warns when ``n_samples`` is 1,
+    which faultmap 0.5.0 refused); ``embedder`` is called only when one is needed."""
     if references is not None:
         from faultmap.scoring.reference import ReferenceScorer
 
-        return ReferenceScorer(references, embedder())
+        return ReferenceScorer(
+            references, embedder(), match=reference_match, failure_threshold=failure_threshold
+        )
     if client is None:
         raise ConfigurationError(
             "No scores= and no references= were given, so faultmap would score the "
             "responses itself by sampling from an LLM (mode 3), but no model is set. Pass "
             "scores= (mode 1), references= (mode 2), or SliceAnalyzer(model='...') for "
             "mode 3."
+        )
+    if n_samples == 1:
+        warnings.warn(
+            "n_samples=1: each prompt gets one sampled response, so its mode 3 score is 1 "
+            "when that sample agrees with the response (cosine >= consistency_threshold) and "
+            "0 when not. faultmap 0.5.0 refused n_samples < 2; pass n_samples >= 2 for "
+            "graded scores. See 'Differences from faultmap 0.5.0' in the README.",
+            CompatibilityWarning,
+            stacklevel=2,
         )
     from faultmap.scoring.entropy import EntropyScorer
 

@@ -15,6 +15,7 @@ from scipy import stats
 
 from faultmap import (
     ComparisonReport,
+    CompatibilityWarning,
     ConfigurationError,
     DataError,
     SliceAnalyzer,
@@ -235,13 +236,14 @@ def test_mode_2_scores_both_models_against_the_same_references() -> None:
         embedding_cache=False,
         clustering_method=FixedLabels(list(topics)),
     )
-    report = analyzer.compare_models(
-        DATA.prompts,
-        ["yes"] * N,
-        responses_b,
-        references=["yes"] * N,
-        embeddings=DATA.vectors,
-    )
+    with pytest.warns(CompatibilityWarning, match="80 rows by max"):  # 0.5.0 passed them
+        report = analyzer.compare_models(
+            DATA.prompts,
+            ["yes"] * N,
+            responses_b,
+            references=["yes"] * N,
+            embeddings=DATA.vectors,
+        )
     assert report.scoring_mode == "reference"
     assert report.failure_rate_a == 0.0 and report.failure_rate_b == pytest.approx(0.25)
     assert [(_majority(s, topics), s.winner) for s in report.slices if s.significant] == [

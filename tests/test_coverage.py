@@ -180,6 +180,7 @@ def test_the_missing_topic_is_the_only_gap(synthetic_report: CoverageReport) -> 
     assert "flight" in g.name and g.test_count == 0
     assert g.adjusted_p_value < 0.05 and g.expected_test_count > 10
     assert g.mean_distance > r.distance_threshold
+    assert g.cosine_mean_distance > r.cosine_distance_threshold
     assert g.ratio == 0.0 and g.ratio_interval[0] == 0.0 and 0 < g.ratio_interval[1] < 0.2
     assert g.uncovered_share == pytest.approx(1.0)
 
@@ -187,7 +188,8 @@ def test_the_missing_topic_is_the_only_gap(synthetic_report: CoverageReport) -> 
 def test_coverage_numbers_are_consistent(synthetic_report: CoverageReport) -> None:
     r = synthetic_report
     d = np.array(r.nearest_test_distances)
-    uncovered = np.flatnonzero(d > r.distance_threshold + 1e-6)
+    uncovered = np.flatnonzero(d > r.cosine_distance_threshold + 1e-6)
+    assert r.distance_threshold == pytest.approx(np.sqrt(2 * r.cosine_distance_threshold))
     assert r.num_production_prompts == len(d) == 240 and r.num_test_prompts == 240
     assert r.distance_coverage_score == pytest.approx(1 - uncovered.size / 240)
     assert r.metadata["num_uncovered_total"] == r.num_uncovered == uncovered.size
@@ -210,7 +212,8 @@ def test_coverage_numbers_are_consistent(synthetic_report: CoverageReport) -> No
         assert g.expected_test_count == pytest.approx(t.size * share)
         assert g.ratio == pytest.approx(g.test_count / g.expected_test_count)
         assert g.ratio_interval[0] <= g.ratio <= g.ratio_interval[1]
-        assert g.mean_distance == pytest.approx(d[g.prompt_indices].mean())
+        assert g.cosine_mean_distance == pytest.approx(d[g.prompt_indices].mean())
+        assert g.mean_distance == pytest.approx(np.sqrt(2 * d[g.prompt_indices]).mean())
         assert g.median_distance == pytest.approx(np.median(d[g.prompt_indices]))
         assert g.uncovered_share == pytest.approx(np.isin(g.prompt_indices, uncovered).mean())
     gap_ids = {g.region_id for g in r.gaps}
@@ -268,7 +271,17 @@ def test_reports_written_before_gaps_were_regions_load_and_read_as_before() -> N
     old = CoverageReport.from_json(DATA / "old_coverage_report.json")
     assert old.distance_coverage_score is None and old.gaps[0].ratio is None
     text = str(old)
-    assert "covered (a test prompt within cosine distance" in text
+    assert "covered (a test prompt within distance" in text
+    # Written when distance_threshold and mean_distance were cosine: read onto 0.5.0's scale.
+    raw = json.loads((DATA / "old_coverage_report.json").read_text(encoding="utf-8"))
+    assert old.cosine_distance_threshold == raw["distance_threshold"]
+    assert old.distance_threshold == pytest.approx(np.sqrt(2 * raw["distance_threshold"]))
+    assert f"cosine distance {raw['distance_threshold']:.3f}" in text
+    d = np.array(raw["nearest_test_distances"])
+    gap = old.gaps[0]
+    assert gap.cosine_mean_distance == raw["gaps"][0]["mean_distance"]
+    assert gap.mean_distance == pytest.approx(np.sqrt(2 * d[gap.prompt_indices]).mean())
+    assert CoverageReport.from_json(old.to_json()) == old  # converted once, not twice
     assert "ratio" not in text and f"{100 * old.overall_coverage_score:.1f}%" in text
     assert summary_table(old)[1][0][4].text == "–"
 
@@ -353,7 +366,7 @@ def test_given_threshold_is_used_and_reported_but_does_not_decide_gaps() -> None
 def test_uncovered_groups_where_tests_are_not_scarce_are_rejected_not_reported() -> None:
     # A threshold so tight that most covered-topic prompts are "uncovered" too: they form
     # groups, but in their regions the test suite holds its share, so they are no gaps.
-    report = _audit(distance_threshold=0.05)
+    report = _audit(cosine_distance_threshold=0.05)
     topics = np.array(PRODUCTION[2])
     rejected = report.metadata["rejected_gaps"]
     assert rejected, "the tight threshold should leave groups of uncovered covered-topic prompts"
@@ -443,7 +456,16 @@ def test_async_twin_returns_the_same_report() -> None:
         (dict(test_prompts=["ok", 3]), DataError, r"'test_prompts\[1\]'"),
         (dict(test_prompts=["only one"]), DataError, "at least 2 distinct"),
         (dict(distance_threshold=-0.1), ConfigurationError, "'distance_threshold' parameter"),
-        (dict(distance_threshold=2.5), ConfigurationError, "'distance_threshold' parameter"),
+        (
+            dict(cosine_distance_threshold=2.5),
+            ConfigurationError,
+            "'cosine_distance_threshold' parameter",
+        ),
+        (
+            dict(distance_threshold=0.5, cosine_distance_threshold=0.5),
+            ConfigurationError,
+            "not both",
+        ),
         (
             dict(min_gap_size=1),
             ConfigurationError,
@@ -666,7 +688,7 @@ def test_held_out_tasks_come_back_as_gaps(real_subset, missing, n_test) -> None:
     tasks = data.pop("production_tasks")
     report = SliceAnalyzer().audit_coverage(**data)
     if n_test == 60:
-        beyond = np.array(report.nearest_test_distances) > report.distance_threshold
+        beyond = np.array(report.nearest_test_distances) > report.cosine_distance_threshold
         assert beyond[tasks == "implicatures"].mean() < 0.6
     in_gap = np.zeros(len(tasks), dtype=bool)
     for g in report.gaps:

@@ -347,7 +347,7 @@ GAP = SliceContext(
     keywords=("flight", "luggage"),
     representative_prompts=("Can I bring two bags on my flight?",),
     kind="coverage_gap",
-    statistics=(("mean_distance", 0.61234), ("test_prompts_in_region", 0.0)),
+    statistics=(("cosine_mean_distance", 0.61234), ("test_prompts_in_region", 0.0)),
 )
 DUEL = SliceContext(
     4,
@@ -378,7 +378,7 @@ def test_each_kind_gets_its_own_system_prompt_with_the_same_guard() -> None:
     gap_system, gap_user = by_prompt[GAP.representative_prompts[0]]
     assert "test suite" in gap_system["content"]
     gap = json.loads(gap_user["content"].split("\n", 1)[1])
-    assert gap["mean_distance"] == 0.6123 and gap["test_prompts_in_region"] == 0.0
+    assert gap["cosine_mean_distance"] == 0.6123 and gap["test_prompts_in_region"] == 0.0
     assert "failure_rate" not in gap and "failing_examples" not in gap
     duel_system, duel_user = by_prompt[DUEL.representative_prompts[0]]
     assert "two AI models" in duel_system["content"]

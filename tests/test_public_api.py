@@ -15,6 +15,7 @@ EXPECTED_ALL = {
     "ClusteringError",
     "CohortReport",
     "ComparisonReport",
+    "CompatibilityWarning",
     "ConfigurationError",
     "CoverageGap",
     "CoverageMeaningWarning",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from faultmap import LLMError, SliceAnalyzer
+from faultmap import CompatibilityWarning, LLMError, SliceAnalyzer
 from faultmap.embedding import SentenceTransformerEmbedder
 from faultmap.scoring import ReferenceScorer, semantic_entropy_score
 from faultmap.testing import HANG, FakeLLM, fake_llm_client
@@ -45,7 +45,8 @@ def test_mode_2_through_analyze_warns_when_both_given(sample_rows):
     responses = [r["response"] for r in rows]
     refs = [r["reference"] for r in rows]
     analyzer = SliceAnalyzer(embedding_cache=False)
-    report = analyzer.analyze(prompts, responses, references=refs)
+    with pytest.warns(CompatibilityWarning, match="faultmap 0.5.0"):  # wrong short answers
+        report = analyzer.analyze(prompts, responses, references=refs)
     assert report.scoring_mode == "reference"
     with pytest.warns(UserWarning, match="using scores"):
         report = analyzer.analyze(prompts, responses, scores=[0.9] * 40, references=refs)

@@ -234,6 +234,9 @@ def _sampler(messages: list[dict[str, str]]) -> Any:
     return "yes" if len(prompt) % 2 else f"An answer to {prompt[:20]}"
 
 
+# Mode 2 notes rows faultmap 0.5.0 judged otherwise (tested in test_compat_meaning).
+pytestmark = pytest.mark.filterwarnings("ignore::faultmap.CompatibilityWarning")
+
 SCORERS: dict[str, Callable[[], Scorer]] = {
     "precomputed": lambda: PrecomputedScorer(ROWS.scores),
     "reference": lambda: ReferenceScorer(["yes"] * len(PROMPTS), FakeEmbedder(dim=16)),
@@ -313,7 +316,7 @@ SLICES = [
         keywords=("flight", "luggage"),
         representative_prompts=("Can I bring a guitar on a flight to Tokyo?",),
         kind="coverage_gap",
-        statistics=(("mean_distance", 0.6),),
+        statistics=(("cosine_mean_distance", 0.6),),
     ),
     SliceContext(
         4,

@@ -80,7 +80,7 @@ def test_every_report_has_a_map_of_its_prompts() -> None:
     assert cm["label"] == [in_gap.get(i, -1) for i in cm["index"]]
     distances = coverage.nearest_test_distances
     assert cm["covered"] == [
-        distances[i] <= coverage.distance_threshold + 1e-6 for i in cm["index"]
+        distances[i] <= coverage.cosine_distance_threshold + 1e-6 for i in cm["index"]
     ]
     # a gap is a whole region: its prompts are mapped as the gap, near a test prompt or not
     assert sum(lab >= 0 for lab in cm["label"]) == sum(g.production_count for g in coverage.gaps)

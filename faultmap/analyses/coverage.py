@@ -115,9 +115,14 @@ from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import describe_groups, name_groups, naming_fallbacks
 from faultmap.core.projection import MapSettings, prompt_map
 from faultmap.core.run import Run
-from faultmap.exceptions import CoverageMeaningWarning
+from faultmap.exceptions import ConfigurationError, CoverageMeaningWarning
 from faultmap.naming.base import Namer
-from faultmap.reports.models import CoverageGap, CoverageReport, RegionTest
+from faultmap.reports.models import (
+    CoverageGap,
+    CoverageReport,
+    RegionTest,
+    cosine_to_euclidean,
+)
 from faultmap.significance.tests import min_detectable_region_size, representation_ratio
 
 __all__ = [
@@ -171,7 +176,8 @@ def find_coverage_gaps(
         meta["nearest_neighbors"] = search_details
         distances = cosine_distance(sims)
         del sims
-        if settings.distance_threshold is None:
+        given = settings.given_cosine_threshold()
+        if given is None:
             threshold, rule, details = coverage_threshold(
                 test_prompts,
                 test_vectors,
@@ -182,8 +188,9 @@ def find_coverage_gaps(
             )
             meta["threshold_details"] = details
         else:
-            threshold, rule = float(settings.distance_threshold), "given by the caller"
+            threshold, rule = given, "given by the caller"
         beyond = distances > threshold + TOLERANCE
+        euclidean = np.sqrt(2.0 * np.maximum(distances, 0.0))
         uncovered = np.flatnonzero(beyond)
     meta["num_uncovered_total"] = int(uncovered.size)
 
@@ -255,7 +262,8 @@ def find_coverage_gaps(
                 "region_id": region.region_id,
                 "size": len(rows),
                 "production_count": len(rows),
-                "mean_distance": float(d.mean()),
+                "mean_distance": float(euclidean[rows].mean()),
+                "cosine_mean_distance": float(d.mean()),
                 "median_distance": float(np.median(d)),
                 "max_distance": float(d.max()),
                 "uncovered_share": float(beyond[rows].mean()),
@@ -277,7 +285,8 @@ def find_coverage_gaps(
                 {
                     "region_id": region.region_id,
                     "size": len(rows),
-                    "mean_distance": float(distances[rows].mean()),
+                    "mean_distance": float(euclidean[rows].mean()),
+                    "cosine_mean_distance": float(distances[rows].mean()),
                     "max_distance": float(distances[rows].max()),
                     "test_count": region.test_count,
                     "region_production_count": region.production_count,
@@ -293,7 +302,7 @@ def find_coverage_gaps(
                 production_prompts,
                 kind="coverage_gap",
                 statistics=(
-                    ("mean_distance", facts["mean_distance"]),
+                    ("cosine_mean_distance", facts["cosine_mean_distance"]),
                     ("test_prompts_in_region", float(facts["test_count"])),
                     ("expected_test_prompts_in_region", facts["expected_test_count"]),
                 ),
@@ -330,7 +339,12 @@ def find_coverage_gaps(
     common = dict(
         overall_coverage_score=1.0 - int(in_gap.sum()) / n_prod,
         distance_coverage_score=1.0 - uncovered.size / n_prod,
-        distance_threshold=threshold,
+        distance_threshold=(
+            float(settings.distance_threshold)
+            if settings.distance_threshold is not None
+            else cosine_to_euclidean(threshold)
+        ),
+        cosine_distance_threshold=threshold,
         threshold_rule=rule,
         num_test_prompts=n_test,
         num_production_prompts=n_prod,
@@ -374,7 +388,7 @@ def _report(
                 production_vectors,
                 gaps,
                 np.asarray(common["nearest_test_distances"], dtype=np.float64),
-                common["distance_threshold"],
+                common["cosine_distance_threshold"],
                 settings=map_settings,
             )
     return CoverageReport(
@@ -425,6 +439,7 @@ def audit(
     test_embeddings: Any = None,
     production_embeddings: Any = None,
     neighbor_search: str = "auto",
+    cosine_distance_threshold: float | None = None,
     significance_level: float = 0.05,
     correction: str = "bh",
     setup: Setup,
@@ -434,12 +449,26 @@ def audit(
     :meth:`faultmap.SliceAnalyzer.audit_coverage`): check them, get both sets' vectors
     (given, or from the embedding stage, each distinct text once), then
     :func:`find_coverage_gaps`. Warns once per call (:class:`CoverageMeaningWarning`) that
-    gaps and ``overall_coverage_score`` do not mean what they meant in faultmap 0.5.0."""
-    check_param(owner, "distance_threshold", distance_threshold, None, Interval(float, 0, 2))
+    gaps and ``overall_coverage_score`` do not mean what they meant in faultmap 0.5.0.
+    ``distance_threshold`` is on faultmap 0.5.0's scale (Euclidean distance between unit
+    vectors; any value from 0, above 2 every prompt is within reach),
+    ``cosine_distance_threshold`` the same as a cosine distance (0 to 2); at most one."""
+    check_param(owner, "distance_threshold", distance_threshold, None, Interval(float, 0, None))
+    check_param(
+        owner, "cosine_distance_threshold", cosine_distance_threshold, None, Interval(float, 0, 2)
+    )
+    if distance_threshold is not None and cosine_distance_threshold is not None:
+        raise ConfigurationError(
+            f"{owner}: pass distance_threshold= (faultmap 0.5.0's scale, Euclidean between "
+            "unit vectors) or cosine_distance_threshold= (1 - cosine similarity), not both; "
+            "cosine_distance_threshold = distance_threshold ** 2 / 2."
+        )
     check_param(owner, "min_gap_size", min_gap_size, Interval(int, 2, None))
     check_param(owner, "neighbor_search", neighbor_search, Options(METHODS))
     tests, production, meta = coverage_inputs(
-        test_prompts, production_prompts, need_threshold=distance_threshold is None
+        test_prompts,
+        production_prompts,
+        need_threshold=distance_threshold is None and cosine_distance_threshold is None,
     )
     run = setup.run()
     run.metadata = {"random_state": setup.random_state, **meta}
@@ -462,6 +491,9 @@ def audit(
             significance_level=significance_level,
             min_gap_size=min_gap_size,
             distance_threshold=None if distance_threshold is None else float(distance_threshold),
+            cosine_distance_threshold=(
+                None if cosine_distance_threshold is None else float(cosine_distance_threshold)
+            ),
             random_state=setup.random_state,
             correction=correction,
             neighbors=neighbor_search,

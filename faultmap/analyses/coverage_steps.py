@@ -16,7 +16,7 @@ from faultmap._neighbors import DEFAULT_MEMORY_BUDGET, cosine_distance, nearest_
 from faultmap._validation import as_embeddings, as_text_list
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import cluster, count_by_group, test_family
-from faultmap.exceptions import DataError
+from faultmap.exceptions import ConfigurationError, DataError
 from faultmap.reports.models import RegionTest
 from faultmap.significance.tests import (
     min_detectable_region_size,
@@ -48,7 +48,10 @@ TOLERANCE = 1e-6
 class CoverageSettings:
     significance_level: float = 0.05
     min_gap_size: int = 5
+    #: faultmap 0.5.0's scale: Euclidean distance between unit vectors (None: chosen).
     distance_threshold: float | None = None
+    #: The same threshold as a cosine distance; at most one of the two is set.
+    cosine_distance_threshold: float | None = None
     threshold_quantile: float = 0.95
     threshold_sample_size: int = 5_000
     max_region_points: int = 10_000
@@ -58,6 +61,22 @@ class CoverageSettings:
     random_state: int = 0
     correction: str = "bh"
     neighbors: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.distance_threshold is not None and self.cosine_distance_threshold is not None:
+            raise ConfigurationError(
+                "Both distance_threshold and cosine_distance_threshold were given; pass one "
+                "(distance_threshold on faultmap 0.5.0's Euclidean scale, or "
+                "cosine_distance_threshold = distance_threshold ** 2 / 2)."
+            )
+
+    def given_cosine_threshold(self) -> float | None:
+        """The caller's threshold as a cosine distance (None: choose it from the data)."""
+        if self.cosine_distance_threshold is not None:
+            return float(self.cosine_distance_threshold)
+        if self.distance_threshold is not None:  # at most 2: no two unit vectors are farther
+            return min(float(self.distance_threshold) ** 2 / 2.0, 2.0)
+        return None
 
 
 def _first_occurrences(texts: Sequence[str]) -> np.ndarray:
@@ -92,7 +111,8 @@ def coverage_threshold(
     if unique.size < 2:
         raise DataError(
             f"'test_prompts' has {unique.size} distinct prompt(s); choosing a distance threshold "
-            "from the data needs at least 2. Pass more test prompts or distance_threshold=."
+            "from the data needs at least 2. Pass more test prompts, distance_threshold= or "
+            "cosine_distance_threshold=."
         )
     rng = np.random.default_rng(random_state)
     if unique.size > sample_size:
@@ -313,7 +333,8 @@ def coverage_inputs(
     if need_threshold and len(set(tests)) < 2:
         raise DataError(
             "'test_prompts' needs at least 2 distinct prompts to choose a distance "
-            "threshold from the data; pass more test prompts or distance_threshold=."
+            "threshold from the data; pass more test prompts, distance_threshold= or "
+            "cosine_distance_threshold=."
         )
     meta: dict[str, Any] = {}
     for name, texts in (("test", tests), ("production", production)):

@@ -105,7 +105,8 @@ def score(
 
 def scoring_metadata(scorer: Scorer, scored: ScoreResult | ScoringResult) -> dict[str, Any]:
     """faultmap 0.5.0's ``metadata["scoring_metadata"]`` of an analysis: ``{}`` for given
-    scores, ``{"embedding_model": ...}`` for references, the sampling figures for mode 3
+    scores, ``{"embedding_model": ...}`` for references (with ``reference_match``, the rule
+    that scored them), the sampling figures for mode 3
     (see :class:`~faultmap.scoring.entropy.EntropyScorer`), a custom scorer's own metadata.
 
     Example:
@@ -120,7 +121,10 @@ def scoring_metadata(scorer: Scorer, scored: ScoreResult | ScoringResult) -> dic
         return {}
     if scored.mode == "reference":
         embedder = getattr(scorer, "embedder", None)
-        return {"embedding_model": str(getattr(embedder, "identity", "unknown"))}
+        out: dict[str, Any] = {"embedding_model": str(getattr(embedder, "identity", "unknown"))}
+        if "reference_match" in scored.metadata:
+            out["reference_match"] = scored.metadata["reference_match"]
+        return out
     return dict(scored.metadata)
 
 
@@ -257,6 +261,8 @@ def setup_from(settings: Any, *, client: Any, embedder: Callable[[], Embedder]) 
             n_samples=settings.n_samples,
             temperature=settings.temperature,
             consistency_threshold=settings.consistency_threshold,
+            reference_match=settings.reference_match,
+            failure_threshold=settings.failure_threshold,
         ),
         embedder=embedder,
         map_settings=map_settings,

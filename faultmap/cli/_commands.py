@@ -35,6 +35,8 @@ def _analyzer(args: argparse.Namespace) -> Any:
         options["confirm"] = args.confirm
     if hasattr(args, "failure_threshold"):
         options["failure_threshold"] = args.failure_threshold
+    if hasattr(args, "reference_match"):
+        options["reference_match"] = args.reference_match
     return SliceAnalyzer(**options)
 
 
@@ -141,6 +143,7 @@ def coverage(args: argparse.Namespace) -> int:
         sides["production"][0],
         distance_threshold=args.distance_threshold,
         min_gap_size=args.min_gap_size,
+        cosine_distance_threshold=args.cosine_distance_threshold,
         test_embeddings=sides["test"][1],
         production_embeddings=sides["production"][1],
         neighbor_search=args.neighbor_search,

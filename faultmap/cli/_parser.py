@@ -100,6 +100,14 @@ def _analysis_options(with_threshold: bool = True) -> argparse.ArgumentParser:
             default=0.5,
             help="a row fails when its score is below this (%(default)s)",
         )
+        group.add_argument(
+            "--reference-match",
+            choices=("auto", "exact", "cosine"),
+            default="auto",
+            help="mode 2 (--reference-col): 'auto' compares short answers (at most 4 words: "
+            "numbers, dates, yes/no, labels) exactly and the rest by max(0, cosine); 'exact' "
+            "or 'cosine' for every row (%(default)s)",
+        )
     group.add_argument(
         "--correction",
         choices=("bh", "by", "holm"),
@@ -221,11 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
     cols.add_argument("--test-prompt-col", help="in TEST_FILE (default: --prompt-col)")
     cols.add_argument("--production-prompt-col", help="in PROD_FILE (default: --prompt-col)")
     cols.add_argument("--embedding-col", help="column of precomputed vectors in both files")
-    p.add_argument(
+    threshold = p.add_mutually_exclusive_group()
+    threshold.add_argument(
         "--distance-threshold",
         type=float,
-        help="cosine distance for distance_coverage_score and the gaps' distance evidence; it "
-        "does not decide gaps (default: chosen from the test prompts)",
+        help="distance for distance_coverage_score and the gaps' distance evidence, on "
+        "faultmap 0.5.0's scale (Euclidean between unit vectors, 0-2); it does not decide "
+        "gaps (default: chosen from the test prompts)",
+    )
+    threshold.add_argument(
+        "--cosine-distance-threshold",
+        type=float,
+        help="the same threshold as a cosine distance (1 - cosine similarity, 0-2)",
     )
     p.add_argument(
         "--min-gap-size",

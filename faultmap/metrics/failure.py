@@ -7,15 +7,16 @@ prediction's *confidence* is the probability the model gave to the predicted lab
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from faultmap._validation import Interval, check_param
 from faultmap.metrics._checks import resolve_probabilities
-from faultmap.metrics._results import Result, find_row, format_table
+from faultmap.metrics._results import DocumentedKeys, Result, find_row, format_table
 
 __all__ = [
     "ClassMistakes",
@@ -37,13 +38,26 @@ def _most_confident(rows: np.ndarray, confidence: np.ndarray, k: int) -> list[in
 
 
 @dataclass(frozen=True)
-class ClassMistakes(Result):
+class ClassMistakes(DocumentedKeys, Result):
     """Mistakes on the samples of one true class.
 
     ``mean_confidence`` is the mean confidence of its mistakes (NaN, ``None`` in
     ``to_dict()``, when there are none); ``most_confident_mistakes`` are row indices, most
     confident first; ``confused_with`` lists ``(predicted label, count)``, most common first.
+
+    It also reads as the mapping faultmap 0.5.0 documented: ``row["support"]``,
+    ``row["n_misclassified"]`` (= ``misclassified``), ``row["error_rate"]``,
+    ``row["avg_misclassification_confidence"]`` (= ``mean_confidence``) and
+    ``row["top_mistake_indices"]`` (= ``most_confident_mistakes``).
     """
+
+    _KEYS: ClassVar[dict[str, str]] = {
+        "support": "support",
+        "n_misclassified": "misclassified",
+        "error_rate": "error_rate",
+        "avg_misclassification_confidence": "mean_confidence",
+        "top_mistake_indices": "most_confident_mistakes",
+    }
 
     label: Any
     support: int
@@ -55,9 +69,21 @@ class ClassMistakes(Result):
 
 
 @dataclass(frozen=True)
-class MisclassificationSummary(Result):
+class MisclassificationSummary(DocumentedKeys, Result):
     """Outcome of :func:`misclassification_summary`: one :class:`ClassMistakes` per class, and
-    the same numbers over all samples."""
+    the same numbers over all samples.
+
+    It also reads as the mapping keyed by class label that faultmap 0.5.0 documented:
+    ``summary[1]["error_rate"]`` is ``summary.for_label(1).error_rate``; ``keys()`` are the
+    labels, ``len(summary)`` the number of classes.
+    """
+
+    def _lookup(self, key: Any) -> ClassMistakes:
+        return self.for_label(key)
+
+    def keys(self) -> list[Any]:
+        """The class labels, in order."""
+        return [c.label for c in self.classes]
 
     classes: list[ClassMistakes]
     n_samples: int
@@ -105,6 +131,8 @@ def misclassification_summary(
         >>> row = s.for_label(1)
         >>> row.misclassified, round(row.mean_confidence, 2), row.most_confident_mistakes
         (2, 0.75, [1, 3])
+        >>> s[1]["n_misclassified"], s[1]["error_rate"], s[1]["top_mistake_indices"]
+        (2, 0.6666666666666666, [1, 3])
     """
     check_param("misclassification_summary", "top_k", top_k, Interval(int, 0, None))
     prob = resolve_probabilities(
@@ -143,14 +171,36 @@ def misclassification_summary(
 
 
 @dataclass(frozen=True, eq=False)
-class ConfidenceGap(Result):
+class ConfidenceGap(DocumentedKeys, Result):
     """Confidences of the correct and the incorrect predictions and their histograms.
 
     ``gap = mean_correct - mean_incorrect`` (NaN when either group is empty): large when
     the model knows when it is wrong, near 0 or negative when its mistakes are as confident
     as its hits. ``bin_edges`` are ``n_bins + 1`` equal-width edges on [0, 1]; bins are
     half-open ``[a, b)`` except the last, which includes 1. The arrays are read-only.
+
+    It also reads as the mapping faultmap 0.5.0 documented: ``g["correct_confidence"]`` and
+    ``g["incorrect_confidence"]`` (the confidences, = ``correct_confidences`` and
+    ``incorrect_confidences``), ``g["gap"]``, ``g["histogram_bins"]`` (= ``bin_edges``),
+    ``g["correct_hist"]`` and ``g["incorrect_hist"]`` (= ``correct_counts`` and
+    ``incorrect_counts``). As documented there, ``g["gap"]`` is 0.0 when either group is
+    empty, where the attribute ``gap`` is NaN.
     """
+
+    _KEYS: ClassVar[dict[str, str]] = {
+        "correct_confidence": "correct_confidences",
+        "incorrect_confidence": "incorrect_confidences",
+        "gap": "gap",
+        "histogram_bins": "bin_edges",
+        "correct_hist": "correct_counts",
+        "incorrect_hist": "incorrect_counts",
+    }
+
+    def _lookup(self, key: Any) -> Any:
+        value = super()._lookup(key)
+        if key == "gap" and math.isnan(value):
+            return 0.0  # faultmap 0.5.0's documented value when a group is empty
+        return value
 
     correct_confidences: np.ndarray
     incorrect_confidences: np.ndarray
@@ -195,6 +245,8 @@ def confidence_gap(
         (0.85, 0.65, 0.2)
         >>> g.correct_counts.tolist(), g.incorrect_counts.tolist()
         ([0, 2], [0, 2])
+        >>> round(g["gap"], 2), g["correct_hist"].tolist()
+        (0.2, [0, 2])
     """
     check_param("confidence_gap", "n_bins", n_bins, Interval(int, 1, None))
     prob = resolve_probabilities("confidence_gap", y_true, y_prob, y_pred=y_pred, labels=labels)

@@ -119,10 +119,9 @@ def _describe(ctx: SliceContext, words: str) -> str:
                 f" {stats['test_prompts_in_region']:.0f} test prompts where "
                 f"{stats['expected_test_prompts_in_region']:.1f} were expected."
             )
-        if "mean_distance" in stats:
-            text += (
-                f" Mean cosine distance to the nearest test prompt {stats['mean_distance']:.2f}."
-            )
+        if "cosine_mean_distance" in stats:
+            mean = stats["cosine_mean_distance"]
+            text += f" Mean cosine distance to the nearest test prompt {mean:.2f}."
         return text
     if ctx.kind == "comparison":
         text = f"{ctx.size} prompts characterised by: {words}."

@@ -23,6 +23,8 @@ file look as if they were fields.
 from __future__ import annotations
 
 import base64
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -477,6 +479,54 @@ class AnalysisReport(_ReportViews):
 # -- coverage audits -----------------------------------------------------------------------
 
 
+def cosine_to_euclidean(cosine: float) -> float:
+    """The Euclidean distance between two unit vectors at cosine distance ``cosine``
+    (faultmap 0.5.0's scale): ``sqrt(2 * cosine)``.
+
+    Example:
+        >>> cosine_to_euclidean(0.5), cosine_to_euclidean(2.0)
+        (1.0, 2.0)
+    """
+    return math.sqrt(2.0 * max(float(cosine), 0.0))
+
+
+def euclidean_to_cosine(euclidean: float) -> float:
+    """The cosine distance of two unit vectors at Euclidean distance ``euclidean``:
+    ``euclidean ** 2 / 2``, at most 2 (no two unit vectors are farther apart, so a larger
+    threshold covers the same prompts).
+
+    Example:
+        >>> euclidean_to_cosine(1.0), euclidean_to_cosine(0.5), euclidean_to_cosine(3.0)
+        (0.5, 0.125, 2.0)
+    """
+    return min(float(euclidean) ** 2 / 2.0, 2.0)
+
+
+def upgrade_distance_fields(
+    item: Mapping[str, Any], distances: Sequence[float | None] | None
+) -> Mapping[str, Any]:
+    """A gap (or rejected gap) dict written when ``mean_distance`` was a cosine distance,
+    read onto faultmap 0.5.0's scale: the cosine mean moves to ``cosine_mean_distance`` and
+    ``mean_distance`` becomes the mean Euclidean distance of its ``prompt_indices``, from the
+    report's per-prompt cosine ``distances`` (``None`` -- NaN -- without them). A dict that
+    has ``cosine_mean_distance`` already is returned as it is."""
+    if "cosine_mean_distance" in item or "mean_distance" not in item:
+        return item
+    out = dict(item)
+    out["cosine_mean_distance"] = item["mean_distance"]
+    out["mean_distance"] = None
+    indices = item.get("prompt_indices")
+    if distances and isinstance(indices, list) and indices:
+        try:
+            values = [distances[int(i)] for i in indices]
+        except (IndexError, TypeError, ValueError):
+            values = []
+        if values and all(isinstance(v, (int, float)) for v in values):
+            euclid = [cosine_to_euclidean(v) for v in values]  # type: ignore[arg-type]
+            out["mean_distance"] = sum(euclid) / len(euclid)
+    return out
+
+
 @dataclass(frozen=True)
 class RegionTest(Record):
     """One tested region of the pooled test and production prompts: how many of each it holds
@@ -509,9 +559,11 @@ class CoverageGap(_Views):
     across the tested regions (the report's ``correction``). Every production prompt of the
     region is a member: ``size`` and ``region_production_count`` equal ``production_count``,
     and ``prompt_indices`` index ``production_prompts``. The distances are supporting
-    evidence: the members' cosine distances (1 - cosine similarity) to their nearest test
-    prompt (``mean_distance``, ``median_distance``, ``max_distance``) and ``uncovered_share``,
-    the share of members beyond the report's ``distance_threshold``.
+    evidence about the members' nearest test prompts: ``mean_distance`` is their mean
+    Euclidean distance between unit vectors (faultmap 0.5.0's scale, ``sqrt(2 * cosine
+    distance)``, 0 to 2); ``cosine_mean_distance``, ``median_distance`` and ``max_distance``
+    are cosine distances (1 - cosine similarity, 0 to 2); ``uncovered_share`` is the share of
+    members beyond the report's threshold.
 
     In reports written before gaps were regions (faultmap 0.5.0's meaning), a gap held only
     the region's prompts beyond the threshold: ``size`` counted those, and the fields added
@@ -541,6 +593,7 @@ class CoverageGap(_Views):
     ratio_interval: tuple[float, float] | None = field(default=None, metadata=OMIT_NONE)
     median_distance: float | None = field(default=None, metadata=OMIT_NONE)
     uncovered_share: float | None = field(default=None, metadata=OMIT_NONE)
+    cosine_mean_distance: float | None = field(default=None, metadata=OMIT_NONE)
     #: faultmap 0.5.0's name for the gap's cluster label: ``region_id`` (filled in when not
     #: given).
     cluster_id: int | None = None
@@ -549,6 +602,13 @@ class CoverageGap(_Views):
         super().__post_init__()
         if self.cluster_id is None:
             object.__setattr__(self, "cluster_id", self.region_id)
+
+    @classmethod
+    def _from_older(cls, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A gap written before distances had faultmap 0.5.0's scale (it has ``p_value`` but
+        no ``cosine_mean_distance``): its ``mean_distance`` was cosine. Without the report's
+        per-prompt distances the Euclidean mean cannot be recovered: it reads as NaN."""
+        return upgrade_distance_fields(data, None) if "p_value" in data else data
 
 
 @dataclass(frozen=True)
@@ -561,11 +621,13 @@ class CoverageReport(_ReportViews):
     ``overall_coverage_score`` is the share of production prompts in no gap, so
     ``1 - sum(g.production_count for g in gaps) / num_production_prompts``.
     ``distance_coverage_score`` is the share of production prompts whose nearest test prompt
-    lies within ``distance_threshold`` (cosine distance; faultmap 0.5.0's
-    ``overall_coverage_score``); ``threshold_rule`` says how the threshold was chosen and
-    ``num_uncovered`` counts the prompts beyond it. ``nearest_test_distances`` and
-    ``nearest_test_indices`` give, for every production prompt, the distance to and index of
-    its nearest test prompt. ``metadata`` holds ``num_uncovered_total``,
+    lies within the threshold (faultmap 0.5.0's ``overall_coverage_score``):
+    ``distance_threshold`` on faultmap 0.5.0's scale (Euclidean distance between unit
+    vectors, 0 to 2), ``cosine_distance_threshold`` the same threshold as a cosine distance
+    (``distance_threshold ** 2 / 2``, at most 2); ``threshold_rule`` says how it was chosen and
+    ``num_uncovered`` counts the prompts beyond it. ``nearest_test_distances`` (cosine
+    distances) and ``nearest_test_indices`` give, for every production prompt, the distance
+    to and index of its nearest test prompt. ``metadata`` holds ``num_uncovered_total``,
     ``unclustered_prompt_indices`` (uncovered prompts in no gap), ``rejected_gaps`` (groups of
     uncovered prompts whose region is not significantly under-represented),
     ``zero_test_gap_size`` (a region with no test prompt and at least this many production
@@ -597,6 +659,44 @@ class CoverageReport(_ReportViews):
     nearest_test_indices: list[int] = field(default_factory=list)
     map: PromptMap = field(default_factory=PromptMap)
     distance_coverage_score: float | None = field(default=None, metadata=OMIT_NONE)
+    cosine_distance_threshold: float | None = field(default=None, metadata=OMIT_NONE)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.cosine_distance_threshold is None and math.isfinite(self.distance_threshold):
+            cosine = euclidean_to_cosine(self.distance_threshold)
+            object.__setattr__(self, "cosine_distance_threshold", cosine)
+
+    @classmethod
+    def _from_older(cls, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A report written by faultmap before distances had faultmap 0.5.0's scale (it has
+        ``threshold_rule`` but no ``cosine_distance_threshold``) stored cosine distances as
+        ``distance_threshold`` and ``mean_distance``: they are read onto the Euclidean scale,
+        the cosine values kept under the ``cosine_`` names. Gap means are recomputed from the
+        report's per-prompt distances."""
+        if "threshold_rule" not in data or "cosine_distance_threshold" in data:
+            return data
+        out = dict(data)
+        cosine = data.get("distance_threshold")
+        if isinstance(cosine, (int, float)):
+            out["cosine_distance_threshold"] = cosine
+            out["distance_threshold"] = cosine_to_euclidean(cosine)
+        distances = data.get("nearest_test_distances") or None
+        if isinstance(data.get("gaps"), list):
+            out["gaps"] = [
+                upgrade_distance_fields(g, distances) if isinstance(g, Mapping) else g
+                for g in data["gaps"]
+            ]
+        meta = data.get("metadata")
+        if isinstance(meta, Mapping) and isinstance(meta.get("rejected_gaps"), list):
+            out["metadata"] = {
+                **meta,
+                "rejected_gaps": [
+                    upgrade_distance_fields(g, distances) if isinstance(g, Mapping) else g
+                    for g in meta["rejected_gaps"]
+                ],
+            }
+        return out
 
     def __repr__(self) -> str:
         return (

@@ -162,10 +162,11 @@ class RejectedGap(MappingRecord):
     """The uncovered production prompts (beyond the distance threshold) of a tested region
     that is not a gap, when there are at least ``min_gap_size`` of them
     (``CoverageReport.metadata["rejected_gaps"]``): far from every test prompt, but where the
-    test suite is not significantly under-represented. ``size``, ``mean_distance``,
-    ``max_distance`` and ``prompt_indices`` describe those prompts, the other facts their
-    region as on a :class:`~faultmap.reports.models.CoverageGap`; ``keywords`` are the
-    region's distinctive words."""
+    test suite is not significantly under-represented. ``size``, the distances and
+    ``prompt_indices`` describe those prompts (``mean_distance`` Euclidean between unit
+    vectors as in faultmap 0.5.0, ``cosine_mean_distance`` and ``max_distance`` cosine, as on
+    a :class:`~faultmap.reports.models.CoverageGap`), the other facts their region;
+    ``keywords`` are the region's distinctive words."""
 
     region_id: int
     size: int
@@ -178,6 +179,7 @@ class RejectedGap(MappingRecord):
     adjusted_p_value: float
     prompt_indices: list[int]
     keywords: list[str] = field(default_factory=list)
+    cosine_mean_distance: float | None = field(default=None, metadata=OMIT_NONE)
 
 
 # -- metadata: every key faultmap writes, optional; other keys kept in ``extra`` ------------------
@@ -201,11 +203,16 @@ class LLMUsage(MappingRecord):
 @dataclass(frozen=True)
 class ScoringSummary(MappingRecord):
     """What a scorer reported besides the scores (``metadata["scoring_a"]`` of a comparison):
-    empty responses (reference scorer); samples per prompt, unscored and partially sampled
-    prompts and the first sampling errors by row (entropy scorer). A custom scorer's keys are
-    kept in ``extra``."""
+    empty responses, the ``reference_match`` rule, the rows scored by exact match and by
+    cosine, and the rows faultmap 0.5.0's ``(cos + 1) / 2`` judged otherwise (reference
+    scorer); samples per prompt, unscored and partially sampled prompts and the first
+    sampling errors by row (entropy scorer). A custom scorer's keys are kept in ``extra``."""
 
     num_empty_responses: int | None = field(default=None, metadata=OMIT_NONE)
+    reference_match: str | None = field(default=None, metadata=OMIT_NONE)
+    num_exact_match_rows: int | None = field(default=None, metadata=OMIT_NONE)
+    num_cosine_rows: int | None = field(default=None, metadata=OMIT_NONE)
+    num_rows_differing_from_050: int | None = field(default=None, metadata=OMIT_NONE)
     n_samples: int | None = field(default=None, metadata=OMIT_NONE)
     num_unscored: int | None = field(default=None, metadata=OMIT_NONE)
     num_partially_sampled: int | None = field(default=None, metadata=OMIT_NONE)
@@ -313,6 +320,10 @@ class AnalysisMetadata(MappingRecord):
     num_duplicate_prompts: int | None = field(default=None, metadata=OMIT_NONE)
     num_prompts_truncated_for_embedding: int | None = field(default=None, metadata=OMIT_NONE)
     num_empty_responses: int | None = field(default=None, metadata=OMIT_NONE)
+    reference_match: str | None = field(default=None, metadata=OMIT_NONE)
+    num_exact_match_rows: int | None = field(default=None, metadata=OMIT_NONE)
+    num_cosine_rows: int | None = field(default=None, metadata=OMIT_NONE)
+    num_rows_differing_from_050: int | None = field(default=None, metadata=OMIT_NONE)
     n_samples: int | None = field(default=None, metadata=OMIT_NONE)
     num_unscored: int | None = field(default=None, metadata=OMIT_NONE)
     num_partially_sampled: int | None = field(default=None, metadata=OMIT_NONE)

@@ -554,8 +554,8 @@ def coverage_headline(report: CoverageReport) -> list[str]:
         )
     lines += [
         f"Distance: {pct(r.distance_coverage_score)} of production prompts have a test prompt "
-        f"within cosine distance {r.distance_threshold:.3f} (faultmap 0.5.0's coverage "
-        f"score); {uncovered} are farther.",
+        f"within {_threshold_text(r)} (faultmap 0.5.0's coverage score); {uncovered} are "
+        "farther.",
         f"Threshold: {r.threshold_rule}.",
     ]
     outside = r.metadata.get("num_production_in_no_region", 0) + r.metadata.get(
@@ -576,13 +576,20 @@ def coverage_headline(report: CoverageReport) -> list[str]:
     return lines
 
 
+def _threshold_text(r: CoverageReport) -> str:
+    """The threshold on both scales: faultmap 0.5.0's (Euclidean) and cosine."""
+    cosine = r.cosine_distance_threshold
+    text = f"distance {r.distance_threshold:.3f} (Euclidean between unit vectors"
+    return text + (")" if cosine is None else f"; cosine distance {cosine:.3f})")
+
+
 def _distance_gap_headline(r: CoverageReport, uncovered: int) -> list[str]:
     """The summary of a report written before gaps were regions: its score is the share
     within the distance threshold and its gaps are groups of prompts beyond it."""
     lines = [
         f"{r.num_production_prompts} production prompts against {r.num_test_prompts} test "
-        f"prompts: {pct(r.overall_coverage_score)} covered (a test prompt within cosine "
-        f"distance {r.distance_threshold:.3f}).",
+        f"prompts: {pct(r.overall_coverage_score)} covered (a test prompt within "
+        f"{_threshold_text(r)}).",
         f"Threshold: {r.threshold_rule}.",
     ]
     if uncovered == 0:
@@ -621,26 +628,33 @@ def ratio_text(g: CoverageGap) -> str:
     return f"{g.ratio:.2f} (95% CI {low:.2f}–{high:.2f})"
 
 
+def _cosine_mean(g: CoverageGap) -> float:
+    """The gap's mean cosine distance (``mean_distance`` is on faultmap 0.5.0's Euclidean
+    scale; a gap built without the cosine mean shows NaN)."""
+    return float("nan") if g.cosine_mean_distance is None else g.cosine_mean_distance
+
+
 def gap_facts(g: CoverageGap) -> list[str]:
     """The numbered facts of one coverage gap, as short sentences."""
     if g.ratio is None:  # a gap written before gaps were regions
         facts = [
             f"{g.size} production prompts; cosine distance to the nearest test prompt "
-            f"{g.mean_distance:.3f} on average, {g.max_distance:.3f} at most.",
+            f"{_cosine_mean(g):.3f} on average, {g.max_distance:.3f} at most.",
             f"Its region holds {g.test_count} test and {g.region_production_count} production "
             f"prompts ({g.expected_test_count:.1f} test prompts expected if the tests followed "
             f"production): p = {pval(g.p_value)} (Fisher, one-sided), adjusted p = "
             f"{pval(g.adjusted_p_value)}.",
         ]
         return facts + naming_facts(g, "What the tests miss: ", "Tests to add: ")
-    median = g.mean_distance if g.median_distance is None else g.median_distance
+    mean = _cosine_mean(g)
+    median = mean if g.median_distance is None else g.median_distance
     facts = [
         f"{g.size} production and {g.test_count} test prompts; "
         f"{g.expected_test_count:.1f} test prompts expected if the tests followed production: "
         f"ratio {ratio_text(g)}.",
         f"p = {pval(g.p_value)} (Fisher, one-sided), adjusted p = {pval(g.adjusted_p_value)}.",
         f"Cosine distance to the nearest test prompt: median {median:.3f}, mean "
-        f"{g.mean_distance:.3f}, at most {g.max_distance:.3f}"
+        f"{mean:.3f}, at most {g.max_distance:.3f}"
         + (
             f"; {pct(g.uncovered_share)} of its prompts are beyond the threshold."
             if g.uncovered_share is not None
