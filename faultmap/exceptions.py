@@ -3,9 +3,16 @@
 Every error faultmap raises derives from :class:`FaultmapError`. The two that describe bad
 input, :class:`ConfigurationError` and :class:`DataError`, also derive from ``ValueError`` so
 ordinary ``except ValueError`` code keeps working.
+
+A :class:`FaultmapError`'s message never carries a credential: every credential given to
+faultmap or held in the environment is redacted from it by value (:mod:`faultmap._secrets`).
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from faultmap._secrets import redact
 
 __all__ = [
     "ClusteringError",
@@ -21,7 +28,10 @@ __all__ = [
 
 
 class FaultmapError(Exception):
-    """Base class of every faultmap error."""
+    """Base class of every faultmap error; credentials are redacted from its message."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigurationError(FaultmapError, ValueError):

@@ -17,6 +17,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
+from faultmap._secrets import redact
 from faultmap.cli._output import EXIT_ERROR, setup_output
 from faultmap.cli._parser import build_parser
 from faultmap.exceptions import FaultmapError
@@ -25,7 +26,7 @@ __all__ = ["build_parser", "main"]
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return redact(" ".join(str(exc).split())) or type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
