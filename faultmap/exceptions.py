@@ -30,8 +30,8 @@ __all__ = [
 class FaultmapError(Exception):
     """Base class of every faultmap error; credentials are redacted from its message."""
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args), **kwargs)
 
 
 class ConfigurationError(FaultmapError, ValueError):

@@ -116,7 +116,8 @@ def _read_shard(path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
     if vectors.dtype.kind != "f":
         raise ShardError(f"vectors of type {vectors.dtype}, not float")
     vectors = vectors.astype(np.float32, copy=False)
-    if not np.isfinite(vectors).all():
+    step = 65536  # a block at a time: no n x d temporary for a large shard
+    if not all(np.isfinite(vectors[i : i + step]).all() for i in range(0, len(vectors), step)):
         raise ShardError("NaN or infinite vectors")
     named = _CHECKSUMMED.fullmatch(path.name)
     if named and shard_checksum(keys, vectors) != named.group(1):
