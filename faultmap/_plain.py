@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from faultmap._secrets import redact
 from faultmap.exceptions import DataError
 
 __all__ = [
@@ -174,7 +175,7 @@ def record_dict(obj: Any) -> dict[str, Any]:
 
 def write_json(data: Any, path: str | Path | None = None, indent: int | None = 2) -> str:
     """``data`` (plain JSON types) as JSON text, also written to ``path`` when given."""
-    text = json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False)
+    text = redact(json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False))
     if path is not None:
         Path(path).write_text(text + "\n", encoding="utf-8")
     return text

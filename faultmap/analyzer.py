@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from faultmap import stages
 from faultmap._async import in_worker_thread
+from faultmap._secrets import register_secrets
 from faultmap._validation import (
     BOOL,
     HasMethods,
@@ -161,6 +162,10 @@ class SliceAnalyzer:
             check_param(_OWNER, name, given[name], *constraints)
             setattr(self, name, given[name])
         self.llm_completion_kwargs = dict(llm_completion_kwargs or {})
+        # Credentials given here are redacted by value from everything faultmap writes.
+        register_secrets(
+            self.llm_completion_kwargs, self.embedding_usage_kwargs, self.embedding_request_kwargs
+        )
         self._embedder: Embedder | None = None
 
     # -- stages ---------------------------------------------------------------------------

@@ -7,12 +7,19 @@ lengths, empty prompts, scores outside [0, 1], ...) is a :class:`ConfigurationEr
 because faultmap 0.5.0 raised ``ConfigurationError`` for those, and ``except
 ConfigurationError`` written for it must still catch them.
 
+A :class:`FaultmapError`'s message never carries a credential: every credential given to
+faultmap or held in the environment is redacted from it by value (:mod:`faultmap._secrets`).
+
 Example:
     >>> issubclass(DataError, ConfigurationError), issubclass(DataError, ValueError)
     (True, True)
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from faultmap._secrets import redact
 
 __all__ = [
     "ClusteringError",
@@ -30,7 +37,10 @@ __all__ = [
 
 
 class FaultmapError(Exception):
-    """Base class of every faultmap error."""
+    """Base class of every faultmap error; credentials are redacted from its message."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args), **kwargs)
 
 
 class ConfigurationError(FaultmapError, ValueError):

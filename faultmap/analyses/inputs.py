@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from faultmap import stages
+from faultmap._secrets import redact
 from faultmap._validation import as_embeddings, as_scores, as_text_list, check_same_length
 from faultmap.clustering.base import Clusterer
 from faultmap.core.projection import MapSettings
@@ -155,10 +156,12 @@ def embed(embedder: Embedder, prompts: list[str]) -> tuple[np.ndarray, str]:
     except (EmbeddingError, DataError, ConfigurationError, ImportError):
         raise
     except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+        # The cause's own message is kept for the traceback unless it holds a credential.
+        cause = exc if redact(detail) == detail else None
         raise EmbeddingError(
-            f"Embedding the prompts failed ({type(exc).__name__}: {exc}). Pass "
-            "embeddings= to skip the model."
-        ) from exc
+            f"Embedding the prompts failed ({detail}). Pass embeddings= to skip the model."
+        ) from cause
     return as_embeddings("embedding model output", raw, len(prompts)), embedder.identity
 
 

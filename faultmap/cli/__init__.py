@@ -3,7 +3,8 @@
 Results go to stdout (the text report, or JSON with ``--json -``) and to files (``--out``
 HTML, ``--json`` JSON); progress and warnings go to stderr, and ``--quiet`` silences them.
 Exit status: 0 success, 1 a CI gate tripped (``--fail-on-slices``, ``--fail-on-gaps``,
-``--fail-on-regression``, or ``diff`` found a new slice), 2 an error (one line on stderr).
+``--fail-on-regression``, ``diff`` found a new slice, or ``cache verify`` a damaged shard), 2 an
+error (one line on stderr, credentials redacted).
 
 Example:
     $ faultmap analyze evals.csv --score-col score --out report.html --json report.json
@@ -17,6 +18,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
+from faultmap._secrets import redact
 from faultmap.cli._output import EXIT_ERROR, setup_output
 from faultmap.cli._parser import build_parser
 from faultmap.exceptions import FaultmapError
@@ -25,7 +27,7 @@ __all__ = ["build_parser", "main"]
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return redact(" ".join(str(exc).split())) or type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import argparse
 import json
 from typing import Any
 
+from faultmap.cli._cache import add_cache_parser
 from faultmap.cli._commands import analyze, compare, coverage, diff
 
 __all__ = ["build_parser"]
@@ -131,7 +132,7 @@ def _analysis_options(with_threshold: bool = True) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``faultmap`` command (subcommands analyze, coverage,
-    compare, diff).
+    compare, diff, cache).
 
     Example:
         >>> build_parser().parse_args(["diff", "old.json", "new.json"]).command
@@ -321,4 +322,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", metavar="PATH", help="write the diff as an HTML page to PATH")
     p.set_defaults(run=diff)
+
+    add_cache_parser(sub)
     return parser

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from faultmap._numeric import within
 from faultmap._validation import Options, check_param
 from faultmap.clustering.base import Clusterer
 from faultmap.exceptions import ClusteringError, DataError
@@ -224,7 +225,8 @@ def centre(vectors: np.ndarray) -> tuple[np.ndarray, float, float] | None:
     if not norm > 0:
         return None
     c = mean / norm
-    sims = v @ c
+    # Cosines of unit vectors (float32, norms within 1e-5 of 1) can pass 1 by round-off.
+    sims = within(v @ c, -1.0, 1.0, "cosine similarity to the centroid", tol=1e-4)
     return c, float(np.median(sims)), float(np.quantile(sims, 0.1))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from faultmap._secrets import mask_credentials, redact, register_secrets, secret_values
 from faultmap.embedding.base import normalize_rows
 from faultmap.exceptions import EmbeddingError
 
@@ -49,6 +50,8 @@ class LiteLLMEmbedder:
         self.max_text_chars = max_text_chars
         self.usage_kwargs = {k: dict(v) for k, v in (usage_kwargs or {}).items()}
         self.request_kwargs = dict(request_kwargs or {})
+        register_secrets(self.usage_kwargs)
+        register_secrets(self.request_kwargs)
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_concurrent_requests = max_concurrent_requests
@@ -56,11 +59,13 @@ class LiteLLMEmbedder:
 
     @property
     def identity(self) -> str:
-        options = sorted(self.usage_kwargs.items())
+        """The model and the request options that shape its vectors; credentials (an
+        ``api_key``, a token in a header) never appear, only ``[REDACTED]`` in their place."""
+        options = sorted(mask_credentials(self.usage_kwargs).items())
         identity = f"litellm:{self.model}:max_chars={self.max_text_chars}:{options}"
         if self.request_kwargs:  # only when set, so existing cache keys stay as they were
-            identity += f":request={sorted(self.request_kwargs.items())}"
-        return identity
+            identity += f":request={sorted(mask_credentials(self.request_kwargs).items())}"
+        return redact(identity)
 
     @property
     def fingerprint(self) -> str:
@@ -109,7 +114,10 @@ class LiteLLMEmbedder:
         try:
             results = await asyncio.gather(*(one(b) for b in batches))
         except Exception as exc:
-            raise EmbeddingError(f"Embedding with {self.model!r} failed: {exc}") from None
+            from faultmap.llm.client import redact as redact_reply
+
+            detail = redact_reply(str(exc), secret_values(self.usage_kwargs))
+            raise EmbeddingError(f"Embedding with {self.model!r} failed: {detail}") from None
         rows = [row for batch in results for row in batch]
         if len(rows) != len(texts):
             raise EmbeddingError(

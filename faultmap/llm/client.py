@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
+from faultmap._secrets import redact as redact_values
+from faultmap._secrets import register_secrets, secret_values
 from faultmap.config import LLMConfig
 from faultmap.exceptions import LLMError
 
@@ -47,22 +49,16 @@ _KEY_PATTERNS = [
 ]
 
 
-_SECRET_NAME = re.compile(r"(?i)(key|token|secret|password|credential)")
-
-
 def redact(text: str, secrets: Any = ()) -> str:
-    """Remove API keys and tokens from ``text``: known key shapes, values of ``*_KEY``-like
-    environment variables, and any string in ``secrets``.
+    """Remove API keys and tokens from ``text``: every credential faultmap was given or the
+    environment holds, by value (:mod:`faultmap._secrets`), any string in ``secrets``, and
+    known key shapes (``sk-...``, ``Bearer ...``, ``api_key=...``).
 
     Example:
         >>> redact("Incorrect API key provided: sk-abcdefghijklmnop")
         'Incorrect API key provided: [REDACTED]'
     """
-    values = [v for k, v in os.environ.items() if _SECRET_NAME.search(k)]
-    values += [str(s) for s in secrets]
-    for value in sorted(values, key=len, reverse=True):
-        if len(value) >= 6:
-            text = text.replace(value, "[REDACTED]")
+    text = redact_values(text, [str(s) for s in secrets])
     text = _KEY_PATTERNS[0].sub("[REDACTED]", text)
     for pattern in _KEY_PATTERNS[1:]:
         text = pattern.sub(lambda m: m.group(1) + "[REDACTED]", text)
@@ -170,13 +166,10 @@ class LLMClient:
         self._consecutive_failures = 0
         self._last_error = ""
         self.circuit_breaker = circuit_breaker
+        register_secrets(config.completion_kwargs)
 
     def _secrets(self) -> list[str]:
-        return [
-            str(v)
-            for k, v in self.config.completion_kwargs.items()
-            if _SECRET_NAME.search(k) and isinstance(v, str)
-        ]
+        return sorted(secret_values(self.config.completion_kwargs))
 
     def _transport(self) -> Callable[..., Awaitable[Any]]:
         if self._completion_fn is None:

@@ -69,6 +69,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from faultmap._numeric import within
 from faultmap._text import prompt_digest
 from faultmap._validation import BOOL, Interval, check_param
 from faultmap.exceptions import DataError
@@ -181,7 +182,8 @@ class _Similarity(NamedTuple):
         if not len(old.vectors) or not len(new.vectors):
             empty = np.zeros((len(old.vectors), len(new.vectors)))
             return cls(empty, empty)
-        return cls(old.vectors @ new.vectors.T, np.minimum.outer(old.medians, new.medians))
+        cosine = within(old.vectors @ new.vectors.T, -1.0, 1.0, "centroid cosine", tol=1e-9)
+        return cls(cosine, np.minimum.outer(old.medians, new.medians))
 
     def matches(self) -> np.ndarray:
         return self.cosine >= self.needed

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from faultmap._secrets import redact
 from faultmap._serialize import OMIT_NONE, Record, read_json, to_plain, write_json
 from faultmap.core.rows import Rows
 from faultmap.reports._registry import find
@@ -106,7 +107,7 @@ class _Views(Record):
     """
 
     def __str__(self) -> str:
-        return find(self, "text")(self)
+        return redact(find(self, "text")(self))
 
 
 class _ReportViews(_Views):
@@ -115,7 +116,7 @@ class _ReportViews(_Views):
     of :mod:`faultmap.reports.text`)."""
 
     def _repr_html_(self) -> str:
-        return find(self, "html_compact")(self)
+        return redact(find(self, "html_compact")(self))
 
     def to_html(self, path: str | Path | None = None) -> str:
         """Return the report as one self-contained HTML page and write it to ``path`` if given.
@@ -875,7 +876,7 @@ class _DiffViews(_Views):
     self-contained HTML page (all from the sentences of :mod:`faultmap.reports.text`)."""
 
     def _repr_html_(self) -> str:
-        return find(self, "html_compact")(self)
+        return redact(find(self, "html_compact")(self))
 
     def to_html(self, path: str | Path | None = None) -> str:
         """Return the diff as one self-contained HTML page (its table of matches with their

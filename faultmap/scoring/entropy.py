@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from faultmap._numeric import within
 from faultmap.embedding.base import Embedder
 from faultmap.exceptions import LLMError
 from faultmap.llm.client import LLMClient
@@ -48,10 +49,17 @@ def semantic_entropy_score(vectors: np.ndarray, threshold: float) -> tuple[float
         else:
             heads.append(i)
             sizes.append(1)
-    p = np.asarray(sizes, dtype=np.float64) / m
-    entropy = float(-(p * np.log(p)).sum() / math.log(m))
+    if len(sizes) in (1, m):  # all agree or all differ: exactly 0 or 1
+        entropy = 0.0 if len(sizes) == 1 else 1.0
+    else:
+        # In [0, 1] by arithmetic, but floating point can land an ulp outside (five
+        # singletons gave 1.0000000000000002): round-off is clipped, anything more raises.
+        p = np.asarray(sizes, dtype=np.float64) / m
+        h = float(-(p * np.log(p)).sum() / math.log(m))
+        entropy = within(h, 0.0, 1.0, "semantic entropy")
     consistency = float((sims[0, 1:] >= threshold).mean())
-    return 0.5 * (1.0 - entropy) + 0.5 * consistency, entropy, consistency
+    score = within(0.5 * (1.0 - entropy) + 0.5 * consistency, 0.0, 1.0, "entropy score")
+    return score, entropy, consistency
 
 
 class EntropyScorer:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from faultmap._numeric import within
 from faultmap._validation import Interval, Options, check_param
 
 __all__ = [
@@ -608,7 +609,8 @@ def adjust(p_values: Sequence[float] | np.ndarray, method: str = "bh") -> np.nda
         return out
     from scipy import stats
 
-    return np.asarray(stats.false_discovery_control(p, method=method), dtype=np.float64)
+    adjusted = np.asarray(stats.false_discovery_control(p, method=method), dtype=np.float64)
+    return within(adjusted, 0.0, 1.0, "adjusted p-value")
 
 
 def rejection_level(adjusted: np.ndarray, raw: np.ndarray, method: str, level: float) -> float:
@@ -675,4 +677,7 @@ def wilson_interval(failures: int, size: int, confidence: float = 0.95) -> tuple
     ci = stats.binomtest(int(failures), int(size)).proportion_ci(
         confidence_level=confidence, method="wilson"
     )
-    return (float(ci.low), float(ci.high))
+    return (
+        within(float(ci.low), 0.0, 1.0, "Wilson interval low"),
+        within(float(ci.high), 0.0, 1.0, "Wilson interval high"),
+    )

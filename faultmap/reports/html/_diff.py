@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from faultmap._secrets import redact
 from faultmap.reports._registry import register
 from faultmap.reports.html._common import _shown_table
 from faultmap.reports.html._templates import Markup, render, resource
@@ -53,7 +54,7 @@ def render_diff_page(d: SliceDiff, path: str | Path | None = None) -> str:
     Example:
         >>> render_diff_page(diff, "diff.html")  # doctest: +SKIP
     """
-    text = _diff(d, page=True)
+    text = redact(_diff(d, page=True))
     if path is not None:
         Path(path).write_text(text, encoding="utf-8")
         logger.info("faultmap: wrote the HTML diff to %s (%d kB)", path, len(text) // 1024)

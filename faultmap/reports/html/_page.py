@@ -10,6 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from faultmap._secrets import redact
 from faultmap.reports._registry import register
 from faultmap.reports.html._common import (
     MAP_HEIGHT,
@@ -127,7 +128,7 @@ def render_page(report: Report, path: str | Path | None = None) -> str:
     Example:
         >>> render_page(report, "report.html")  # doctest: +SKIP
     """
-    page = page_html(report)
+    page = redact(page_html(report))
     if path is not None:
         Path(path).write_text(page, encoding="utf-8")
         logger.info("faultmap: wrote the HTML report to %s (%d kB)", path, len(page) // 1024)
