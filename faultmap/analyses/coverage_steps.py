@@ -14,6 +14,7 @@ import numpy as np
 
 from faultmap._neighbors import DEFAULT_MEMORY_BUDGET, cosine_distance, nearest_neighbors
 from faultmap._validation import as_embeddings, as_text_list
+from faultmap.analyses.inputs import note_repairs
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import cluster, count_by_group, test_family
 from faultmap.exceptions import DataError
@@ -302,8 +303,9 @@ def coverage_inputs(
     """Both prompt sets as non-empty lists of str, and their counts of repeated prompts.
     ``need_threshold``: the threshold will be chosen from the test prompts, which then need
     two distinct prompts."""
-    tests = as_text_list("test_prompts", test_prompts)
-    production = as_text_list("production_prompts", production_prompts)
+    repaired: dict[str, list[int]] = {}
+    tests = as_text_list("test_prompts", test_prompts, repaired=repaired)
+    production = as_text_list("production_prompts", production_prompts, repaired=repaired)
     for name, texts, what in (
         ("test_prompts", tests, "your evaluation prompts"),
         ("production_prompts", production, "the prompts from your logs"),
@@ -320,6 +322,7 @@ def coverage_inputs(
         duplicates = len(texts) - len(set(texts))
         if duplicates:
             meta[f"num_duplicate_{name}_prompts"] = duplicates
+    note_repairs(meta, repaired)
     return tests, production, meta
 
 

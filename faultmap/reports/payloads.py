@@ -340,6 +340,9 @@ class AnalysisMetadata(MappingRecord):
     #: How names were checked: ``method`` ("embedding" or "keywords"), ``flag_below`` and
     #: ``flagged`` (how many names did not discriminate), ``renamed`` (LLM names asked again).
     name_check: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
+    #: Input rows whose text held lone surrogates (half of a UTF-16 pair) and was repaired
+    #: (each replaced by U+FFFD) before any embedding: argument name -> row numbers.
+    repaired_text_rows: dict[str, list[int]] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
 
 
@@ -374,6 +377,9 @@ class CoverageMetadata(MappingRecord):
     naming_fallbacks: int | None = field(default=None, metadata=OMIT_NONE)
     timings_s: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
     llm: LLMUsage | None = field(default=None, metadata=OMIT_NONE)
+    #: Input rows whose text held lone surrogates (half of a UTF-16 pair) and was repaired
+    #: (each replaced by U+FFFD) before any embedding: argument name -> row numbers.
+    repaired_text_rows: dict[str, list[int]] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
 
 
@@ -393,4 +399,7 @@ class ComparisonMetadata(MappingRecord):
     naming_fallbacks: int | None = field(default=None, metadata=OMIT_NONE)
     timings_s: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
     llm: LLMUsage | None = field(default=None, metadata=OMIT_NONE)
+    #: Input rows whose text held lone surrogates (half of a UTF-16 pair) and was repaired
+    #: (each replaced by U+FFFD) before any embedding: argument name -> row numbers.
+    repaired_text_rows: dict[str, list[int]] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
