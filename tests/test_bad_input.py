@@ -6,16 +6,33 @@ No embedding model is loaded: analyses get ``embeddings=`` or a :class:`FakeEmbe
 
 from __future__ import annotations
 
+import json
+import math
+import os
+import subprocess
+import sys
 import warnings
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from faultmap import DataError, FaultmapWarning, SliceAnalyzer
+from faultmap import (
+    AnalysisReport,
+    ComparisonReport,
+    CoverageReport,
+    DataError,
+    FaultmapWarning,
+    SliceAnalyzer,
+)
 from faultmap._validation import as_text_list, repair_text
 from faultmap.clustering import FixedLabels
+from faultmap.reports import validate_report
+from faultmap.reports.diff import diff_reports
 from faultmap.testing import FakeEmbedder
 
+ROOT = Path(__file__).resolve().parents[1]
 N = 24
 HALF_EMOJI = "\ud83d"  # the first half of U+1F600's UTF-16 pair, alone
 
@@ -181,3 +198,131 @@ def test_repairs_in_coverage_and_comparison_are_counted() -> None:
             embeddings=data["embeddings"],
         )
     assert comparison.metadata["repaired_text_rows"] == {"responses_b": [1]}
+
+
+# -- point 4: report files are validated on load ---------------------------------------------
+
+DATA = Path(__file__).resolve().parent / "data"
+OLD = {
+    "analysis": (AnalysisReport, DATA / "old_analysis_report.json"),
+    "coverage": (CoverageReport, DATA / "old_coverage_report.json"),
+    "comparison": (ComparisonReport, DATA / "old_comparison_report.json"),
+}
+
+
+def _edit(path: tuple, value: object = ...) -> Callable[[dict], None]:
+    def change(data: dict) -> None:
+        for key in path[:-1]:
+            data = data[key]
+        if value is ...:
+            del data[path[-1]]
+        else:
+            data[path[-1]] = value
+
+    return change
+
+
+TAMPERED = [
+    (
+        "a rate of 7.5",
+        _edit(("slices", 0, "failure_rate"), 7.5),
+        r"slices\[0\]\.failure_rate: 7\.5 is above",
+    ),
+    ("NaN", _edit(("baseline_failure_rate",), math.nan), r"baseline_failure_rate: NaN"),
+    (
+        "Infinity",
+        _edit(("slices", 0, "effect_size"), math.inf),
+        r"slices\[0\]\.effect_size: NaN and inf",
+    ),
+    (
+        "a row past the end",
+        _edit(("slices", 0, "sample_indices", 0), 10**6),
+        r"sample_indices\[0\]: row 1000000 does not exist",
+    ),
+    ("a short map", lambda d: d["map"]["y"].pop(), r"map\.y: \d+ entries where 'x' has"),
+    ("a missing field", _edit(("total_prompts",)), r"required field 'total_prompts' is missing"),
+    (
+        "slices as an object",
+        _edit(("slices",), {"0": {}}),
+        r"AnalysisReport\.slices: expected a list",
+    ),
+    (
+        "more failures than rows",
+        _edit(("total_failures",), 10**6),
+        r"total_failures: more failures",
+    ),
+    (
+        "a count as text",
+        _edit(("slices", 0, "size"), "ten"),
+        r"slices\[0\]\.size: expected an integer",
+    ),
+]
+
+
+def _old_analysis() -> dict:
+    return json.loads(OLD["analysis"][1].read_text(encoding="utf-8"))
+
+
+def test_old_report_files_still_load() -> None:
+    for kind, (cls, path) in OLD.items():
+        report = cls.from_json(path)
+        assert validate_report(path) == kind
+        assert cls.from_json(report.to_json()).to_dict() == report.to_dict()
+
+
+@pytest.mark.parametrize(("label", "change", "message"), TAMPERED, ids=[t[0] for t in TAMPERED])
+def test_tampered_report_files_are_refused_naming_the_field(
+    label: str, change, message: str, tmp_path: Path
+) -> None:
+    data = _old_analysis()
+    change(data)
+    text = json.dumps(data)  # json writes NaN and Infinity, as a careless writer would
+    path = tmp_path / "tampered.json"
+    path.write_text(text, encoding="utf-8")
+    for source in (text, path):
+        with pytest.raises(DataError, match=message):
+            AnalysisReport.from_json(source)
+    with pytest.raises(DataError, match=message):
+        AnalysisReport.from_dict(json.loads(text))
+    with pytest.raises(DataError, match="not a valid faultmap analysis report"):
+        validate_report(path)
+
+
+def test_a_list_or_another_kind_of_report_is_refused() -> None:
+    with pytest.raises(DataError, match="AnalysisReport: expected an object, got a list"):
+        AnalysisReport.from_json("[1, 2]")
+    text = OLD["coverage"][1].read_text(encoding="utf-8")
+    with pytest.raises(DataError, match="this is a coverage report, not an analysis report"):
+        AnalysisReport.from_json(text)
+    with pytest.raises(DataError, match=r"read it with CoverageReport\.from_json"):
+        ComparisonReport.from_json(text)
+
+
+def test_diff_validates_both_reports(tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(OLD["analysis"][1].read_text(encoding="utf-8"), encoding="utf-8")
+    bad = tmp_path / "bad.json"
+    data = _old_analysis()
+    data["slices"][0]["failure_rate"] = 7.5
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DataError, match=r"NEW report file .*failure_rate: 7\.5 is above"):
+        diff_reports(good, bad)
+    with pytest.raises(DataError, match=r"OLD report file .*failure_rate: 7\.5 is above"):
+        diff_reports(bad, good)
+    for old, new in ((good, bad), (bad, good)):
+        result = _cli("diff", str(old), str(new))
+        assert result.returncode == 2, result.stderr
+        assert "failure_rate: 7.5 is above the maximum 1" in result.stderr
+        assert "750" not in result.stdout
+
+
+def _cli(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "faultmap.cli", *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
