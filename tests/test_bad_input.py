@@ -27,7 +27,9 @@ from faultmap import (
     SliceAnalyzer,
 )
 from faultmap._validation import as_text_list, repair_text
+from faultmap.cli import main
 from faultmap.clustering import FixedLabels
+from faultmap.io import read_table
 from faultmap.reports import validate_report
 from faultmap.reports.diff import diff_reports
 from faultmap.testing import FakeEmbedder
@@ -326,3 +328,129 @@ def _cli(*argv: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         env=env,
         timeout=120,
     )
+
+
+# -- point 5: the CLI checks its outputs before any work; readers and thresholds ------------
+
+
+@pytest.fixture
+def evals(tmp_path: Path) -> Path:
+    data = _data()
+    path = tmp_path / "in.jsonl"
+    rows = zip(data["prompts"], data["responses"], data["scores"], strict=True)
+    path.write_text(
+        "".join(json.dumps({"prompt": p, "response": r, "score": s}) + "\n" for p, r, s in rows),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _refused(argv: list[str], capsys, message: str, *untouched: Path) -> None:
+    before = {p: p.read_bytes() for p in untouched}
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    for path, content in before.items():
+        assert path.read_bytes() == content, f"{path} was written"
+
+
+def test_cli_refuses_to_write_over_its_input(evals: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(evals.parent)
+    sub = evals.parent / "sub"
+    sub.mkdir()
+    link = evals.parent / "link.jsonl"
+    link.symlink_to(evals)
+    for spelling in (str(evals), "in.jsonl", "./in.jsonl", "sub/../in.jsonl", str(link)):
+        for option in ("--json", "--out"):
+            _refused(["analyze", "in.jsonl", option, spelling], capsys, "is the input FILE", evals)
+    vectors = evals.parent / "v.npy"
+    np.save(vectors, _data()["embeddings"])
+    _refused(
+        ["analyze", str(evals), "--embeddings", str(vectors), "--json", str(vectors)],
+        capsys,
+        "is the input --embeddings",
+        vectors,
+    )
+    _refused(
+        ["coverage", str(evals), str(link), "--json", str(evals)],
+        capsys,
+        "is the input TEST_FILE",
+        evals,
+    )
+    old = evals.parent / "old.json"
+    old.write_text(OLD["analysis"][1].read_text(encoding="utf-8"), encoding="utf-8")
+    _refused(["diff", str(old), str(old), "--json", "./old.json"], capsys, "is the input OLD", old)
+
+
+def test_cli_refuses_two_outputs_to_one_file_and_a_folder(evals: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(evals.parent)
+    _refused(
+        ["analyze", "in.jsonl", "--json", "out.json", "--out", "./out.json"],
+        capsys,
+        "--out and --json both name",
+    )
+    assert not (evals.parent / "out.json").exists()
+    (evals.parent / "folder").mkdir()
+    _refused(["analyze", "in.jsonl", "--json", "folder"], capsys, "'folder' is a folder")
+    _refused(["analyze", "in.jsonl", "--out", "folder/"], capsys, "is a folder")
+
+
+def test_cli_replaces_an_earlier_report(evals: Path, capsys, tmp_path: Path) -> None:
+    vectors = tmp_path / "v.npy"
+    np.save(vectors, _data()["embeddings"])
+    out = tmp_path / "report.json"
+    out.write_text("an earlier report", encoding="utf-8")
+    argv = ["analyze", str(evals), "--embeddings", str(vectors), "--json", str(out), "-q"]
+    argv += ["--min-slice-size", "5", "--clustering", "agglomerative", "--no-cache"]
+    assert main(argv) == 0
+    assert AnalysisReport.from_json(out).total_prompts == N
+
+
+def test_csv_fields_of_any_size_are_read(tmp_path: Path) -> None:
+    long_text = "word " * 60_000  # 300,000 characters, over csv's default 131,072
+    path = tmp_path / "long.csv"
+    path.write_text(f'prompt,score\n"{long_text}",0.5\nshort,1\n', encoding="utf-8")
+    table = read_table(path)
+    assert table.text("prompt", option="prompt_col")[0] == long_text
+    jsonl = tmp_path / "long.jsonl"
+    jsonl.write_text(json.dumps({"prompt": long_text, "score": 0.5}) + "\n", encoding="utf-8")
+    assert read_table(jsonl).text("prompt", option="prompt_col")[0] == long_text
+    import csv
+
+    assert csv.field_size_limit() == 131_072  # lifted only while reading
+
+
+def test_a_repeated_frame_column_is_named_as_such() -> None:
+    pd = pytest.importorskip("pandas")
+    data = _data()
+    frame = pd.DataFrame({"prompt": data["prompts"], "score": data["scores"]})
+    frame = pd.concat([frame, frame[["score"]]], axis=1)
+    with pytest.raises(DataError, match="has 2 columns named 'score'"):
+        _analyzer().analyze_frame(
+            frame, response_col=None, score_col="score", embeddings=data["embeddings"]
+        )
+    _analyzer().analyze_frame(  # a repeated column that is not used is no problem
+        pd.concat([frame.iloc[:, :2], frame[["score"]].rename(columns={"score": "x"})] * 1, axis=1),
+        response_col=None,
+        score_col="score",
+        embeddings=data["embeddings"],
+    )
+
+
+def test_a_degenerate_coverage_threshold_is_warned_about() -> None:
+    tests = [f"test prompt {i}" for i in range(6)]
+    production = [f"production prompt {i}" for i in range(12)]
+    rng = np.random.default_rng(0)
+    same = np.tile(rng.normal(size=(1, 8)), (6, 1))  # distinct texts, one vector
+    analyzer = SliceAnalyzer(clustering_method="agglomerative")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = analyzer.audit_coverage(
+            tests,
+            production,
+            test_embeddings=same,
+            production_embeddings=rng.normal(size=(12, 8)),
+        )
+    assert report.distance_threshold < 1e-4
+    said = [str(w.message) for w in caught if issubclass(w.category, FaultmapWarning)]
+    assert any("6 of 6 distinct test prompts have another" in m for m in said), said

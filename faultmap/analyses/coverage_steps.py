@@ -6,6 +6,7 @@ each region and the choice of the gaps among them (the statistics are explained 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from faultmap._validation import as_embeddings, as_text_list
 from faultmap.analyses.inputs import note_repairs
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import cluster, count_by_group, test_family
-from faultmap.exceptions import DataError
+from faultmap.exceptions import DataError, FaultmapWarning
 from faultmap.reports.models import RegionTest
 from faultmap.significance.tests import (
     min_detectable_region_size,
@@ -68,6 +69,11 @@ def _first_occurrences(texts: Sequence[str]) -> np.ndarray:
     return np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
 
 
+#: A chosen threshold below this cosine distance is degenerate (float32 rounding of equal
+#: vectors): warned about.
+DEGENERATE_THRESHOLD = 1e-4
+
+
 def coverage_threshold(
     test_prompts: Sequence[str],
     test_vectors: np.ndarray,
@@ -104,6 +110,17 @@ def coverage_threshold(
     sims, _ = nearest_neighbors(corpus[picked], corpus, exclude=picked, memory_budget=memory_budget)
     loo = cosine_distance(sims)
     threshold = float(np.quantile(loo, quantile))
+    if threshold < DEGENERATE_THRESHOLD:
+        same = int(np.sum(loo < DEGENERATE_THRESHOLD))
+        warnings.warn(
+            f"The distance threshold chosen from the test prompts is {threshold:.2g}: "
+            f"{same} of {loo.size} distinct test prompts have another test prompt with the "
+            "same vector (different texts, identical embeddings), so only production prompts "
+            "identical in meaning to a test prompt count as covered. Check the embeddings "
+            "(a model that maps these texts apart), or pass distance_threshold=.",
+            FaultmapWarning,
+            stacklevel=5,  # coverage_threshold <- find_coverage_gaps <- audit <- facade
+        )
     sampled = (
         f"{picked.size:,} of {unique.size:,} distinct test prompts sampled"
         if picked.size < unique.size

@@ -84,8 +84,16 @@ class Table:
                 f"columns; got {type(frame).__name__}. For a file use faultmap.io.read_table()."
             )
         by_text = {str(name): name for name in names}
+        texts = [str(name) for name in names]
+        repeated = {t for t in texts if texts.count(t) > 1} if len(by_text) < len(names) else set()
 
         def fetch(column: str) -> Sequence[Any]:
+            if column in repeated:
+                raise DataError(
+                    f"{source} has {texts.count(column)} columns named {column!r}; give every "
+                    "column its own name (pandas: df.loc[:, ~df.columns.duplicated()] keeps "
+                    "the first)."
+                )
             values = frame[by_text[column]]
             for method in ("to_pylist", "tolist", "to_list"):
                 if callable(getattr(values, method, None)):
