@@ -168,13 +168,13 @@ def as_row_list(name: str, values: Any) -> list[Any]:
     their views, generators and other iterables raise :class:`DataError`: their order is not
     the order of the caller's other arguments (a set of prompts would be paired with the
     wrong scores)."""
-    shown = name if "[" in name else f"'{name}'"  # metadata['route'] is quoted already
+    shown = f"'{name}'" if name.isidentifier() else name  # metadata['route'] is quoted
     if values is None:
-        raise DataError(f"'{name}' is required but got None; pass a list of strings.")
+        raise DataError(f"{shown} is required but got None; pass a list of values, one per row.")
     if isinstance(values, (str, bytes)):
         raise DataError(
-            f"'{name}' must be a sequence of strings, not a single {type(values).__name__}; "
-            f"wrap it in a list."
+            f"{shown} must be a sequence of strings, not a single {type(values).__name__}; "
+            "wrap it in a list."
         )
     if isinstance(values, (AbstractSet, Mapping, MappingView)):
         raise DataError(

@@ -158,7 +158,12 @@ def _read_jsonl(path: Path, name: str, wanted: set[str] | None) -> Table:
 
 
 def _read_json_array(path: Path, name: str, wanted: set[str] | None) -> Table:
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8."
+        ) from None
     if not text.lstrip().startswith("["):
         return _read_jsonl(path, name, wanted)  # JSON Lines saved as .json
     try:

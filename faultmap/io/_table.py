@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from faultmap._validation import as_row_list
 from faultmap.exceptions import DataError
 
 __all__ = ["MISSING", "Table"]
@@ -95,10 +96,9 @@ class Table:
                     "the first)."
                 )
             values = frame[by_text[column]]
-            for method in ("to_pylist", "tolist", "to_list"):
-                if callable(getattr(values, method, None)):
-                    return getattr(values, method)()
-            return list(values)
+            if callable(getattr(values, "to_list", None)) and not hasattr(values, "tolist"):
+                values = values.to_list()
+            return as_row_list(f"{source} column {column!r}", values)
 
         return cls(source=source, columns=tuple(by_text), data={}, _fetch=fetch)
 
