@@ -43,6 +43,7 @@ __all__ = [
     "EXTRA",
     "OMIT_NONE",
     "JSONShape",
+    "MissingFileError",
     "Writable",
     "json_shape",
     "read_json",
@@ -181,15 +182,38 @@ def write_json(data: Any, path: str | Path | None = None, indent: int | None = 2
     return text
 
 
+class MissingFileError(DataError, FileNotFoundError):
+    """A file to read does not exist: a :class:`DataError` that ``except FileNotFoundError``
+    code also catches."""
+
+
 def read_json(source: str | Path) -> Any:
-    """The JSON value in ``source``: JSON text (a ``str`` starting with ``{`` or ``[``) or the
-    path of a JSON file. Plain JSON, never pickle. Text that is not JSON raises
-    :class:`~faultmap.exceptions.DataError`; a missing file raises ``FileNotFoundError``."""
-    text = source if isinstance(source, str) else None
-    where = "the JSON text"
-    if text is None or not text.lstrip().startswith(("{", "[")):
+    """The JSON value in ``source``: JSON text (a ``str`` starting with ``{`` or ``[``, or any
+    other JSON text that is not the name of a file) or the path of a JSON file. Plain JSON,
+    never pickle. Text that is not JSON, or a file that cannot be read, raises
+    :class:`~faultmap.exceptions.DataError`; a missing file raises :class:`MissingFileError`
+    (also a ``FileNotFoundError``)."""
+    if isinstance(source, str) and source.lstrip().startswith(("{", "[")):
+        text, where = source, "the JSON text"
+    else:
         where = repr(str(source))
-        text = Path(source).read_text(encoding="utf-8")
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            if isinstance(source, str):
+                try:
+                    return json.loads(source)  # "null", "3": JSON text, read as such
+                except json.JSONDecodeError:
+                    pass
+            raise MissingFileError(
+                f"No such file {where}; pass the path of a JSON file written by to_json(), "
+                "or the JSON text itself."
+            ) from None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise DataError(
+                f"Could not read {where} ({exc}); pass the path of a UTF-8 JSON file written "
+                "by to_json(), or the JSON text itself."
+            ) from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -99,13 +99,21 @@ class Record(Writable):
     def from_dict(cls: type[R], data: Mapping[str, Any]) -> R:
         """Rebuild a result from :meth:`to_dict` output (plain JSON, no pickle); keys a newer
         faultmap added are ignored (or kept in the record's extra keys, if it has them)."""
+        cls._check_plain(data)
         return read_record(cls, data, cls.__name__)
 
     @classmethod
     def from_json(cls: type[R], source: str | Path) -> R:
         """Rebuild a result from a JSON string or the path of a JSON file (plain JSON, no
         pickle)."""
-        return read_record(cls, read_json(source), cls.__name__)
+        data = read_json(source)
+        cls._check_plain(data)
+        return read_record(cls, data, cls.__name__)
+
+    @classmethod
+    def _check_plain(cls, data: Any) -> None:
+        """Check plain JSON before it is read into ``cls`` (a report checks its file's
+        values against the schema here); raise :class:`DataError` naming the field."""
 
 
 def _extra(plan: Plan, extra: Any, owner: str) -> dict[str, Any]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, MappingView, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,10 +23,12 @@ __all__ = [
     "Options",
     "StrMapping",
     "as_embeddings",
+    "as_row_list",
     "as_scores",
     "as_text_list",
     "check_param",
     "is_missing",
+    "repair_text",
 ]
 
 
@@ -159,32 +162,93 @@ def check_param(owner: str, name: str, value: Any, *constraints: Any) -> None:
     raise ConfigurationError(f"The '{name}' parameter of {owner} must be {allowed}. Got {value!r}.")
 
 
-def _to_list(name: str, values: Any) -> list[Any]:
+def as_row_list(name: str, values: Any) -> list[Any]:
+    """``values`` as a list, if it is an ordered sequence: a list, tuple, range, 1-D numpy
+    array, pandas Series or Index, pyarrow Array, or another ``Sequence``. Sets, dicts and
+    their views, generators and other iterables raise :class:`DataError`: their order is not
+    the order of the caller's other arguments (a set of prompts would be paired with the
+    wrong scores)."""
+    shown = f"'{name}'" if name.isidentifier() else name  # metadata['route'] is quoted
     if values is None:
-        raise DataError(f"'{name}' is required but got None; pass a list of strings.")
+        raise DataError(f"{shown} is required but got None; pass a list of values, one per row.")
     if isinstance(values, (str, bytes)):
         raise DataError(
-            f"'{name}' must be a sequence of strings, not a single {type(values).__name__}; "
-            f"wrap it in a list."
+            f"{shown} must be a sequence of strings, not a single {type(values).__name__}; "
+            "wrap it in a list."
         )
-    if hasattr(values, "tolist") and not isinstance(values, list):  # numpy, pandas
-        values = values.tolist()
-    if not isinstance(values, Iterable):
+    if isinstance(values, (AbstractSet, Mapping, MappingView)):
         raise DataError(
-            f"'{name}' must be a sequence (list, tuple, numpy array or pandas Series). "
-            f"Got {type(values).__name__}."
+            f"{shown} is a {type(values).__name__}, which has no row order to pair it with "
+            f"the other arguments; pass an ordered sequence (a list, tuple, numpy array or "
+            f"pandas Series), e.g. a list built in the same order as the scores."
         )
-    return list(values)
+    if isinstance(values, (list, tuple, range)):
+        return list(values)
+    if hasattr(values, "to_pylist"):  # pyarrow Array / ChunkedArray
+        return list(values.to_pylist())
+    if hasattr(values, "tolist") and getattr(values, "ndim", 1) == 1:  # numpy, pandas
+        return list(values.tolist())
+    if hasattr(values, "ndim"):
+        raise DataError(
+            f"{shown} must be one-dimensional (one entry per row); got shape "
+            f"{getattr(values, 'shape', '?')}. Pass one column, e.g. frame['prompt']."
+        )
+    if isinstance(values, Sequence):
+        return list(values)
+    kind = "an iterator" if isinstance(values, Iterator) else type(values).__name__
+    raise DataError(
+        f"{shown} must be a sequence in row order (a list, tuple, numpy array or pandas "
+        f"Series); got {kind}. Build a list of it in the same order as the other arguments."
+    )
 
 
-def as_text_list(name: str, values: Any, *, allow_empty: bool = False) -> list[str]:
+def _lone_surrogate(text: str) -> int | None:
+    """Position of the first lone surrogate (U+D800 to U+DFFF; half of a UTF-16 pair) in
+    ``text``, or None when it encodes as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return int(exc.start)
+    return None
+
+
+def repair_text(text: str) -> str:
+    """``text`` encodable as UTF-8: surrogate pairs written as two code points (a UTF-16
+    pair decoded one half at a time) become the character they encode, any other lone
+    surrogate becomes U+FFFD (the replacement character). Text that encodes is returned as
+    it is.
+
+    Example:
+        >>> repair_text("ok \\ud83d\\ude00 then \\ud83d") == "ok \\U0001f600 then \\ufffd"
+        True
+    """
+    if _lone_surrogate(text) is None:
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def as_text_list(
+    name: str,
+    values: Any,
+    *,
+    allow_empty: bool = False,
+    repaired: dict[str, list[int]] | None = None,
+) -> list[str]:
     """Return ``values`` as a list of ``str`` or raise :class:`DataError` naming the bad row.
+
+    Text that cannot be encoded as UTF-8 (a lone surrogate: half an emoji, common in logged
+    text) is repaired with :func:`repair_text` when ``repaired`` is given, and the repaired
+    row numbers are recorded there under ``name``; without ``repaired`` it is an error naming
+    the row.
 
     Example:
         >>> as_text_list("prompts", ("a", "b"))
         ['a', 'b']
+        >>> fixes = {}
+        >>> as_text_list("prompts", ["a", "b\\ud800"], repaired=fixes) == ["a", "b\\ufffd"], fixes
+        (True, {'prompts': [1]})
     """
-    items = _to_list(name, values)
+    items = as_row_list(name, values)
     for i, item in enumerate(items):
         if not isinstance(item, str):
             raise DataError(
@@ -195,6 +259,24 @@ def as_text_list(name: str, values: Any, *, allow_empty: bool = False) -> list[s
             raise DataError(
                 f"'{name}[{i}]' is empty or only whitespace; remove it or give it text."
             )
+    try:  # one encode of everything; row by row only when something does not encode
+        "".join(items).encode("utf-8")
+    except UnicodeEncodeError:
+        fixed: list[int] = []
+        for i, item in enumerate(items):
+            at = _lone_surrogate(item)
+            if at is None:
+                continue
+            if repaired is None:
+                raise DataError(
+                    f"'{name}[{i}]' holds a lone surrogate ({item[at]!r} at character {at}: "
+                    "half of a UTF-16 pair, e.g. half an emoji), which is not text that can "
+                    "be encoded as UTF-8; replace it with valid text or drop the row."
+                ) from None
+            items[i] = repair_text(item)
+            fixed.append(i)
+        if repaired is not None:
+            repaired[name] = fixed
     return items
 
 

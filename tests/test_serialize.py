@@ -510,7 +510,7 @@ BAD = [
         r"metadata\.timings_s: expected an object, got a list",
     ),
     (_set("metadata", to=[1]), r"AnalysisReport\.metadata: expected an object, got a list"),
-    (_drop("map", "text"), r"PromptMap: the required field 'text' is missing"),
+    (_drop("map", "text"), r"AnalysisReport\.map: the required field 'text' is missing"),
     (
         _set("hybrid_cells", 0, "sample_indices", to=[1, "2"]),
         r"hybrid_cells\[0\]\.sample_indices\[1\]: expected an integer",

@@ -24,7 +24,14 @@ from typing import Any
 import numpy as np
 
 from faultmap._validation import as_embeddings, as_text_list, check_same_length
-from faultmap.analyses.inputs import Setup, checked_references, precomputed, score, scored_rows
+from faultmap.analyses.inputs import (
+    Setup,
+    checked_references,
+    note_repairs,
+    precomputed,
+    score,
+    scored_rows,
+)
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import (
     Group,
@@ -363,18 +370,20 @@ def compare(
             "(mode 1), or neither to score both responses against references= (mode 2) "
             "or by sampling from an LLM (mode 3)."
         )
-    prompts, responses_a, meta = setup.texts(prompts, responses_a, "responses_a")
-    responses_b = as_text_list("responses_b", responses_b, allow_empty=True)
+    repaired: dict[str, list[int]] = {}
+    prompts, responses_a, meta = setup.texts(prompts, responses_a, "responses_a", repaired)
+    responses_b = as_text_list("responses_b", responses_b, allow_empty=True, repaired=repaired)
     check_same_length(("prompts", prompts), ("responses_b", responses_b))
     n = len(prompts)
     if scores_a is None:
-        references = checked_references(references, prompts)
+        references = checked_references(references, prompts, repaired)
         scorers = (setup.scorer_for(references),) * 2
     else:
         scorers = (
             precomputed(scores_a, references, n, names=("scores_a", "scores_b")),
             precomputed(scores_b, None, n, names=("scores_b",)),
         )
+    note_repairs(meta, repaired)
     if embeddings is not None:
         embeddings = as_embeddings("embeddings", embeddings, n)
     run = setup.run()

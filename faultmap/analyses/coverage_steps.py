@@ -6,6 +6,7 @@ each region and the choice of the gaps among them (the statistics are explained 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,9 +15,10 @@ import numpy as np
 
 from faultmap._neighbors import DEFAULT_MEMORY_BUDGET, cosine_distance, nearest_neighbors
 from faultmap._validation import as_embeddings, as_text_list
+from faultmap.analyses.inputs import note_repairs
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import cluster, count_by_group, test_family
-from faultmap.exceptions import ConfigurationError, DataError
+from faultmap.exceptions import ConfigurationError, DataError, FaultmapWarning
 from faultmap.reports.models import RegionTest
 from faultmap.significance.tests import (
     min_detectable_region_size,
@@ -86,6 +88,11 @@ def _first_occurrences(texts: Sequence[str]) -> np.ndarray:
     return np.fromiter(seen.values(), dtype=np.int64, count=len(seen))
 
 
+#: A chosen threshold below this cosine distance is degenerate (float32 rounding of equal
+#: vectors): warned about.
+DEGENERATE_THRESHOLD = 1e-6
+
+
 def coverage_threshold(
     test_prompts: Sequence[str],
     test_vectors: np.ndarray,
@@ -123,6 +130,17 @@ def coverage_threshold(
     sims, _ = nearest_neighbors(corpus[picked], corpus, exclude=picked, memory_budget=memory_budget)
     loo = cosine_distance(sims)
     threshold = float(np.quantile(loo, quantile))
+    if threshold < DEGENERATE_THRESHOLD:
+        same = int(np.sum(loo < DEGENERATE_THRESHOLD))
+        warnings.warn(
+            f"The distance threshold chosen from the test prompts is {threshold:.2g}: "
+            f"{same} of {loo.size} distinct test prompts have another test prompt with the "
+            "same vector (different texts, identical embeddings), so only production prompts "
+            "identical in meaning to a test prompt count as covered. Check the embeddings "
+            "(a model that maps these texts apart), or pass distance_threshold=.",
+            FaultmapWarning,
+            stacklevel=5,  # coverage_threshold <- find_coverage_gaps <- audit <- facade
+        )
     sampled = (
         f"{picked.size:,} of {unique.size:,} distinct test prompts sampled"
         if picked.size < unique.size
@@ -322,8 +340,9 @@ def coverage_inputs(
     """Both prompt sets as non-empty lists of str, and their counts of repeated prompts.
     ``need_threshold``: the threshold will be chosen from the test prompts, which then need
     two distinct prompts."""
-    tests = as_text_list("test_prompts", test_prompts)
-    production = as_text_list("production_prompts", production_prompts)
+    repaired: dict[str, list[int]] = {}
+    tests = as_text_list("test_prompts", test_prompts, repaired=repaired)
+    production = as_text_list("production_prompts", production_prompts, repaired=repaired)
     for name, texts, what in (
         ("test_prompts", tests, "your evaluation prompts"),
         ("production_prompts", production, "the prompts from your logs"),
@@ -341,6 +360,7 @@ def coverage_inputs(
         duplicates = len(texts) - len(set(texts))
         if duplicates:
             meta[f"num_duplicate_{name}_prompts"] = duplicates
+    note_repairs(meta, repaired)
     return tests, production, meta
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "check_texts",
     "checked_references",
     "embed",
+    "note_repairs",
     "precomputed",
     "score",
     "scored_rows",
@@ -61,12 +62,15 @@ def check_texts(
     *,
     min_rows: int,
     max_text_chars: int | None = None,
+    repaired: dict[str, list[int]] | None = None,
 ) -> tuple[list[str], list[str], dict[str, Any]]:
     """Prompts and responses as lists of str of one length (at least ``min_rows``), and the
     facts worth recording: repeated prompts (warned about) and prompts longer than the
-    embedder reads."""
-    prompts = as_text_list("prompts", prompts)
-    responses = as_text_list(responses_name, responses, allow_empty=True)
+    embedder reads. Text that does not encode as UTF-8 is repaired, its rows recorded in
+    ``repaired`` (see :func:`note_repairs`)."""
+    repaired = {} if repaired is None else repaired
+    prompts = as_text_list("prompts", prompts, repaired=repaired)
+    responses = as_text_list(responses_name, responses, allow_empty=True, repaired=repaired)
     check_same_length(("prompts", prompts), (responses_name, responses))
     if len(prompts) < min_rows:
         raise DataError(
@@ -88,6 +92,26 @@ def check_texts(
         if long_texts:
             meta["num_prompts_truncated_for_embedding"] = long_texts
     return prompts, responses, meta
+
+
+def note_repairs(meta: dict[str, Any], repaired: dict[str, list[int]]) -> None:
+    """Record the rows whose text was repaired (:func:`faultmap._validation.repair_text`:
+    lone surrogates, half of a UTF-16 pair, replaced by U+FFFD) in ``meta`` as
+    ``repaired_text_rows`` (argument name -> input row numbers), and warn once."""
+    repaired = {name: rows for name, rows in repaired.items() if rows}
+    if not repaired:
+        return
+    meta["repaired_text_rows"] = repaired
+    counts = ", ".join(
+        f"{len(rows)} in '{name}' (first row {rows[0]})" for name, rows in repaired.items()
+    )
+    warnings.warn(
+        f"Some texts held lone surrogates (half of a UTF-16 pair, e.g. half an emoji), which "
+        f"cannot be encoded; they were repaired (each replaced by U+FFFD) and the rows are "
+        f"listed in report.metadata['repaired_text_rows']: {counts}.",
+        FaultmapWarning,
+        stacklevel=4,
+    )
 
 
 def score(
@@ -194,7 +218,11 @@ class Setup:
         return Run(llm_stats=lambda: {"model": model, **client.stats.to_dict()})
 
     def texts(
-        self, prompts: Any, responses: Any, name: str = "responses"
+        self,
+        prompts: Any,
+        responses: Any,
+        name: str = "responses",
+        repaired: dict[str, list[int]] | None = None,
     ) -> tuple[list[str], list[str], dict[str, Any]]:
         """:func:`check_texts` with this run's limits."""
         return check_texts(
@@ -203,6 +231,7 @@ class Setup:
             name,
             min_rows=self.min_rows,
             max_text_chars=self.max_text_chars,
+            repaired=repaired,
         )
 
     def vectors(self, prompts: list[str], given: Any, run: Run) -> tuple[np.ndarray, str]:
@@ -230,11 +259,16 @@ def precomputed(
     return PrecomputedScorer(as_scores(names[0], scores, n))
 
 
-def checked_references(references: Any, prompts: list[str]) -> list[str] | None:
-    """``references`` as a list of str, one per prompt (None stays None)."""
+def checked_references(
+    references: Any, prompts: list[str], repaired: dict[str, list[int]] | None = None
+) -> list[str] | None:
+    """``references`` as a list of str, one per prompt (None stays None); text that does not
+    encode as UTF-8 is repaired and its rows recorded in ``repaired``."""
     if references is None:
         return None
-    references = as_text_list("references", references)
+    references = as_text_list(
+        "references", references, repaired={} if repaired is None else repaired
+    )
     check_same_length(("prompts", prompts), ("references", references))
     return references
 

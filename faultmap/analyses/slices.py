@@ -31,6 +31,7 @@ from faultmap.analyses.inputs import (
     Setup,
     checked_references,
     embed,
+    note_repairs,
     precomputed,
     score,
     scored_rows,
@@ -432,10 +433,12 @@ def analyze(
     step), score, leave out unscored rows, embed, then :func:`find_slices`.
     ``embedding_fingerprint`` names the model of given ``embeddings``; without them it is
     the embedding stage's (:func:`faultmap.embedding.base.fingerprint_of`)."""
-    prompts, responses, meta = setup.texts(prompts, responses)
+    repaired: dict[str, list[int]] = {}
+    prompts, responses, meta = setup.texts(prompts, responses, repaired=repaired)
     columns = None if metadata is None else read_metadata(metadata, len(prompts), of="prompts")
     if scores is None:
-        references = checked_references(references, prompts)
+        references = checked_references(references, prompts, repaired)
+    note_repairs(meta, repaired)
     if embeddings is not None:
         embeddings = as_embeddings("embeddings", embeddings, len(prompts))
     run = setup.run()

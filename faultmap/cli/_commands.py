@@ -8,7 +8,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from faultmap.cli._output import check_output, check_outputs, finish, logger
+from faultmap.cli._output import check_outputs, finish, logger
 from faultmap.exceptions import DataError
 
 __all__ = ["analyze", "compare", "coverage", "diff"]
@@ -71,7 +71,7 @@ def analyze(args: argparse.Namespace) -> int:
     from faultmap.io._inputs import analysis_columns
     from faultmap.reports.models import AnalysisReport
 
-    check_outputs(args, AnalysisReport)
+    check_outputs(args, AnalysisReport, [("FILE", args.file), ("--embeddings", args.embeddings)])
     score_col = None
     if not (args.reference_col or args.sample_scores):
         score_col = args.score_col or "score"
@@ -125,7 +125,11 @@ def analyze(args: argparse.Namespace) -> int:
 def coverage(args: argparse.Namespace) -> int:
     from faultmap.reports.models import CoverageReport
 
-    check_outputs(args, CoverageReport)
+    check_outputs(
+        args,
+        CoverageReport,
+        [("TEST_FILE", args.test_file), ("PRODUCTION_FILE", args.production_file)],
+    )
     sides = {}
     for side, path, column, option in (
         ("test", args.test_file, args.test_prompt_col, "--test-prompt-col"),
@@ -159,7 +163,7 @@ def coverage(args: argparse.Namespace) -> int:
 def compare(args: argparse.Namespace) -> int:
     from faultmap.reports.models import ComparisonReport
 
-    check_outputs(args, ComparisonReport)
+    check_outputs(args, ComparisonReport, [("FILE", args.file), ("--embeddings", args.embeddings)])
     if bool(args.scores_a) != bool(args.scores_b):
         raise DataError("--scores-a and --scores-b go together; pass both columns or neither.")
     table = _read(
@@ -209,10 +213,9 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def diff(args: argparse.Namespace) -> int:
-    from faultmap.reports.diff import diff_reports, load_report
+    from faultmap.reports.diff import SliceDiff, diff_reports, load_report
 
-    check_output(args.json, "--json")
-    check_output(args.out, "--out")
+    check_outputs(args, SliceDiff, [("OLD", args.old), ("NEW", args.new)])
     old = load_report(args.old, name="OLD report")
     new = load_report(args.new, name="NEW report")
     result = diff_reports(

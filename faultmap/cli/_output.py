@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,25 +56,59 @@ def setup_output(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file, however spelled (``./``, ``../``, symbolic or hard
+    links)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def check_output(path: str | None, option: str) -> None:
-    """Fail before any work when an output file cannot be written."""
+    """Fail before any work when an output file cannot be written: its folder is missing, or
+    the path is a folder."""
     if path is None or path == "-":
         return
-    folder = Path(path).resolve().parent
+    target = Path(path)
+    if target.is_dir():
+        raise DataError(f"{option}: '{path}' is a folder; give the path of a file to write.")
+    folder = target.resolve().parent
     if not folder.is_dir():
         raise DataError(f"{option}: the folder '{folder}' does not exist; create it first.")
 
 
-def check_outputs(args: argparse.Namespace, report_type: type) -> None:
-    """:func:`check_output` for ``--out`` and ``--json``, and ``--out`` only for a result
-    with an HTML view."""
-    check_output(getattr(args, "out", None), "--out")
-    check_output(args.json, "--json")
+def check_outputs(
+    args: argparse.Namespace,
+    report_type: type,
+    inputs: Sequence[tuple[str, str | None]] = (),
+) -> None:
+    """Before any work: :func:`check_output` for ``--out`` and ``--json``, ``--out`` only for a
+    result with an HTML view, no two outputs to one file, and no output over one of the
+    command's ``inputs`` (option, path). Replacing an earlier result is normal."""
+    outputs = [("--out", getattr(args, "out", None)), ("--json", args.json)]
+    outputs = [(option, path) for option, path in outputs if path and path != "-"]
+    for option, path in outputs:
+        check_output(path, option)
     if getattr(args, "out", None) and not hasattr(report_type, "to_html"):
         raise ConfigurationError(
             f"--out needs {report_type.__name__}.to_html(), which this faultmap version does "
             "not have; write JSON with --json instead."
         )
+    if len(outputs) == 2 and _same_file(Path(outputs[0][1]), Path(outputs[1][1])):
+        raise ConfigurationError(
+            f"--out and --json both name '{outputs[0][1]}'; one would overwrite the other. "
+            "Give each its own file."
+        )
+    for option, path in outputs:
+        for source, given in inputs:
+            if given and given != "-" and _same_file(Path(path), Path(given)):
+                raise ConfigurationError(
+                    f"{option} '{path}' is the input {source} '{given}'; writing the result "
+                    "there would destroy the input. Choose another output file."
+                )
 
 
 def _emit(args: argparse.Namespace, result: Any) -> None:

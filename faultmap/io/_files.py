@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,12 @@ def _read_jsonl(path: Path, name: str, wanted: set[str] | None) -> Table:
 
 
 def _read_json_array(path: Path, name: str, wanted: set[str] | None) -> Table:
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8."
+        ) from None
     if not text.lstrip().startswith("["):
         return _read_jsonl(path, name, wanted)  # JSON Lines saved as .json
     try:
@@ -170,7 +176,20 @@ def _read_json_array(path: Path, name: str, wanted: set[str] | None) -> Table:
     return Table(name, tuple(columns), data)
 
 
+#: The csv module refuses fields over 131,072 characters by default; a prompt or a response
+#: may be longer (the same data reads from JSON Lines), so the limit is lifted while reading.
+_CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)
+
+
 def _read_csv(path: Path, name: str, wanted: set[str] | None, delimiter: str) -> Table:
+    limit = csv.field_size_limit(_CSV_FIELD_LIMIT)
+    try:
+        return _read_csv_rows(path, name, wanted, delimiter)
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _read_csv_rows(path: Path, name: str, wanted: set[str] | None, delimiter: str) -> Table:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, delimiter=delimiter)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from faultmap._validation import is_missing
+from faultmap._validation import as_row_list, is_missing
 from faultmap.exceptions import DataError
 
 __all__ = ["read_metadata"]
@@ -58,7 +58,7 @@ def read_metadata(metadata: Any, n: int | None = None, *, of: str = "rows") -> d
                     f"metadata[{name!r}] must be a sequence with one value per row; got "
                     f"{type(values).__name__}."
                 )
-            pairs.append((text, values.tolist() if hasattr(values, "tolist") else values))
+            pairs.append((text, as_row_list(f"metadata[{name!r}]", values)))
     else:
         raise DataError(
             f"'metadata' must be a dict of columns or a pandas DataFrame; got "

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from faultmap._validation import as_row_list
 from faultmap.exceptions import DataError
 
 __all__ = ["MISSING", "Table"]
@@ -84,13 +85,20 @@ class Table:
                 f"columns; got {type(frame).__name__}. For a file use faultmap.io.read_table()."
             )
         by_text = {str(name): name for name in names}
+        texts = [str(name) for name in names]
+        repeated = {t for t in texts if texts.count(t) > 1} if len(by_text) < len(names) else set()
 
         def fetch(column: str) -> Sequence[Any]:
+            if column in repeated:
+                raise DataError(
+                    f"{source} has {texts.count(column)} columns named {column!r}; give every "
+                    "column its own name (pandas: df.loc[:, ~df.columns.duplicated()] keeps "
+                    "the first)."
+                )
             values = frame[by_text[column]]
-            for method in ("to_pylist", "tolist", "to_list"):
-                if callable(getattr(values, method, None)):
-                    return getattr(values, method)()
-            return list(values)
+            if callable(getattr(values, "to_list", None)) and not hasattr(values, "tolist"):
+                values = values.to_list()
+            return as_row_list(f"{source} column {column!r}", values)
 
         return cls(source=source, columns=tuple(by_text), data={}, _fetch=fetch)
 

@@ -34,6 +34,7 @@ import numpy as np
 from faultmap._secrets import redact
 from faultmap._serialize import OMIT_NONE, Record, read_json, to_plain, write_json
 from faultmap.core.rows import Rows
+from faultmap.reports._checks import check_report
 from faultmap.reports._registry import find
 from faultmap.reports.payloads import (
     AnalysisMetadata,
@@ -114,6 +115,15 @@ class _ReportViews(_Views):
     """A whole report: the views of :class:`_Views`, the compact HTML shown by Jupyter, a
     self-contained HTML page, plotly figures and a rich console view (all from the sentences
     of :mod:`faultmap.reports.text`)."""
+
+    #: Which report of :data:`faultmap.reports._checks.KINDS` this is (set per class).
+    _kind = ""
+
+    @classmethod
+    def _check_plain(cls, data: Any) -> None:
+        """A report file is checked against the schema and for fields that contradict one
+        another before it is read (:func:`faultmap.reports._checks.check_report`)."""
+        check_report(data, cls._kind, cls.__name__)
 
     def _repr_html_(self) -> str:
         return redact(find(self, "html_compact")(self))
@@ -405,6 +415,8 @@ class AnalysisReport(_ReportViews):
     centroids only between reports with the same fingerprint.
     """
 
+    _kind = "analysis"
+
     total_prompts: int
     total_failures: int
     baseline_failure_rate: float
@@ -640,6 +652,8 @@ class CoverageReport(_ReportViews):
     ``label`` (position of its gap in ``gaps``, -1 for none), ``covered`` and ``text``.
     """
 
+    _kind = "coverage"
+
     overall_coverage_score: float
     num_gaps: int
     gaps: list[CoverageGap]
@@ -807,6 +821,8 @@ class ComparisonReport(_ReportViews):
     prompts in 2-D or 3-D: lists ``x``, ``y`` (``z``), ``index`` (input row), ``label``
     (cluster), ``outcome`` ("both", "neither", "a" or "b": which model passed) and ``text``.
     """
+
+    _kind = "comparison"
 
     model_a_name: str
     model_b_name: str

@@ -357,6 +357,9 @@ class AnalysisMetadata(MappingRecord):
     #: ``self_consistency`` and ``scores``; a custom scorer's own metadata. ``None`` in
     #: reports written before faultmap kept it.
     scoring_metadata: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
+    #: Input rows whose text held lone surrogates (half of a UTF-16 pair) and was repaired
+    #: (each replaced by U+FFFD) before any embedding: argument name -> row numbers.
+    repaired_text_rows: dict[str, list[int]] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
 
 
@@ -396,6 +399,9 @@ class CoverageMetadata(MappingRecord):
     naming_fallbacks: int | None = field(default=None, metadata=OMIT_NONE)
     timings_s: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
     llm: LLMUsage | None = field(default=None, metadata=OMIT_NONE)
+    #: Input rows whose text held lone surrogates (half of a UTF-16 pair) and was repaired
+    #: (each replaced by U+FFFD) before any embedding: argument name -> row numbers.
+    repaired_text_rows: dict[str, list[int]] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
 
 
@@ -415,4 +421,7 @@ class ComparisonMetadata(MappingRecord):
     naming_fallbacks: int | None = field(default=None, metadata=OMIT_NONE)
     timings_s: dict[str, float] | None = field(default=None, metadata=OMIT_NONE)
     llm: LLMUsage | None = field(default=None, metadata=OMIT_NONE)
+    #: Input rows whose text held lone surrogates (half of a UTF-16 pair) and was repaired
+    #: (each replaced by U+FFFD) before any embedding: argument name -> row numbers.
+    repaired_text_rows: dict[str, list[int]] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)

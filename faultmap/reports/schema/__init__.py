@@ -20,19 +20,13 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from faultmap._optional import require
 from faultmap.exceptions import ConfigurationError, DataError
+from faultmap.reports import _checks
+from faultmap.reports._checks import KINDS
 from faultmap.reports.models import _read_json
 from faultmap.reports.text import clip
 
 __all__ = ["KINDS", "load_schema", "report_kind", "validate_report"]
-
-#: report kind -> its definition in the schema
-KINDS = {
-    "analysis": "analysis_report",
-    "coverage": "coverage_report",
-    "comparison": "comparison_report",
-}
 
 
 @lru_cache(maxsize=1)
@@ -67,32 +61,30 @@ def report_kind(data: dict[str, Any]) -> str:
         >>> report_kind({"model_a_name": "x"})
         'comparison'
     """
-    if "overall_coverage_score" in data:
-        return "coverage"
-    if "model_a_name" in data:
-        return "comparison"
-    if "total_failures" in data or "num_significant" in data:
-        return "analysis"
-    raise DataError(
-        "This is not a faultmap report: it has none of 'total_failures' (an analysis), "
-        "'overall_coverage_score' (a coverage audit) or 'model_a_name' (a model comparison). "
-        "Pass the output of report.to_dict() or report.to_json()."
-    )
+    kind = _checks.report_kind(data)
+    if kind is None:
+        raise DataError(
+            "This is not a faultmap report: it has none of 'total_failures' (an analysis), "
+            "'overall_coverage_score' (a coverage audit) or 'model_a_name' (a model "
+            "comparison). Pass the output of report.to_dict() or report.to_json()."
+        )
+    return kind
 
 
 def validate_report(data: dict[str, Any] | str | Path, kind: str | None = None) -> str:
-    """Check a report against the shipped schema; return its kind.
+    """Check a report against the shipped schema and for fields that contradict one another
+    (a row number past the last row, a map column of the wrong length); return its kind.
 
     ``data`` is a ``to_dict()`` result, a JSON string or the path of a JSON file; ``kind``
     ("analysis", "coverage", "comparison") defaults to the one the fields say. Raises
-    :class:`~faultmap.DataError` naming the first problem and where it is. Needs
-    ``jsonschema`` (``pip install jsonschema``).
+    :class:`~faultmap.DataError` naming the first problem and where it is. The same check
+    runs whenever a report is read (``from_json``, ``from_dict``, ``faultmap diff``); it
+    needs no jsonschema (:mod:`faultmap.reports._checks` reads the schema).
 
     Example:
         >>> validate_report(report.to_dict())  # doctest: +SKIP
         'analysis'
     """
-    jsonschema = require("jsonschema", purpose="validating report files")
     if not isinstance(data, dict):
         try:
             data = _read_json(data)
@@ -103,13 +95,18 @@ def validate_report(data: dict[str, Any] | str | Path, kind: str | None = None) 
             ) from exc
     if not isinstance(data, dict):
         raise DataError(f"A report is a JSON object; got {type(data).__name__}.")
+    if kind is not None and kind not in KINDS:
+        raise ConfigurationError(
+            f"The 'kind' parameter of validate_report must be None or one of "
+            f"{', '.join(map(repr, KINDS))}. Got {kind!r}."
+        )
     kind = kind or report_kind(data)
-    validator = jsonschema.Draft202012Validator(load_schema(kind))
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "the top level"
+    found = _checks.problem(data, kind)
+    if found is not None:
+        path, what = found
+        where = "/".join(str(p) for p in path) or "the top level"
         raise DataError(
-            f"This is not a valid faultmap {kind} report: {clip(error.message, 300)} (at {where}). "
+            f"This is not a valid faultmap {kind} report: {clip(what, 300)} (at {where}). "
             "Was the file edited by hand, or written by something other than "
             "report.to_json()?"
         )
