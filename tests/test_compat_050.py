@@ -395,7 +395,11 @@ def test_scoring_metadata_by_mode(analyzer: SliceAnalyzer, data: dict[str, Any])
     for key in ("semantic_entropy", "self_consistency", "normalized_entropy", "scores"):
         assert len(meta[key]) == n, key
     assert all(0 <= x <= 1 for x in meta["normalized_entropy"] + meta["self_consistency"])
-    assert all(e >= 0 for e in meta["semantic_entropy"])
+    # 0.5.0's meaning: entropy of the samples alone. The fake answers each prompt the same
+    # way every time, so the samples always agree (entropy 0) whatever the response said;
+    # the entropy the score uses, with the response, is under its own name.
+    assert meta["semantic_entropy"] == [0.0] * n and meta["normalized_entropy"] == [0.0] * n
+    assert len(meta["entropy_with_response"]) == n
     # the same report read back from its JSON keeps it
     assert AnalysisReport.from_json(sampled.to_json()).metadata["scoring_metadata"] == meta
 

@@ -8,12 +8,23 @@ import pytest
 from faultmap import CompatibilityWarning, LLMError, SliceAnalyzer
 from faultmap.embedding import SentenceTransformerEmbedder
 from faultmap.scoring import ReferenceScorer, semantic_entropy_score
+from faultmap.scoring.entropy import sample_entropy_nats
 from faultmap.testing import HANG, FakeLLM, fake_llm_client
 
 
 @pytest.fixture(scope="module")
 def embedder():
     return SentenceTransformerEmbedder()
+
+
+def test_sample_entropy_is_050s_semantic_entropy_in_nats():
+    a, b = [1.0, 0.0], [0.0, 1.0]
+    assert sample_entropy_nats(np.array([a]), 0.8) == 0.0
+    assert sample_entropy_nats(np.array([a, a, a]), 0.8) == 0.0
+    assert sample_entropy_nats(np.array([a, b, a, b]), 0.8) == pytest.approx(np.log(2))
+    assert sample_entropy_nats(np.array([a, a, b]), 0.8) == pytest.approx(
+        -(2 / 3) * np.log(2 / 3) - (1 / 3) * np.log(1 / 3)
+    )
 
 
 def test_semantic_entropy_hand_worked():

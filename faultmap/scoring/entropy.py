@@ -14,7 +14,7 @@ from faultmap.exceptions import LLMError
 from faultmap.llm.client import LLMClient
 from faultmap.scoring.base import ScoreResult
 
-__all__ = ["EntropyScorer", "semantic_entropy_score"]
+__all__ = ["EntropyScorer", "sample_entropy_nats", "semantic_entropy_score"]
 
 logger = logging.getLogger("faultmap")
 
@@ -62,6 +62,33 @@ def semantic_entropy_score(vectors: np.ndarray, threshold: float) -> tuple[float
     return score, entropy, consistency
 
 
+def sample_entropy_nats(vectors: np.ndarray, threshold: float) -> float:
+    """Entropy in nats of the meaning classes of the sampled responses alone (unit vectors,
+    one row per sample), by the greedy rule of :func:`semantic_entropy_score`: faultmap
+    0.5.0's ``semantic_entropy``. 0 for one sample.
+
+    Example:
+        >>> v = np.array([[1.0, 0.0], [0.0, 1.0]])
+        >>> round(sample_entropy_nats(v, 0.8), 4)  # two classes of one: log 2
+        0.6931
+    """
+    heads: list[int] = []
+    sizes: list[int] = []
+    sims = vectors @ vectors.T
+    for i in range(len(vectors)):
+        for c, head in enumerate(heads):
+            if sims[i, head] >= threshold:
+                sizes[c] += 1
+                break
+        else:
+            heads.append(i)
+            sizes.append(1)
+    if len(sizes) <= 1:
+        return 0.0
+    p = np.asarray(sizes, dtype=np.float64) / len(vectors)
+    return max(0.0, float(-(p * np.log(p)).sum()))
+
+
 class EntropyScorer:
     """Sample ``n_samples`` more responses per prompt and score their agreement.
 
@@ -69,11 +96,13 @@ class EntropyScorer:
     retries). A prompt whose samples all fail is reported in ``unscored_indices`` with a NaN
     score; prompts with at least one sample are scored on what arrived.
 
-    ``metadata["scoring_metadata"]`` has faultmap 0.5.0's keys: ``n_samples``,
-    ``temperature`` and per prompt ``semantic_entropy`` (in nats), ``normalized_entropy``
-    (divided by the log of the number of responses), ``self_consistency`` and ``scores``
-    (None where a prompt was not scored). The meaning classes here include the original
-    response, 0.5.0's only the samples.
+    ``metadata["scoring_metadata"]`` has faultmap 0.5.0's keys with 0.5.0's meaning:
+    ``n_samples``, ``temperature`` and per prompt ``semantic_entropy`` (in nats, over the
+    meaning classes of the sampled responses only), ``normalized_entropy`` (that divided by
+    ``log(n_samples)``, clipped to [0, 1]), ``self_consistency`` and ``scores`` (None where a
+    prompt was not scored). The entropy the score is computed from counts the original
+    response too: it is ``entropy_with_response`` (normalised by the log of the number of
+    responses).
     """
 
     mode = "entropy"
@@ -127,15 +156,25 @@ class EntropyScorer:
             offset += m
         unscored = [i for i in range(len(prompts)) if not samples[i]]
         partial = sum(1 for i in scored if len(samples[i]) < self.n_samples)
-        # faultmap 0.5.0's shape (report.metadata["scoring_metadata"]): entropy in nats
-        nats = [entropy[i] * math.log(1 + len(samples[i])) for i in range(len(prompts))]
+        # faultmap 0.5.0's shape and meaning (report.metadata["scoring_metadata"]): entropy in
+        # nats over the samples only, normalised by log(n_samples).
+        nats = np.full(len(prompts), np.nan)
+        offset = 0
+        for i in scored:
+            m = 1 + len(samples[i])
+            nats[i] = sample_entropy_nats(
+                vectors[offset + 1 : offset + m].astype(np.float64), self.consistency_threshold
+            )
+            offset += m
+        scale = math.log(self.n_samples) if self.n_samples > 1 else 1.0
         legacy = {
             "n_samples": self.n_samples,
             "temperature": self.temperature,
             "semantic_entropy": _plain_list(nats),
             "self_consistency": _plain_list(consistency),
-            "normalized_entropy": _plain_list(entropy),
+            "normalized_entropy": _plain_list(np.clip(nats / scale, 0.0, 1.0)),
             "scores": _plain_list(scores),
+            "entropy_with_response": _plain_list(entropy),
         }
         meta = {
             "n_samples": self.n_samples,
