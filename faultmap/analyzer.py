@@ -94,8 +94,11 @@ class SliceAnalyzer:
     or your own retry settings). Every stage also takes an object: ``embedding_model`` an
     :class:`~faultmap.embedding.Embedder`, ``clustering_method`` a
     :class:`~faultmap.clustering.Clusterer`, ``namer`` a :class:`~faultmap.naming.Namer`.
-    ``show_progress`` shows a progress bar while prompts are embedded (None: only for long
-    runs in a terminal).
+    ``show_progress`` shows progress bars for the long steps: embedding prompts and batches
+    of LLM calls (scoring, naming). ``True`` always, ``False`` never, ``None`` (default) when
+    someone watches (in Jupyter or a terminal) and the step is long (from 500 texts or 50
+    calls). In Jupyter the bar is a widget when ipywidgets is installed, plain text otherwise
+    (no "IProgress not found" warning); in logs and CI progress goes to log lines.
 
     For an API embedding model (any litellm model string), ``embedding_max_text_chars`` cuts
     each text before it is sent (None: whole texts), ``embedding_request_kwargs`` go with
@@ -192,6 +195,7 @@ class SliceAnalyzer:
             max_retries=self.llm_max_retries,
             max_concurrent_requests=self.max_concurrent_requests,
             completion_kwargs=self.llm_completion_kwargs,
+            show_progress=self.show_progress,
         )
 
     def _setup(self) -> inputs.Setup:

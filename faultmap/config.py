@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from faultmap._validation import Interval, NonEmptyStr, check_param
+from faultmap._validation import BOOL, Interval, NonEmptyStr, check_param
 
 __all__ = ["LLMConfig"]
 
@@ -27,6 +27,9 @@ class LLMConfig:
     backoff_max: float = 20.0
     temperature: float = 0.0
     completion_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: A progress bar over batches of calls (see ``SliceAnalyzer(show_progress=...)``):
+    #: None shows one from 50 calls in a notebook or a terminal.
+    show_progress: bool | None = None
 
     def __post_init__(self) -> None:
         owner = "LLMConfig"
@@ -39,3 +42,4 @@ class LLMConfig:
         check_param(owner, "backoff_base", self.backoff_base, Interval(float, 0, None))
         check_param(owner, "backoff_max", self.backoff_max, Interval(float, 0, None))
         check_param(owner, "temperature", self.temperature, Interval(float, 0, None))
+        check_param(owner, "show_progress", self.show_progress, BOOL, None)

@@ -176,6 +176,8 @@ def compare_slices(
         min_slice_size=settings.min_slice_size,
         correction=settings.correction,
         rows=rows,
+        row_scores_a=rows.spread(np.asarray(scores_a, dtype=np.float64), np.nan).tolist(),
+        row_scores_b=rows.spread(np.asarray(scores_b, dtype=np.float64), np.nan).tolist(),
     )
     if a_wins + b_wins == 0:
         meta["note"] = "no discordant pairs: the models pass and fail on the same prompts"

@@ -176,6 +176,7 @@ def find_slices(
         min_slice_size=settings.min_slice_size,
         correction=settings.correction,
         rows=rows,
+        row_scores=rows.spread(np.asarray(scores, dtype=np.float64), np.nan).tolist(),
     )
 
     def read_metadata_into(slices: list[FailureSlice], labels: np.ndarray) -> MetadataFindings:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from faultmap._optional import require
+from faultmap._progress import progress_bar, wants_progress
 from faultmap.embedding.base import normalize_rows
 from faultmap.embedding.fingerprint import hub_snapshot, weights_fingerprint
 from faultmap.exceptions import EmbeddingError
@@ -24,6 +24,9 @@ DEFAULT_LOCAL_MODEL = "all-MiniLM-L6-v2"
 # default model loads from site-packages with no network.
 _PACKAGED_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
+#: With ``show_progress=None``, a bar is shown from this many texts (about two seconds on a
+#: laptop CPU), in a notebook or a terminal.
+PROGRESS_FROM = 500
 _MODELS: dict[tuple[str, str], Any] = {}  # loaded models, shared within one process
 
 
@@ -117,25 +120,28 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, dim), dtype=np.float32)
         if self.max_text_chars is not None:
             texts = [t[: self.max_text_chars] for t in texts]
-        show = self.show_progress
-        if show is None:
-            show = len(texts) >= 2000 and sys.stderr.isatty()
-        logger.info("Embedding %d texts with %s", len(texts), self.model_name)
-        # Without a progress bar (logs, CI, notebooks' stderr), report progress in log lines.
-        step = len(texts) if show or len(texts) <= 4096 else 4096
+        total = len(texts)
+        logger.info("Embedding %d texts with %s", total, self.model_name)
+        # Our bar (a Jupyter bar or clean text, see faultmap._progress), fed chunk by chunk;
+        # without one (logs, CI), progress goes to log lines for long runs.
+        shown = wants_progress(self.show_progress, total, PROGRESS_FROM)
+        bar = progress_bar(total, "Embedding", show=shown)
+        step = max(self.batch_size * 4, 1) if shown else (total if total <= 4096 else 4096)
         parts = []
-        for start in range(0, len(texts), step):
-            chunk = list(texts[start : start + step])
-            parts.append(
-                model.encode(
-                    chunk,
-                    batch_size=self.batch_size,
-                    show_progress_bar=show,
-                    convert_to_numpy=True,
-                    normalize_embeddings=True,
+        with bar:
+            for start in range(0, total, step):
+                chunk = list(texts[start : start + step])
+                parts.append(
+                    model.encode(
+                        chunk,
+                        batch_size=self.batch_size,
+                        show_progress_bar=False,
+                        convert_to_numpy=True,
+                        normalize_embeddings=True,
+                    )
                 )
-            )
-            if step < len(texts):
-                logger.info("Embedded %d/%d texts", min(start + step, len(texts)), len(texts))
+                bar.update(len(chunk))
+                if not shown and step < total:
+                    logger.info("Embedded %d/%d texts", min(start + step, total), total)
         vectors = np.concatenate(parts) if len(parts) > 1 else parts[0]
         return normalize_rows(np.asarray(vectors).reshape(len(texts), -1))

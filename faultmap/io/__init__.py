@@ -7,8 +7,10 @@ columns (:meth:`Table.text`, :meth:`Table.numbers`, :meth:`Table.vectors`) whose
 the column, the setting that chose it and the offending row: ``line N`` (1-based, as an
 editor shows it) for JSON Lines and CSV, ``row i`` (0-based position) for Parquet and data
 frames. :func:`analysis_inputs` turns columns into the arguments of
-:meth:`faultmap.SliceAnalyzer.analyze`. :func:`read_metadata` reads metadata columns (a dict
-of columns or a data frame) for the cohort and hybrid-slice analyses.
+:meth:`faultmap.SliceAnalyzer.analyze`. :func:`read_traces` reads prompts, responses and
+scores from OpenTelemetry GenAI spans and Langfuse or Phoenix exports.
+:func:`read_metadata` reads metadata columns (a dict of columns or a data frame) for the
+cohort and hybrid-slice analyses.
 
 JSON Lines and CSV are read with the standard library; Parquet needs pyarrow
 (``pip install 'faultmap[io]'``), imported only when a Parquet file is read.
@@ -24,5 +26,14 @@ from faultmap.io._files import FORMATS, read_table
 from faultmap.io._inputs import analysis_inputs
 from faultmap.io._metadata import read_metadata
 from faultmap.io._table import Table
+from faultmap.io._traces import TRACE_FORMATS, read_traces
 
-__all__ = ["FORMATS", "Table", "analysis_inputs", "read_metadata", "read_table"]
+__all__ = [
+    "FORMATS",
+    "TRACE_FORMATS",
+    "Table",
+    "analysis_inputs",
+    "read_metadata",
+    "read_table",
+    "read_traces",
+]

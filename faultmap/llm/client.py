@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
+from faultmap._progress import progress_bar
 from faultmap._secrets import redact as redact_values
 from faultmap._secrets import register_secrets, secret_values
 from faultmap.config import LLMConfig
@@ -35,6 +36,8 @@ from faultmap.exceptions import LLMError
 __all__ = ["LLMClient", "LLMStats", "parse_json_object", "redact", "run_sync"]
 
 logger = logging.getLogger("faultmap")
+#: With ``show_progress=None``, a bar is shown from this many calls of one batch.
+PROGRESS_FROM = 50
 
 T = TypeVar("T")
 Messages = list[dict[str, str]]
@@ -262,10 +265,14 @@ class LLMClient:
         """Run many completions with at most ``max_concurrent_requests`` in flight.
 
         Failures are returned in place as :class:`LLMError`, so one bad call loses nothing else.
-        Batches of 100 calls or more log their progress every 10 %.
+        Batches of 100 calls or more log their progress every 10 %; a progress bar shows
+        per ``config.show_progress`` (None: from 50 calls, in a notebook or a terminal).
         """
         semaphore = asyncio.Semaphore(self.config.max_concurrent_requests)
         total, done = len(batch), 0
+        bar = progress_bar(
+            total, "LLM calls", show=self.config.show_progress, minimum=PROGRESS_FROM
+        )
         every = max(1, total // 10) if total >= 100 else 0
 
         async def one(messages: Messages) -> str | LLMError:
@@ -277,6 +284,7 @@ class LLMClient:
                     return exc
                 finally:
                     done += 1
+                    bar.update(1)
                     if every and (done % every == 0 or done == total):
                         logger.info(
                             "LLM calls: %d/%d done (%d failed so far)",
@@ -285,7 +293,8 @@ class LLMClient:
                             self.stats.failed,
                         )
 
-        return list(await asyncio.gather(*(one(m) for m in batch)))
+        with bar:
+            return list(await asyncio.gather(*(one(m) for m in batch)))
 
     def complete_many(self, batch: Sequence[Messages], **overrides: Any) -> list[str | LLMError]:
         """Synchronous :meth:`acomplete_many`; safe inside Jupyter's running loop."""

@@ -43,6 +43,7 @@ __all__ = [
     "balanced_accuracy",
     "classification_report",
     "cohen_kappa",
+    "confusion_frame",
     "confusion_matrix",
     "f1_score",
     "log_loss",
@@ -102,6 +103,30 @@ def confusion_matrix(
     """
     check_param("confusion_matrix", "normalize", normalize, Options(("true", "pred", "all")), None)
     return encode_pair("confusion_matrix", y_true, y_pred, labels).matrix(normalize)
+
+
+def confusion_frame(
+    y_true: Any, y_pred: Any, *, labels: Any = None, normalize: str | None = None
+) -> Any:
+    """:func:`confusion_matrix` as a labelled pandas DataFrame: the index (named "true") and
+    the columns (named "predicted") are the classes, in the matrix's order. Needs pandas
+    (``pip install 'faultmap[io]'``).
+
+    Example:
+        >>> confusion_frame(["cat", "dog", "dog"], ["cat", "cat", "dog"]).loc["dog", "cat"]
+        np.int64(1)
+    """
+    from faultmap._optional import require
+
+    pd = require("pandas", extra="io", purpose="confusion_frame")
+    check_param("confusion_frame", "normalize", normalize, Options(("true", "pred", "all")), None)
+    enc = encode_pair("confusion_frame", y_true, y_pred, labels)
+    classes = [c.item() if hasattr(c, "item") else c for c in enc.classes]
+    return pd.DataFrame(
+        enc.matrix(normalize),
+        index=pd.Index(classes, name="true"),
+        columns=pd.Index(classes, name="predicted"),
+    )
 
 
 def accuracy(y_true: Any, y_pred: Any) -> float:

@@ -219,10 +219,19 @@ def _consistent(data: Mapping[str, Any], kind: str) -> None:
                             f"row {row} does not exist: the report has {total} rows",
                         )
         labels = data.get("cluster_labels")
-        if kind == "analysis" and isinstance(labels, list) and labels and len(labels) != total:
+        # cluster_labels has one entry per input row: the analysed rows plus those left out
+        rows = data.get("rows")
+        inputs = rows.get("total") if isinstance(rows, Mapping) else None
+        inputs = inputs if isinstance(inputs, int) else total
+        if kind == "analysis" and isinstance(labels, list) and labels and len(labels) != inputs:
             raise _Invalid(
-                ("cluster_labels",), f"{len(labels)} labels for the report's {total} rows"
+                ("cluster_labels",), f"{len(labels)} labels for the report's {inputs} input rows"
             )
+        for key in ("row_scores", "row_scores_a", "row_scores_b"):
+            scores = data.get(key)
+            known = isinstance(labels, list) and labels and isinstance(scores, list)
+            if known and len(scores) != len(labels):
+                raise _Invalid((key,), f"{len(scores)} scores for the report's {len(labels)} rows")
         failures = data.get("total_failures")
         if kind == "analysis" and isinstance(failures, int) and failures > total:
             raise _Invalid(("total_failures",), f"more failures than the {total} rows")

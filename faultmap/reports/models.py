@@ -34,6 +34,7 @@ import numpy as np
 from faultmap._secrets import redact
 from faultmap._serialize import OMIT_NONE, Record, read_json, to_plain, write_json
 from faultmap.core.rows import Rows
+from faultmap.reports import _frames
 from faultmap.reports._checks import check_report
 from faultmap.reports._registry import find
 from faultmap.reports.payloads import (
@@ -470,6 +471,11 @@ class AnalysisReport(_ReportViews):
     #: when not given).
     num_clusters_tested: int | None = None
 
+    #: The score of every input row (NaN, ``null`` in JSON, for rows left out); a row failed
+    #: when its score is below ``failure_threshold``. ``None`` in reports written before
+    #: faultmap stored it.
+    row_scores: list[float] | None = field(default=None, metadata=OMIT_NONE)
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.num_clusters_tested is None:
@@ -479,6 +485,31 @@ class AnalysisReport(_ReportViews):
     def num_failure_modes(self) -> int:
         """How many failure modes were reported."""
         return len(self.failure_modes)
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame with one row per input row, indexed by input row number:
+        ``slice`` (the name of the reported slice the row is in, or None), ``slice_id`` (its
+        position in ``slices``, ``<NA>`` for none), ``failed`` (nullable bool) and ``score``.
+        Rows left out of the analysis have slice None, failed ``<NA>`` and score NaN; so do the
+        failed and score columns of a report written before faultmap stored per-row scores.
+        Needs pandas (``pip install 'faultmap[io]'``).
+
+        Example:
+            >>> frame = report.to_frame()  # doctest: +SKIP
+            >>> frame.groupby("slice", dropna=False)["failed"].mean()  # doctest: +SKIP
+        """
+        return _frames.analysis_frame(self)
+
+    def slices_frame(self) -> Any:
+        """A pandas DataFrame with one row per reported slice, indexed by ``slice_id``:
+        ``name``, ``size``, ``num_failures``, ``failure_rate``, ``ci_low`` / ``ci_high`` (its
+        Wilson interval), ``baseline_rate``, ``effect_size``, ``p_value``,
+        ``adjusted_p_value``, ``cluster_id`` and ``stability`` (when computed).
+
+        Example:
+            >>> report.slices_frame().sort_values("effect_size")  # doctest: +SKIP
+        """
+        return _frames.analysis_slices_frame(self)
 
     def __repr__(self) -> str:
         return (
@@ -713,6 +744,28 @@ class CoverageReport(_ReportViews):
             }
         return out
 
+    def to_frame(self) -> Any:
+        """A pandas DataFrame with one row per production prompt, indexed by its number in
+        ``production_prompts``: ``gap`` (the name of the gap it is in, or None), ``gap_id``
+        (the gap's position in ``gaps``, ``<NA>`` for none) and ``nearest_test_distance``
+        (cosine distance to its nearest test prompt, NaN when not stored). Needs pandas.
+
+        Example:
+            >>> report.to_frame()["gap"].value_counts()  # doctest: +SKIP
+        """
+        return _frames.coverage_frame(self)
+
+    def slices_frame(self) -> Any:
+        """A pandas DataFrame with one row per gap, indexed by ``gap_id``: ``name``,
+        ``size``, ``test_count``, ``expected_test_count``, ``ratio`` with ``ci_low`` /
+        ``ci_high`` (the test suite's representation ratio and its exact interval),
+        ``mean_distance``, ``p_value``, ``adjusted_p_value`` and ``region_id``.
+
+        Example:
+            >>> report.slices_frame()[["name", "ratio"]]  # doctest: +SKIP
+        """
+        return _frames.coverage_gaps_frame(self)
+
     def __repr__(self) -> str:
         return (
             f"CoverageReport(num_production_prompts={self.num_production_prompts}, "
@@ -859,6 +912,10 @@ class ComparisonReport(_ReportViews):
     #: not given).
     num_clusters_tested: int | None = None
     num_significant: int | None = None
+    #: The scores of every input row under model A and model B (NaN, ``null`` in JSON, for
+    #: rows left out); ``None`` in reports written before faultmap stored them.
+    row_scores_a: list[float] | None = field(default=None, metadata=OMIT_NONE)
+    row_scores_b: list[float] | None = field(default=None, metadata=OMIT_NONE)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -870,6 +927,30 @@ class ComparisonReport(_ReportViews):
             object.__setattr__(self, "num_clusters_tested", len(self.tested_slices))
         if self.num_significant is None:
             object.__setattr__(self, "num_significant", len(self.slices))
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame with one row per input row, indexed by input row number:
+        ``slice`` (the name of the tested slice the row is in, ties included, or None),
+        ``slice_id`` (its position in ``tested_slices``), ``failed_a`` / ``failed_b``
+        (nullable bool) and ``score_a`` / ``score_b``. Rows left out, and the outcome columns
+        of a report written before faultmap stored per-row scores, are empty. Needs pandas.
+
+        Example:
+            >>> frame = report.to_frame()  # doctest: +SKIP
+            >>> frame[frame.failed_a & ~frame.failed_b]  # doctest: +SKIP
+        """
+        return _frames.comparison_frame(self)
+
+    def slices_frame(self) -> Any:
+        """A pandas DataFrame with one row per tested slice (ties included), indexed by
+        ``slice_id``: ``name``, ``size``, ``winner``, ``num_failures_a`` / ``_b``,
+        ``failure_rate_a`` / ``_b``, ``failure_rate_diff``, ``advantage_rate``, the
+        discordant counts, ``p_value``, ``adjusted_p_value`` and ``cluster_id``.
+
+        Example:
+            >>> report.slices_frame().query("winner != 'tie'")  # doctest: +SKIP
+        """
+        return _frames.comparison_slices_frame(self)
 
     def winner_name(self, winner: str | None = None) -> str:
         """The model name for a winner code ("a", "b"; "tie" stays "tie")."""
