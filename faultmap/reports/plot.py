@@ -57,7 +57,7 @@ def slice_map(report: Report, *, title: str | None = None) -> Any:
     members: list[list[int]] = [[] for _ in legend["groups"]]
     for i, g in enumerate(legend["group"]):
         members[g].append(i)
-    colours = group_colours(legend["highlighted"])
+    colours = group_colours(legend["highlighted"], legend["tie"])
     fig = go.Figure()
     # the prompts in no slice first, so that the slices are drawn on top of them
     for g in sorted(range(len(members)), key=lambda g: (legend["highlighted"][g], g)):
