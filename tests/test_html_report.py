@@ -416,3 +416,186 @@ def test_a_report_without_modes_has_no_modes_section() -> None:
         report._repr_html_()
     )
     assert "<section class='fm-checks'>" in page  # evidence, power and null audit stay
+
+
+# -- layout and behaviour at 1,400 px (issue 16) -------------------------------------------
+
+#: Run in the page (the policy removed so that it may) after the page's own script: measures
+#: the layout at the window's width and builds a CSV through the page's own download button.
+PROBE = """<script>
+window.addEventListener('load', function () {
+  var out = {}, d = document.documentElement;
+  out.overflow = d.scrollWidth - d.clientWidth;
+  out.clipped = Array.prototype.filter.call(document.querySelectorAll('td,th'), function (c) {
+    return c.scrollWidth > c.clientWidth + 1;
+  }).map(function (c) { return c.textContent.slice(0, 40); });
+  out.fills = Array.prototype.map.call(document.querySelectorAll('circle[data-i]'), function (c) {
+    return getComputedStyle(c).fill;
+  });
+  out.marked = Array.prototype.map.call(document.querySelectorAll('circle.fm-mark'), function (c) {
+    return [parseInt(c.getAttribute('data-i'), 10), getComputedStyle(c).stroke];
+  });
+  var blobs = [];
+  URL.createObjectURL = function (b) { blobs.push(b); return 'blob:none'; };
+  HTMLAnchorElement.prototype.click = function () {};
+  var button = document.querySelector("button.fm-csv[data-csv='0']");
+  if (button) { button.click(); }
+  (blobs.length ? blobs[0].text() : Promise.resolve('')).then(function (text) {
+    out.csv = text;
+    var el = document.createElement('pre');
+    el.id = 'fm-probe';
+    el.textContent = JSON.stringify(out);
+    document.body.appendChild(el);
+  });
+});
+</script>"""
+
+
+@pytest.fixture
+def probe(chromium: str, tmp_path: Path) -> Any:
+    def load(page: str, fragment: str = "") -> tuple[Dom, dict[str, Any]]:
+        meta = f"<meta http-equiv='Content-Security-Policy' content=\"{CONTENT_SECURITY_POLICY}\">"
+        page = page.replace(meta, "").replace("</body>", PROBE + "</body>")
+        path = tmp_path / "probe.html"
+        path.write_text(page, encoding="utf-8")
+        result = subprocess.run(
+            [
+                chromium,
+                *FLAGS,
+                "--window-size=1400,1000",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--dump-dom",
+                path.as_uri() + fragment,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        dom = Dom(result.stdout)
+        return dom, json.loads(dom.text["fm-probe"])
+
+    return load
+
+
+def _many_slices(report: Any, n: int) -> Any:
+    """``report`` with ``n`` slices (copies of its first one), the map's points dealt among
+    them."""
+    first = report.slices[0]
+    slices = [dataclasses.replace(first, cluster_id=k, name=f"slice {k}") for k in range(n)]
+    labels = [i % n for i in range(len(report.map["label"]))]
+    return dataclasses.replace(
+        report,
+        slices=slices,
+        num_significant=n,
+        failure_modes=[],
+        map={**report.map, "label": labels},
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    "build",
+    [analysis_report, coverage_report, comparison_report],
+    ids=["analysis", "coverage", "comparison"],
+)
+def test_the_page_fits_1400_px_and_clips_nothing(probe: Any, build: Any) -> None:
+    _, out = probe(build().to_html())
+    assert out["overflow"] <= 0
+    assert out["clipped"] == []
+
+
+def test_no_word_breaks_inside_and_long_tokens_still_wrap() -> None:
+    css = (Path(__file__).resolve().parents[1] / "faultmap/reports/html/page.css").read_text()
+    assert "anywhere" not in css and "word-break" not in css
+    report = analysis_report(hostile_names=False)
+    token = "x" * 75
+    first = report.slices[0]
+    report = dataclasses.replace(
+        report,
+        slices=[
+            dataclasses.replace(first, representative_prompts=[f"row 08/31/2074 {token}"]),
+            *report.slices[1:],
+        ],
+    )
+    page = report.to_html()
+    assert "row 08/31/2074 " + "x" * 30 + "<wbr>" + "x" * 30 + "<wbr>" + "x" * 15 in page
+
+
+@pytest.mark.browser
+def test_the_comparison_page_greys_ties_and_marks_discordant_points(probe: Any) -> None:
+    report = comparison_report()
+    dom, out = probe(report.to_html())
+    rows = [a for t, a in dom.elements if t == "tr" and "data-group" in a]
+    classes = [a["class"] for a in rows]
+    assert classes == [
+        "fm-significant" if s.significant else "fm-tie" for s in report.tested_slices
+    ]
+    assert "fm-tie" in classes
+    outcome = report.map["outcome"]
+    assert sorted(i for i, _ in out["marked"]) == [
+        i for i, o in enumerate(outcome) if o in ("a", "b")
+    ]
+    text = "".join(dom.all_text)
+    assert "share of these" not in text and "50.0%" not in text
+    assert "where exactly one model failed" in text
+    assert "no difference" in text
+
+
+@pytest.mark.browser
+def test_more_than_ten_slices_get_distinct_colours(probe: Any) -> None:
+    report = _many_slices(analysis_report(hostile_names=False), 14)
+    _, out = probe(report.to_html())
+    assert len({f for f in out["fills"]}) > 10
+
+
+@pytest.mark.browser
+def test_failed_points_are_drawn_without_hover_and_the_tip_has_response_and_score(
+    open_page: Any, probe: Any
+) -> None:
+    report = analysis_report(hostile_names=False)
+    _, out = probe(report.to_html())
+    failed = [i for i, f in enumerate(report.map["failed"]) if f]
+    assert sorted(i for i, _ in out["marked"]) == failed
+    assert all(stroke not in ("none", "") for _, stroke in out["marked"])
+    i = failed[0]
+    tip = open_page(report.to_html(), f"#point={i}").text["fm-tip"]
+    assert report.map["response"][i][:40] in tip
+    assert f"score: {report.map['score'][i]:.2f}" in tip
+
+
+@pytest.mark.browser
+def test_the_csv_download_holds_the_slice_rows_quoted_and_defused(probe: Any) -> None:
+    import csv
+    import io
+
+    report = analysis_report()
+    _, out = probe(report.to_html())
+    rows = list(csv.reader(io.StringIO(out["csv"].lstrip("\ufeff"))))
+    assert rows[0] == ["row", "group", "status", "prompt", "score", "response"]
+    members = [i for i, g in enumerate(report.map["label"]) if g == report.slices[0].cluster_id]
+    assert len(rows) - 1 == len(members)
+    assert sorted(int(r[0]) for r in rows[1:]) == sorted(report.map["index"][i] for i in members)
+    for r in rows[1:]:
+        for value in r[1:]:
+            assert value[:1] not in ("=", "+", "-", "@")  # a formula becomes text
+    texts = {r[3].lstrip("'") for r in rows[1:]}
+    assert {report.map["text"][i] for i in members} == texts
+
+
+def test_the_csv_cell_defuses_formulas() -> None:
+    script = (Path(__file__).resolve().parents[1] / "faultmap/reports/html/page.js").read_text()
+    assert "/^[=+\\-@\\t\\r]/" in script and 'replace(/"/g, \'""\')' in script
+
+
+@pytest.mark.browser
+def test_what_to_do_next_without_an_llm(open_page: Any) -> None:
+    from faultmap.reports.text import next_steps
+
+    report = analysis_report(hostile_names=False)
+    assert not any(s.suggested_remediation for s in report.slices)
+    dom = open_page(report.to_html())
+    text = dom.text["fm-next"]
+    assert "What to do next" in text
+    assert next_steps(report)[0] in text
+    assert "Look first at slice" in text and "excess failures" in text

@@ -224,13 +224,46 @@ def test_plot_kinds_and_the_missing_plotly_hint(monkeypatch: pytest.MonkeyPatch)
     coverage = coverage_report()
     assert sum(len(t.x) for t in coverage.plot().data) == coverage.num_production_prompts
     with pytest.raises(ConfigurationError, match=r"'kind' parameter of CoverageReport\.plot"):
-        coverage.plot("rates")
+        coverage.plot("pie")
     with pytest.raises(ConfigurationError, match="must be one of 'map', 'rates'"):
         analysis_report().plot("pie")
     monkeypatch.setitem(sys.modules, "plotly", None)
     monkeypatch.setitem(sys.modules, "plotly.graph_objects", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'faultmap\[viz\]'"):
         analysis_report().plot()
+
+
+@pytest.mark.parametrize(
+    "build",
+    [analysis_report, coverage_report, comparison_report],
+    ids=["analysis", "coverage", "comparison"],
+)
+@pytest.mark.parametrize("kind", ["map", "rates"])
+def test_every_promised_view_works_for_every_report(build: object, kind: str) -> None:
+    """The README promises report.plot() and report.plot("rates") for every report."""
+    report = build()  # type: ignore[operator]
+    fig = report.plot(kind)
+    assert fig.data, kind
+    if kind == "rates" and isinstance(report, CoverageReport):
+        (bars,) = fig.data
+        assert len(bars.x) == report.num_gaps
+        for g, y in zip(report.gaps, bars.y, strict=True):
+            if g.ratio is not None:
+                assert y == pytest.approx(g.ratio)
+    assert str(report) and report.summary() and report.to_html() and report._repr_html_()
+
+
+def test_the_comparison_map_greys_ties_and_colours_the_significant_slices() -> None:
+    report = comparison_report()
+    fig = report.plot()
+    ties = {
+        f"{k}. {s.name}"[:20] for k, s in enumerate(report.tested_slices, 1) if not s.significant
+    }
+    from faultmap.reports._palette import TIE
+
+    for trace in fig.data:
+        if any(trace.name.startswith(t[:15]) for t in ties):
+            assert trace.marker.color == TIE
 
 
 # -- the rich console view and the plain text tell the same story --------------------------------
@@ -256,7 +289,7 @@ def _console_text(report: object) -> str:
 def test_text_rich_and_html_share_their_sentences(build: object, sentences: object) -> None:
     report = build()
     shown = _console_text(report)
-    page = report.to_html()
+    page = report.to_html().replace("<wbr>", "")  # long tokens may wrap at a <wbr>
     for line in sentences(report):
         assert line in str(report)
         assert line in shown
@@ -288,7 +321,8 @@ def test_rich_view_draws_the_intervals_and_needs_rich(monkeypatch: pytest.Monkey
 def test_modes_lead_every_view_and_share_their_sentences() -> None:
     report = evidence_report()
     text, shown = str(report), _console_text(report)
-    page, compact = report.to_html(), report._repr_html_()
+    page = report.to_html().replace("<wbr>", "")  # long tokens may wrap at a <wbr>
+    compact = report._repr_html_().replace("<wbr>", "")
     first, bad = report.failure_modes
     sentences = [modes_headline(report), *check_lines(report)]
     sentences += [fact for m in report.failure_modes for fact in mode_facts(m, report)]

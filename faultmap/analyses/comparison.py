@@ -303,7 +303,15 @@ def compare_slices(
     if map_settings is not None:
         with run.timer("map"):
             positions = comparison_map(
-                prompts, vectors, labels, ~fail_a, ~fail_b, settings=map_settings, rows=rows
+                prompts,
+                vectors,
+                labels,
+                ~fail_a,
+                ~fail_b,
+                settings=map_settings,
+                rows=rows,
+                responses=(responses_a, responses_b),
+                scores=(scores_a, scores_b),
             )
     logger.info(
         "comparison: global winner %s; %d of %d tested slices differ significantly",
@@ -334,16 +342,33 @@ def comparison_map(
     *,
     settings: MapSettings,
     rows: Rows | None = None,
+    responses: tuple[Sequence[str], Sequence[str]] | None = None,
+    scores: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """The map of a comparison's analysed prompts (:func:`prompt_map`), labelled by cluster
     (``labels``, one per analysed prompt), with ``outcome``: "both", "a", "b" or "neither"
-    (which model passed). ``rows`` maps the analysed prompts to input rows."""
+    (which model passed), and when given each model's ``response_a``/``response_b`` and
+    ``score_a``/``score_b``. ``rows`` maps the analysed prompts to input rows."""
     rows = rows if rows is not None else Rows.all(len(prompts))
     outcome = np.select(
         [passed_a & passed_b, passed_a, passed_b], ["both", "a", "b"], default="neither"
     )
+    texts_of = (
+        {} if responses is None else dict(zip(("response_a", "response_b"), responses, strict=True))
+    )
+    extra = {}
+    if scores is not None:
+        for name, values in zip(("score_a", "score_b"), scores, strict=True):
+            extra[name] = np.round(np.asarray(values, dtype=np.float64), 4)
     return prompt_map(
-        vectors, prompts, labels, settings=settings, index=rows.analysed, outcome=outcome
+        vectors,
+        prompts,
+        labels,
+        settings=settings,
+        index=rows.analysed,
+        texts_of=texts_of,
+        outcome=outcome,
+        **extra,
     )
 
 

@@ -363,7 +363,9 @@ def find_slices(
                 labels,
                 settings=map_settings,
                 index=rows.analysed,
+                texts_of={"response": responses},
                 failed=fails,
+                score=np.round(np.asarray(scores, dtype=np.float64), 4),
             )
     return AnalysisReport(
         map=positions,

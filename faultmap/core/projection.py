@@ -10,7 +10,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +80,7 @@ def prompt_map(
     settings: MapSettings,
     index: np.ndarray | None = None,
     strata: np.ndarray | None = None,
+    texts_of: Mapping[str, Sequence[str]] | None = None,
     **columns: np.ndarray,
 ) -> dict[str, Any]:
     """Coordinates of at most ``settings.max_points`` prompts for a report's map.
@@ -87,7 +88,8 @@ def prompt_map(
     Rows are sampled by :func:`map_sample` over ``strata`` (default: ``labels``), projected
     to ``settings.dims`` dimensions (PCA, or UMAP when asked) and scaled into [-1, 1].
     Returns plain lists: ``x``, ``y`` (``z``), ``index`` (``index[row]``, default the row),
-    ``label``, ``text`` (clipped prompt) and one list per extra column, plus ``projection``,
+    ``label``, ``text`` (clipped prompt), one clipped text list per entry of ``texts_of`` (e.g.
+    ``response``) and one list per extra column, plus ``projection``,
     ``dims`` and ``total_points``.
 
     Example:
@@ -135,6 +137,8 @@ def prompt_map(
     out["index"] = [int(i) for i in ids]
     out["label"] = [int(x) for x in labels[rows]]
     out["text"] = [clip(texts[i], settings.max_text_chars) for i in rows]
+    for name, strings in (texts_of or {}).items():
+        out[name] = [clip(strings[i], settings.max_text_chars) for i in rows]
     for name, values in columns.items():
         out[name] = np.asarray(values)[rows].tolist()
     return out

@@ -26,7 +26,7 @@ from faultmap.reports.text import clip, map_caption, map_legend, pct, pval, rate
 
 Report = AnalysisReport | CoverageReport | ComparisonReport
 
-__all__ = ["comparison_rates", "plot", "slice_map", "slice_rates"]
+__all__ = ["comparison_rates", "coverage_rates", "plot", "slice_map", "slice_rates"]
 
 
 def _go() -> Any:
@@ -57,7 +57,7 @@ def slice_map(report: Report, *, title: str | None = None) -> Any:
     members: list[list[int]] = [[] for _ in legend["groups"]]
     for i, g in enumerate(legend["group"]):
         members[g].append(i)
-    colours = group_colours(legend["highlighted"])
+    colours = group_colours(legend["highlighted"], legend["tie"])
     fig = go.Figure()
     # the prompts in no slice first, so that the slices are drawn on top of them
     for g in sorted(range(len(members)), key=lambda g: (legend["highlighted"][g], g)):
@@ -222,10 +222,62 @@ def comparison_rates(
     return fig
 
 
+def coverage_rates(report: CoverageReport, *, title: str | None = None) -> Any:
+    """Test prompts per expected test prompt in every coverage gap (1 = represented as in
+    production), with its 95 % interval where the report has one.
+
+    Example:
+        >>> coverage_rates(report).show()  # doctest: +SKIP
+    """
+    if not isinstance(report, CoverageReport):
+        raise ConfigurationError(
+            f"coverage_rates() draws a CoverageReport; got a {type(report).__name__}."
+        )
+    go = _go()
+    gaps = list(report.gaps)
+    names = [f"{k}. {_label(g.name, 40)}" for k, g in enumerate(gaps, 1)]
+    ratios = [
+        g.ratio if g.ratio is not None else g.test_count / max(g.expected_test_count, 1e-9)
+        for g in gaps
+    ]
+    high = [
+        (g.ratio_interval[1] - r) if g.ratio_interval else 0.0
+        for g, r in zip(gaps, ratios, strict=True)
+    ]
+    low = [
+        (r - g.ratio_interval[0]) if g.ratio_interval else 0.0
+        for g, r in zip(gaps, ratios, strict=True)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=ratios,
+            error_y=dict(type="data", symmetric=False, array=high, arrayminus=low),
+            marker_color=group_colours([True] * len(gaps)),
+            hovertext=[
+                f"{n}<br>{g.test_count} test prompts where {g.expected_test_count:.1f} were "
+                f"expected; {g.size} production prompts<br>adjusted p = "
+                f"{pval(g.adjusted_p_value)}"
+                for n, g in zip(names, gaps, strict=True)
+            ],
+            hoverinfo="text",
+        )
+    )
+    fig.add_hline(y=1.0, line_dash="dash", annotation_text="as in production")
+    fig.update_layout(
+        title=title or "Test prompts per expected test prompt in each gap (95% interval)",
+        template="plotly_white",
+        yaxis=dict(title="test / expected", rangemode="tozero"),
+        showlegend=False,
+    )
+    return fig
+
+
 @register("plot", AnalysisReport, CoverageReport, ComparisonReport)
 def plot(report: Report, kind: str = "map", **kwargs: Any) -> Any:
-    """The figure ``kind`` of ``report``: "map" (any report) or "rates" (an analysis or a
-    comparison). Keyword arguments go to the figure function.
+    """The figure ``kind`` of ``report``: "map" or "rates" (failure rates of an analysis or
+    a comparison; test / expected prompts per gap of a coverage audit). Keyword arguments
+    go to the figure function.
 
     Example:
         >>> plot(report, "rates")  # doctest: +SKIP
@@ -235,6 +287,8 @@ def plot(report: Report, kind: str = "map", **kwargs: Any) -> Any:
         figures["rates"] = slice_rates
     elif isinstance(report, ComparisonReport):
         figures["rates"] = comparison_rates
+    elif isinstance(report, CoverageReport):
+        figures["rates"] = coverage_rates
     if kind not in figures:
         raise ConfigurationError(
             f"The 'kind' parameter of {type(report).__name__}.plot must be one of "

@@ -43,6 +43,7 @@ __all__ = [
     "diff_rule",
     "diff_table",
     "diff_text",
+    "discordant_text",
     "evidence_facts",
     "evidence_line",
     "gap_facts",
@@ -54,6 +55,7 @@ __all__ = [
     "list_items",
     "map_caption",
     "map_legend",
+    "map_marks",
     "match_evidence",
     "mode_facts",
     "mode_headline",
@@ -62,6 +64,7 @@ __all__ = [
     "modes_headline",
     "modes_table",
     "naming_facts",
+    "next_steps",
     "null_audit_line",
     "power_line",
     "rate_interval",
@@ -72,6 +75,7 @@ __all__ = [
     "slice_text",
     "summary",
     "summary_table",
+    "winner_text",
 ]
 
 
@@ -725,13 +729,40 @@ def comparison_headline(report: ComparisonReport) -> list[str]:
     return lines
 
 
+def winner_text(report: ComparisonReport, code: str | None = None) -> str:
+    """Who wins, in words: a model's name, or "no difference" for a tie (the overall
+    winner when ``code`` is None)."""
+    name = report.winner_name(code)
+    code = report.global_winner if code is None else code
+    return name if code in ("a", "b") else "no difference"
+
+
+def discordant_text(s: SliceComparison | ComparisonReport, a: str = "A", b: str = "B") -> str:
+    """The prompts exactly one model failed, in words: "of the 15 prompts where exactly one
+    model failed, A failed 12 and B 3" (``discordant_a_wins`` are the prompts only B failed).
+
+    Example:
+        >>> from types import SimpleNamespace as S
+        >>> discordant_text(S(discordant_a_wins=3, discordant_b_wins=12), "A", "B")
+        'of the 15 prompts where exactly one model failed, A failed 12 and B 3'
+    """
+    a_failed, b_failed = s.discordant_b_wins, s.discordant_a_wins
+    total = a_failed + b_failed
+    if total == 0:
+        return "no prompt was failed by exactly one model"
+    return (
+        f"of the {_count(total, 'prompt')} where exactly one model failed, {a} failed "
+        f"{a_failed} and {b} {b_failed}"
+    )
+
+
 def comparison_slice_facts(s: SliceComparison, a: str = "A", b: str = "B") -> list[str]:
     """The numbered facts of one comparison slice, as short sentences."""
+    d = discordant_text(s, a, b)
     facts = [
         f"{s.size} prompts: {a} fails {pct(s.failure_rate_a)}, {b} fails "
         f"{pct(s.failure_rate_b)}; {_verdict(s.winner, a, b)}.",
-        f"Only {b} failed on {s.discordant_a_wins} and only {a} on {s.discordant_b_wins} "
-        f"({a}'s share of these {pct(s.advantage_rate)}); McNemar ({_mcnemar(s.test_used)}) "
+        f"{d[0].upper()}{d[1:]}; McNemar ({_mcnemar(s.test_used)}) "
         f"p = {pval(s.p_value)}, adjusted p = {pval(s.adjusted_p_value)}.",
     ]
     return facts + naming_facts(s, "Why: ", "Suggested step: ")
@@ -990,7 +1021,8 @@ def map_legend(report: AnalysisReport | CoverageReport | ComparisonReport) -> di
 
     Returns ``group`` (per point, an index into ``groups``), ``groups`` (legend entries: the
     numbered slices or gaps first, as in the text view, then the prompts in none),
-    ``highlighted`` (per group, True for a slice or gap) and ``status`` (per point, an index
+    ``highlighted`` (per group, True for a slice or gap, but not for a comparison's tie),
+    ``tie`` (per group, True for a comparison's tied slice) and ``status`` (per point, an index
     into ``statuses``, e.g. "failed").
     """
     m = report.map
@@ -1026,13 +1058,33 @@ def map_legend(report: AnalysisReport | CoverageReport | ComparisonReport) -> di
         else:
             statuses = ["passed", "failed"]
             status = [int(f) for f in m.get("failed", [])]
+    # a comparison's ties are listed but not highlighted: only the slices that differ stand out
+    tie = [not getattr(item, "significant", True) for item in items]
     return {
         "group": group,
         "groups": names + rest,
-        "highlighted": [True] * len(names) + [False] * len(rest),
+        "highlighted": [not t for t in tie] + [False] * len(rest),
+        "tie": tie + [False] * len(rest),
         "status": status,
         "statuses": statuses,
     }
+
+
+def map_marks(report: AnalysisReport | CoverageReport | ComparisonReport) -> tuple[list[bool], str]:
+    """Which mapped prompts the map marks without hover (per point), and the sentence that
+    says what a mark means: the failed prompts of an analysis, the prompts exactly one model
+    failed in a comparison, the prompts with no test prompt within the threshold in a
+    coverage audit."""
+    m = report.map
+    if isinstance(report, CoverageReport):
+        return [not c for c in m.get("covered", [])], (
+            "A dark ring marks a production prompt with no test prompt within the threshold."
+        )
+    if isinstance(report, ComparisonReport):
+        return [o in ("a", "b") for o in m.get("outcome", [])], (
+            "A dark ring marks a prompt exactly one model failed."
+        )
+    return [bool(f) for f in m.get("failed", [])], "A dark ring marks a failed prompt."
 
 
 # -- the table of slices (or gaps) the graphic views show ----------------------------------
@@ -1181,9 +1233,9 @@ def summary_table(
         a, b = report.model_a_name, report.model_b_name
         columns = [("#", "number"), ("slice", "name"), ("size", "number"), ("winner", "text")]
         columns += [(f"{a} fails (95% CI)", "rate"), (f"{b} fails (95% CI)", "rate")]
-        columns += [(f"{a}'s share of discordant pairs", "number"), ("adjusted p", "number")]
+        columns += [(f"failed alone: {a} / {b}", "number"), ("adjusted p", "number")]
         for k, s in enumerate(report.tested_slices, 1):
-            winner = report.winner_name(s.winner)
+            winner = winner_text(report, s.winner)
             row = [Cell(str(k), k), Cell(s.name, s.name.lower()), Cell(f"{s.size:,}", s.size)]
             row.append(Cell(winner, winner.lower()))
             for rate in (s.failure_rate_a, s.failure_rate_b):
@@ -1191,10 +1243,98 @@ def summary_table(
                 row.append(
                     Cell(f"{pct(rate)} ({pct(low)}–{pct(high)})", rate, (rate, low, high, None))
                 )
-            row.append(Cell(pct(s.advantage_rate), s.advantage_rate))
+            # prompts only A failed / only B failed; sorted by A's share of them
+            alone = f"{s.discordant_b_wins:,} / {s.discordant_a_wins:,}"
+            row.append(Cell(alone, s.advantage_rate))
             row.append(Cell(pval(s.adjusted_p_value), s.adjusted_p_value))
             rows.append(row)
     return columns, rows
+
+
+# -- what to do next, from the statistics alone ---------------------------------------------
+
+
+def _excess(s: FailureSlice) -> float:
+    """Failures of a slice beyond what the baseline rate predicts for its size."""
+    return s.num_failures - s.size * s.baseline_rate
+
+
+def _evidence_words(s: FailureSlice) -> str:
+    """How solid a slice is, in words: its stability and held-out confirmation."""
+    words = []
+    if s.stability is not None:
+        steady = "stable" if s.stability >= 0.5 else "unstable"
+        words.append(f"{steady} in {pct(s.stability)} of reruns")
+    if s.confirmation_p_value is not None:
+        held = "confirmed" if s.confirmation_p_value < 0.05 else "not confirmed"
+        words.append(f"{held} on held-out prompts (p = {pval(s.confirmation_p_value)})")
+    return "; " + " and ".join(words) if words else ""
+
+
+def next_steps(
+    report: AnalysisReport | CoverageReport | ComparisonReport, limit: int = 5
+) -> list[str]:
+    """What to do next, one sentence per finding (at most ``limit``), built from the
+    statistics alone, so that a report named without an LLM still says where to start: an
+    analysis's slices by excess failures, a coverage audit's gaps by missing test prompts, a
+    comparison's significant slices by adjusted p."""
+    if isinstance(report, CoverageReport):
+        gaps = sorted(report.gaps, key=lambda g: -(g.expected_test_count - g.test_count))
+        if not gaps:
+            return [
+                "No coverage gap: the test suite covers these production prompts; nothing to add."
+            ]
+        lines = []
+        for k, g in enumerate(gaps[:limit]):
+            lead = "Add test prompts like those of" if k == 0 else "Then"
+            lines.append(
+                f'{lead} "{clip(g.name, 80)}" ({_count(g.size, "production prompt")}, '
+                f"{g.test_count} test prompts where {g.expected_test_count:.1f} were expected)."
+            )
+        return lines + _more(len(gaps), limit, "gap")
+    if isinstance(report, ComparisonReport):
+        a, b = report.model_a_name, report.model_b_name
+        if not report.slices:
+            return [
+                f"No slice differs significantly at {_level(report)}: choose between {a} and "
+                f"{b} on the overall result ({winner_text(report)}) or on cost."
+            ]
+        lines = []
+        for s in sorted(report.slices, key=lambda s: s.adjusted_p_value)[:limit]:
+            loser = b if s.winner == "a" else a
+            d = discordant_text(s, a, b)
+            lines.append(
+                f'On "{clip(s.name, 80)}" ({s.size} prompts) prefer {winner_text(report, s.winner)}'
+                f", or read the prompts {loser} fails there: {d} (adjusted p = "
+                f"{pval(s.adjusted_p_value)})."
+            )
+        return lines + _more(len(report.slices), limit, "slice")
+    if not report.slices:
+        if report.total_failures == 0:
+            return ["No prompt failed: nothing to fix at this failure threshold."]
+        return [
+            f"No slice stands out at {_level(report)}: read a random sample of the "
+            f"{report.total_failures} failing prompts, or score more prompts to find smaller "
+            "slices."
+        ]
+    ranked = sorted(range(len(report.slices)), key=lambda i: -_excess(report.slices[i]))
+    total = sum(max(_excess(s), 0.0) for s in report.slices) or 1.0
+    lines = []
+    for k, i in enumerate(ranked[:limit]):
+        s = report.slices[i]
+        lead = "Look first at" if k == 0 else "Next,"
+        excess = max(_excess(s), 0.0)
+        lines.append(
+            f'{lead} slice {i + 1}, "{clip(s.name, 80)}": {s.num_failures} of {s.size} prompts '
+            f"fail where {s.size * s.baseline_rate:.0f} were expected at the baseline, "
+            f"{excess:.0f} excess failures ({pct(excess / total)} of the excess in all slices)"
+            f"{_evidence_words(s)}."
+        )
+    return lines + _more(len(report.slices), limit, "slice")
+
+
+def _more(n: int, limit: int, word: str) -> list[str]:
+    return [f"And {_count(n - limit, 'more ' + word)} in the table."] if n > limit else []
 
 
 # -- one paragraph (report.summary(), faultmap 0.5.0's method) ------------------------------

@@ -23,6 +23,7 @@ from faultmap.reports.text import (
     list_items,
     map_caption,
     map_legend,
+    map_marks,
     mode_facts,
     modes_table,
     pct,
@@ -57,6 +58,7 @@ class _Point(NamedTuple):
     r: float
     index: int
     title: str | None
+    marked: bool = False
 
 
 def _interval(
@@ -105,11 +107,44 @@ def map_view(report: Report, limit: int | None) -> dict[str, Any] | None:
         step = len(rest) / max(limit - len(first), 1)
         rows = sorted(first | {rest[int(k * step)] for k in range(limit - len(first))})
     dims = int(m.get("dims", 2))
-    if dims == 3:  # one scale for every axis, so that turning the map keeps it in view
-        scale = (1 / math.sqrt(3), 1 / math.sqrt(3))
-    else:  # fill the frame: each axis on its own scale
-        scale = tuple(1 / max(max(map(abs, m[a])), 1e-9) for a in "xy")
-    return {"map": m, "legend": legend, "rows": rows, "dims": dims, "scale": scale}
+    pos = _framed([list(map(float, m[a])) for a in "xyz"[:dims]])
+    marks, marks_note = map_marks(report)
+    return {
+        "map": m,
+        "legend": legend,
+        "rows": rows,
+        "dims": dims,
+        "pos": pos,
+        "scale": (1.0, 1.0),
+        "marks": marks or [False] * n,
+        "marks_note": marks_note,
+    }
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q * (len(ordered) - 1) + 0.5), len(ordered) - 1)]
+
+
+def _framed(axes: list[list[float]]) -> list[list[float]]:
+    """Coordinates that fill the frame whatever the projection gave (UMAP's are neither
+    centred nor scaled): in 2-D each axis from its 1st to its 99th percentile onto [-1, 1];
+    in 3-D about the median, scaled so that 98 % of the points lie within the unit sphere
+    (so that turning the map keeps them in view). The few points beyond are pulled in to
+    the edge, so that an outlier cannot shrink the cloud to a corner."""
+    if len(axes) == 3:
+        centre = [_quantile(a, 0.5) for a in axes]
+        shifted = [[v - c for v in a] for a, c in zip(axes, centre, strict=True)]
+        norms = [math.sqrt(sum(a[i] ** 2 for a in shifted)) for i in range(len(axes[0]))]
+        radius = max(_quantile(norms, 0.98), 1e-9)
+        shrink = [min(1.0, 1.08 * radius / r) if r > 0 else 1.0 for r in norms]
+        return [[round(v / radius * k, 4) for v, k in zip(a, shrink, strict=True)] for a in shifted]
+    out = []
+    for a in axes:
+        low, high = _quantile(a, 0.01), _quantile(a, 0.99)
+        mid, half = (low + high) / 2, max((high - low) / 2, 1e-9)
+        out.append([round(max(-1.04, min(1.04, (v - mid) / half)), 4) for v in a])
+    return out
 
 
 def _prompt_map(
@@ -118,12 +153,16 @@ def _prompt_map(
     """The map as the templates draw it (``_parts.html.j2``, ``map_svg``): the points in
     drawing order (slices last, so they sit on top), the legend and the group colours.
     ``titles`` gives each point its prompt as an SVG ``<title>``."""
-    m, legend, (sx, sy) = view["map"], view["legend"], view["scale"]
+    m, legend = view["map"], view["legend"]
+    pos, marks = view["pos"], view["marks"]
     highlighted = legend["highlighted"]
     w, h, pad = MAP_WIDTH, MAP_HEIGHT, MAP_PAD
-    span_x, span_y = (min(w, h) / 2 - pad,) * 2 if view["dims"] == 3 else (w / 2 - pad, h / 2 - pad)
+    # 3-D points are pulled in to at most 1.08 of the unit sphere: leave room for them
+    span_x, span_y = (
+        ((min(w, h) / 2 - pad) / 1.08,) * 2 if view["dims"] == 3 else (w / 2 - pad, h / 2 - pad)
+    )
     points = []
-    for i in sorted(view["rows"], key=lambda i: (highlighted[legend["group"][i]], i)):
+    for i in sorted(view["rows"], key=lambda i: (highlighted[legend["group"][i]], marks[i], i)):
         g = legend["group"][i]
         title = None
         if titles:
@@ -132,19 +171,26 @@ def _prompt_map(
         points.append(
             _Point(
                 group=g,
-                cx=round(w / 2 + m["x"][i] * sx * span_x, 1),
-                cy=round(h / 2 - m["y"][i] * sy * span_y, 1),
+                cx=round(w / 2 + pos[0][i] * span_x, 1),
+                cy=round(h / 2 - pos[1][i] * span_y, 1),
                 r=3.6 if highlighted[g] else 2.6,
                 index=i,
                 title=title,
+                marked=marks[i],
             )
         )
-    colours = group_colours(highlighted)
+    colours = group_colours(highlighted, legend["tie"])
     counts = [0] * len(legend["groups"])
     for i in view["rows"]:
         counts[legend["group"][i]] += 1
     entries = [
-        {"group": g, "name": name, "colour": colour, "count": counts[g]}
+        {
+            "group": g,
+            "name": name,
+            "colour": colour,
+            "count": counts[g],
+            "tie": legend["tie"][g],
+        }
         for g, (name, colour) in enumerate(zip(legend["groups"], colours, strict=True))
         if counts[g]
     ]
@@ -154,6 +200,7 @@ def _prompt_map(
         "height": h,
         "dims": view["dims"],
         "caption": map_caption(m),
+        "marks_note": view["marks_note"],
         "points": points,
         "legend": entries,
         "colours": colours,
@@ -225,6 +272,7 @@ def _shown_table(
     anchors: list[str | None],
     *,
     groups: bool,
+    ties: Sequence[bool] = (),
 ) -> dict[str, Any]:
     """A table of :mod:`~faultmap.reports.text` as the templates print it: sort keys, rates
     with their drawn 95 % interval, names linked to ``anchors`` (the card of each row, None
@@ -252,7 +300,8 @@ def _shown_table(
                     "interval": interval,
                 }
             )
-        shown_rows.append({"group": r if groups else None, "cells": shown})
+        tie = r < len(ties) and ties[r]
+        shown_rows.append({"group": r if groups else None, "cells": shown, "tie": tie})
     return {
         "sortable": groups,
         "columns": [
@@ -275,7 +324,8 @@ def _table(report: Report) -> dict[str, Any] | None:
         f"fm-card-{sum(significant[: r + 1])}" if significant[r] else None
         for r in range(len(items))
     ]
-    return _shown_table(columns, rows, anchors, groups=True)
+    ties = [not flag for flag in significant] if isinstance(report, ComparisonReport) else []
+    return _shown_table(columns, rows, anchors, groups=True, ties=ties)
 
 
 def _modes_table(report: Report) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ from faultmap.reports.html._templates import (
     resource,
 )
 from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
-from faultmap.reports.text import correction_name, hybrid_cell_lines
+from faultmap.reports.text import correction_name, hybrid_cell_lines, next_steps
 
 __all__ = ["page_html", "render_page"]
 
@@ -72,31 +72,52 @@ def _settings(report: Report) -> list[tuple[str, str]]:
     return settings
 
 
-def _page_data(view: dict[str, Any] | None) -> dict[str, Any]:
-    """What the page's script reads: the prompt, group and status of every point (and the
-    3-D positions it turns)."""
+#: The per-point columns of ``report.map`` the page's tooltip and CSV download show.
+_POINT_COLUMNS = ("score", "response", "score_a", "response_a", "score_b", "response_b")
+
+
+def _csv_columns(report: Report) -> dict[str, str]:
+    """The header of each column of a slice's CSV download, by its key in the page data."""
+    if isinstance(report, ComparisonReport):
+        a, b = report.model_a_name, report.model_b_name
+        return {
+            "score_a": f"score ({a})",
+            "response_a": f"response ({a})",
+            "score_b": f"score ({b})",
+            "response_b": f"response ({b})",
+        }
+    if isinstance(report, CoverageReport):
+        return {}
+    return {"score": "score", "response": "response"}
+
+
+def _page_data(report: Report, view: dict[str, Any] | None) -> dict[str, Any]:
+    """What the page's script reads: the prompt, group, status, scores and responses of
+    every point (and the 3-D positions it turns), and the CSV columns."""
     if view is None:
-        return {"map": None, "groups": [], "statuses": []}
+        return {"map": None, "groups": [], "statuses": [], "columns": {}}
     m, legend = view["map"], view["legend"]
+    extra = {
+        name: list(m[name]) for name in _POINT_COLUMNS if len(m.get(name) or []) == len(m["x"])
+    }
+    pos = view["pos"]
     return {
         "map": {
             "index": list(m["index"]),
             "text": list(m["text"]),
             "group": legend["group"],
             "status": legend["status"],
-            **(
-                {"x": list(m["x"]), "y": list(m["y"]), "z": list(m["z"])}
-                if view["dims"] == 3
-                else {}
-            ),
+            **extra,
+            **({"x": pos[0], "y": pos[1], "z": pos[2]} if view["dims"] == 3 else {}),
         },
         "groups": legend["groups"],
         "statuses": legend["statuses"],
+        "columns": _csv_columns(report),
         "view": {
             "width": MAP_WIDTH,
             "height": MAP_HEIGHT,
             "pad": MAP_PAD,
-            "scale": view["scale"][0],
+            "scale": 1 / 1.08,
         },
     }
 
@@ -110,7 +131,8 @@ def page_html(report: Report) -> str:
         policy=Markup(CONTENT_SECURITY_POLICY),
         style=Markup(resource("page.css")),
         script=Markup(resource("page.js")),
-        data=Markup(json_block(_page_data(view))),
+        data=Markup(json_block(_page_data(report, view))),
+        next_steps=next_steps(report),
         embedding_model=report.embedding_model,
         clustering_method=report.clustering_method,
         items_word="Coverage gaps" if isinstance(report, CoverageReport) else "Slices",

@@ -23,11 +23,18 @@
   function showTip(i, x, y) {
     var m = data.map;
     if (!tip || !m || i < 0 || i >= m.text.length) { return; }
-    tip.replaceChildren(
+    var parts = [
       line("fm-tip-head", data.groups[m.group[i]]),
       line("fm-tip-status", "row " + m.index[i] + " \u00b7 " + data.statuses[m.status[i]]),
       line("fm-tip-text", m.text[i])
-    );
+    ];
+    Object.keys(data.columns || {}).forEach(function (key) {
+      if (!m[key] || m[key][i] === undefined) { return; }
+      var value = m[key][i];
+      if (typeof value === "number") { value = value.toFixed(2); }
+      parts.push(line("fm-tip-response", data.columns[key] + ": " + value));
+    });
+    tip.replaceChildren.apply(tip, parts);
     tip.hidden = false;
     tip.setAttribute("data-i", String(i));
     var box = svg.parentNode.getBoundingClientRect();
@@ -139,5 +146,44 @@
       }
     }
   }
+  // CSV of a group's mapped prompts (or of all of them), built here from the data block:
+  // every cell quoted, and a cell a spreadsheet would read as a formula (=, +, -, @, tab,
+  // carriage return first) starts with an apostrophe.
+  function cell(value) {
+    var text = value === null || value === undefined ? "" : String(value);
+    if (/^[=+\-@\t\r]/.test(text)) { text = "'" + text; }
+    return '"' + text.replace(/"/g, '""') + '"';
+  }
+
+  function csv(group) {
+    var m = data.map, keys = Object.keys(data.columns || {});
+    var head = ["row", "group", "status", "prompt"].concat(keys.map(function (k) {
+      return data.columns[k];
+    }));
+    var lines = [head.map(cell).join(",")];
+    if (!m) { return lines.join("\r\n") + "\r\n"; }
+    for (var i = 0; i < m.text.length; i++) {
+      if (group !== "all" && String(m.group[i]) !== String(group)) { continue; }
+      var row = [m.index[i], data.groups[m.group[i]], data.statuses[m.status[i]], m.text[i]];
+      keys.forEach(function (k) { row.push(m[k] ? m[k][i] : ""); });
+      lines.push(row.map(cell).join(","));
+    }
+    return lines.join("\r\n") + "\r\n";
+  }
+
+  document.querySelectorAll("button.fm-csv").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var group = btn.getAttribute("data-csv");
+      var blob = new Blob(["\ufeff" + csv(group)], { type: "text/csv;charset=utf-8" });
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = "faultmap-" + (group === "all" ? "all" : "slice-" + (parseInt(group, 10) + 1)) + ".csv";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(a.href); }, 1000);
+    });
+  });
+
   document.documentElement.setAttribute("data-fm-ready", "1");
 })();
