@@ -56,6 +56,7 @@ HEAVY = (
     "pandas",
     "hdbscan",
     "numba",
+    "ray",
 )
 
 
