@@ -89,3 +89,41 @@ def test_arguments_are_checked():
         RayEmbedder(concurrency=0)
     with pytest.raises(ConfigurationError, match=r"must end in \.npy or \.parquet"):
         embed_parquet("logs/", "vectors.csv")
+
+
+def test_audit_coverage_takes_the_ray_search(local_ray):
+    from faultmap import SliceAnalyzer
+    from faultmap.integrations.ray import RayNeighborSearch
+
+    rng = np.random.default_rng(1)
+    centers = rng.normal(size=(4, 16))
+    tests = centers[rng.integers(0, 3, 120)] + 0.3 * rng.normal(size=(120, 16))
+    production = centers[rng.integers(0, 4, 300)] + 0.3 * rng.normal(size=(300, 16))
+    tests /= np.linalg.norm(tests, axis=1, keepdims=True)
+    production /= np.linalg.norm(production, axis=1, keepdims=True)
+    kwargs = dict(
+        test_prompts=[f"test {i}" for i in range(120)],
+        production_prompts=[f"production {i}" for i in range(300)],
+        test_embeddings=tests.astype(np.float32),
+        production_embeddings=production.astype(np.float32),
+    )
+    analyzer = SliceAnalyzer(embedding_cache=False)
+    with pytest.warns(Warning):
+        local = analyzer.audit_coverage(**kwargs, neighbor_search="exact")
+    with pytest.warns(Warning):
+        on_ray = analyzer.audit_coverage(
+            **kwargs, neighbor_search=RayNeighborSearch(concurrency=2, block_rows=64)
+        )
+    assert on_ray.metadata["nearest_neighbors"]["backend"] == "ray"
+    assert on_ray.distance_coverage_score == local.distance_coverage_score
+    assert on_ray.overall_coverage_score == local.overall_coverage_score
+    assert [(g.size, g.mean_distance) for g in on_ray.gaps] == [
+        (g.size, g.mean_distance) for g in local.gaps
+    ]
+
+
+def test_a_bad_neighbor_search_is_named():
+    from faultmap import SliceAnalyzer
+
+    with pytest.raises(ConfigurationError, match="'neighbor_search' parameter"):
+        SliceAnalyzer().audit_coverage(["a", "b"], ["c", "d"], neighbor_search=object())

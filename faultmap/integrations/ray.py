@@ -38,7 +38,7 @@ from faultmap._optional import require
 from faultmap.embedding.local import DEFAULT_LOCAL_MODEL, SentenceTransformerEmbedder
 from faultmap.exceptions import ConfigurationError
 
-__all__ = ["RayEmbedder", "embed_parquet", "nearest_neighbors_on_ray"]
+__all__ = ["RayEmbedder", "RayNeighborSearch", "embed_parquet", "nearest_neighbors_on_ray"]
 
 logger = logging.getLogger("faultmap")
 
@@ -374,3 +374,61 @@ def nearest_neighbors_on_ray(
     sims = np.concatenate([p[0] for p in parts])
     idx = np.concatenate([p[1] for p in parts])
     return sims, idx
+
+
+class RayNeighborSearch:
+    """The exact nearest-neighbour search of ``audit_coverage`` on Ray
+    (:func:`nearest_neighbors_on_ray`), for ``audit_coverage(neighbor_search=...)``: the
+    production vectors are searched in blocks of ``block_rows`` by ``concurrency`` actors
+    holding the test vectors, and the distances land in the usual report
+    (``metadata["nearest_neighbors"]`` says ``"backend": "ray"``).
+
+    Example:
+        >>> report = SliceAnalyzer().audit_coverage(
+        ...     tests, production, neighbor_search=RayNeighborSearch(concurrency=8)
+        ... )  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        concurrency: int = 2,
+        block_rows: int = 65_536,
+        num_cpus: float = 1,
+        address: str | None = None,
+    ) -> None:
+        _check_positive("RayNeighborSearch", "concurrency", concurrency)
+        _check_positive("RayNeighborSearch", "block_rows", block_rows)
+        self.concurrency = concurrency
+        self.block_rows = block_rows
+        self.num_cpus = num_cpus
+        self.address = address
+
+    def __repr__(self) -> str:
+        return f"RayNeighborSearch(concurrency={self.concurrency}, block_rows={self.block_rows})"
+
+    def search(
+        self,
+        queries: np.ndarray,
+        corpus: np.ndarray,
+        *,
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        """``(similarities, indices, details)`` as :func:`faultmap._neighbors.search`
+        returns them for ``method="exact"``."""
+        sims, idx = nearest_neighbors_on_ray(
+            queries,
+            corpus,
+            concurrency=self.concurrency,
+            block_rows=self.block_rows,
+            num_cpus=self.num_cpus,
+            memory_budget=memory_budget,
+            address=self.address,
+        )
+        details = {
+            "method": "exact",
+            "backend": "ray",
+            "actors": self.concurrency,
+            "block_rows": self.block_rows,
+        }
+        return sims, idx, details
