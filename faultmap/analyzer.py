@@ -358,7 +358,7 @@ class SliceAnalyzer:
         *,
         test_embeddings: Any = None,
         production_embeddings: Any = None,
-        neighbor_search: str = "auto",
+        neighbor_search: str | Any = "auto",
         cosine_distance_threshold: float | None = None,
     ) -> CoverageReport:
         """Find regions of production prompts your test suite under-represents: the gaps.
@@ -381,7 +381,9 @@ class SliceAnalyzer:
         model (a memory-mapped ``.npy`` of unit vectors is used in place, not copied).
         ``neighbor_search`` finds each production prompt's nearest test prompt: ``"exact"``,
         ``"cells"`` (k-means cells, for millions of prompts; its measured error is in
-        ``metadata["nearest_neighbors"]``) or ``"auto"`` (exact up to 10^10 prompt pairs).
+        ``metadata["nearest_neighbors"]``), ``"auto"`` (exact up to 10^10 prompt pairs) or
+        an object with a ``search`` method (``faultmap.integrations.ray.RayNeighborSearch()``:
+        the exact search on a Ray cluster; see "Scaling out" in the README).
         The statistics: :mod:`faultmap.analyses.coverage`.
 
         Example:

@@ -97,7 +97,7 @@ from typing import Any
 import numpy as np
 
 from faultmap._neighbors import METHODS, cosine_distance, search
-from faultmap._validation import Interval, Options, check_param
+from faultmap._validation import HasMethods, Interval, Options, check_param
 from faultmap.analyses.coverage_steps import (
     TOLERANCE,
     CoverageSettings,
@@ -124,6 +124,13 @@ from faultmap.reports.models import (
     cosine_to_euclidean,
 )
 from faultmap.significance.tests import min_detectable_region_size, representation_ratio
+
+_SEARCH_OBJECT = HasMethods(
+    ("search",),
+    (),
+    "an object with search(queries, corpus, *, memory_budget) such as "
+    "faultmap.integrations.ray.RayNeighborSearch",
+)
 
 __all__ = [
     "CoverageSettings",
@@ -166,13 +173,18 @@ def find_coverage_gaps(
     alpha = settings.significance_level
 
     with run.timer("distances"):
-        sims, nearest, search_details = search(
-            production_vectors,
-            test_vectors,
-            method=settings.neighbors,
-            memory_budget=settings.memory_budget,
-            random_state=settings.random_state,
-        )
+        if isinstance(settings.neighbors, str):
+            sims, nearest, search_details = search(
+                production_vectors,
+                test_vectors,
+                method=settings.neighbors,
+                memory_budget=settings.memory_budget,
+                random_state=settings.random_state,
+            )
+        else:  # a search object, such as faultmap.integrations.ray.RayNeighborSearch
+            sims, nearest, search_details = settings.neighbors.search(
+                production_vectors, test_vectors, memory_budget=settings.memory_budget
+            )
         meta["nearest_neighbors"] = search_details
         distances = cosine_distance(sims)
         del sims
@@ -438,7 +450,7 @@ def audit(
     *,
     test_embeddings: Any = None,
     production_embeddings: Any = None,
-    neighbor_search: str = "auto",
+    neighbor_search: str | Any = "auto",
     cosine_distance_threshold: float | None = None,
     significance_level: float = 0.05,
     correction: str = "bh",
@@ -464,7 +476,7 @@ def audit(
             "cosine_distance_threshold = distance_threshold ** 2 / 2."
         )
     check_param(owner, "min_gap_size", min_gap_size, Interval(int, 2, None))
-    check_param(owner, "neighbor_search", neighbor_search, Options(METHODS))
+    check_param(owner, "neighbor_search", neighbor_search, Options(METHODS), _SEARCH_OBJECT)
     tests, production, meta = coverage_inputs(
         test_prompts,
         production_prompts,

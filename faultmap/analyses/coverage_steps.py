@@ -62,7 +62,10 @@ class CoverageSettings:
     n_representative: int = 5
     random_state: int = 0
     correction: str = "bh"
-    neighbors: str = "auto"
+    #: A method of :func:`faultmap._neighbors.search`, or an object whose
+    #: ``search(queries, corpus, *, memory_budget)`` returns the same triple (for example
+    #: :class:`faultmap.integrations.ray.RayNeighborSearch`).
+    neighbors: str | Any = "auto"
 
     def __post_init__(self) -> None:
         if self.distance_threshold is not None and self.cosine_distance_threshold is not None:
