@@ -179,7 +179,9 @@ def _export_onnx(path: str, folder: Path) -> None:
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
-    sample = tokenizer(["an example", "a slightly longer example"], padding=True, return_tensors="pt")
+    sample = tokenizer(
+        ["an example", "a slightly longer example"], padding=True, return_tensors="pt"
+    )
     inputs = tuple(
         sample[k] if k in sample else torch.zeros_like(sample["input_ids"]) for k in _ONNX_INPUTS
     )
@@ -217,7 +219,9 @@ def _export_onnx(path: str, folder: Path) -> None:
 
 def _quantize(fp32: Path, folder: Path) -> None:
     """int8 dynamic quantisation of ``fp32``'s model into ``folder``."""
-    quantization = require("onnxruntime.quantization", extra="onnx", purpose="the 'onnx-int8' backend")
+    quantization = require(
+        "onnxruntime.quantization", extra="onnx", purpose="the 'onnx-int8' backend"
+    )
     rt_log = logging.getLogger()  # onnxruntime's quantiser advises on the root logger
     level = rt_log.level
     rt_log.setLevel(max(level, logging.ERROR))
@@ -468,4 +472,3 @@ def local_embedder(
         f"The 'embedding_backend' parameter of SliceAnalyzer must be one of "
         f"{', '.join(map(repr, EMBEDDING_BACKENDS))}. Got {backend!r}."
     )
-
