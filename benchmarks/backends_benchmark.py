@@ -108,7 +108,7 @@ def _overlap(a: np.ndarray, b: np.ndarray, k: int = 10) -> float:
         return np.argsort(-sim, axis=1)[:, :k]
 
     ta, tb = top(a), top(b)
-    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(ta, tb)]))
+    return float(np.mean([len(set(x) & set(y)) / k for x, y in zip(ta, tb, strict=True)]))
 
 
 def main() -> None:

@@ -106,11 +106,11 @@ def test_analyzer_puts_exports_in_the_cache_folder(tmp_path) -> None:
 
 @pytest.mark.parametrize("backend", ["onnx", "static", "torch"])
 def test_backend_refused_for_api_models_and_objects(backend: str) -> None:
-    with pytest.raises(ConfigurationError, match="embedding_backend.*API"):
+    with pytest.raises(ConfigurationError, match=r"embedding_backend.*API"):
         SliceAnalyzer(
             embedding_model="text-embedding-3-small", embedding_backend=backend
         )._get_embedder()
-    with pytest.raises(ConfigurationError, match="embedding_backend.*object"):
+    with pytest.raises(ConfigurationError, match=r"embedding_backend.*object"):
         from faultmap.testing import FakeEmbedder
 
         SliceAnalyzer(embedding_model=FakeEmbedder(), embedding_backend=backend)._get_embedder()

@@ -15,7 +15,8 @@ SHA-256 of the model's path, its weights fingerprint and the backend, so a chang
 exported again; with the embedding cache off they go to a temporary folder that lives as
 long as the process. A folder is written beside its final name and renamed into place, so two
 processes exporting at once never read half a model. The ONNX backends need ``onnx`` and
-``onnxruntime`` (``pip install 'faultmap[onnx]'``); ``"static"`` needs ``model2vec[distill]`` (``pip install 'faultmap[static]'``).
+``onnxruntime`` (``pip install 'faultmap[onnx]'``); ``"static"`` needs ``model2vec[distill]``
+(``pip install 'faultmap[static]'``).
 Texts are sorted by length before batching (less padding), ONNX Runtime uses every core this
 process may run on, and the CUDA provider when ONNX Runtime has it.
 
