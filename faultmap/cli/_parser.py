@@ -123,6 +123,13 @@ def _analysis_options(with_threshold: bool = True) -> argparse.ArgumentParser:
         choices=("jsonl", "json", "csv", "tsv", "parquet"),
         help="input format (default: from the file extension)",
     )
+    group.add_argument(
+        "--embedding-backend",
+        choices=("torch", "onnx", "onnx-int8", "static"),
+        help="how a local embedding model runs: torch (the default), onnx (same vectors), "
+        "onnx-int8 (faster, vectors moved) or static (model2vec, fastest, coarsest); see "
+        "'Embedding backends' in the README",
+    )
     cache = group.add_mutually_exclusive_group()
     cache.add_argument("--no-cache", action="store_true", help="do not cache embeddings")
     cache.add_argument("--cache-dir", help="embedding cache folder")

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from faultmap.embedding.api import LiteLLMEmbedder
+from faultmap.embedding.backends import EMBEDDING_BACKENDS, local_embedder
 from faultmap.embedding.base import Embedder, fingerprint_of, normalize_rows
 from faultmap.embedding.cache import CachedEmbedder, default_cache_dir
 from faultmap.embedding.fingerprint import weights_fingerprint
@@ -21,6 +22,7 @@ from faultmap.exceptions import ConfigurationError
 
 __all__ = [
     "DEFAULT_LOCAL_MODEL",
+    "EMBEDDING_BACKENDS",
     "LOCAL_MODELS",
     "CachedEmbedder",
     "Embedder",
@@ -55,7 +57,13 @@ LOCAL_MODELS = frozenset(
 )
 
 
-def resolve_embedder(spec: str | Embedder, **options: Any) -> Embedder:
+def resolve_embedder(
+    spec: str | Embedder,
+    *,
+    backend: str | None = None,
+    model_dir: str | os.PathLike[str] | None = None,
+    **options: Any,
+) -> Embedder:
     """Turn ``embedding_model`` into an :class:`Embedder`.
 
     Rules, in order: an object with ``embed`` and ``identity`` is used as is;
@@ -64,15 +72,27 @@ def resolve_embedder(spec: str | Embedder, **options: Any) -> Embedder:
     or an existing directory is local; any other string is a litellm model.
     ``options`` go to the backend's constructor (``max_text_chars``, ``usage_kwargs``,
     ``request_kwargs``, ...; a local model takes only ``max_text_chars`` and ``show_progress``).
+    ``backend`` runs a local model on one of :data:`EMBEDDING_BACKENDS` (None: ``"torch"``),
+    its exported copy kept under ``model_dir`` (see :mod:`faultmap.embedding.backends`); it
+    is refused for API models and embedder objects, which have no weights here to export.
 
     Example:
         >>> type(resolve_embedder("all-MiniLM-L6-v2")).__name__
         'SentenceTransformerEmbedder'
         >>> type(resolve_embedder("text-embedding-3-small")).__name__
         'LiteLLMEmbedder'
+        >>> type(resolve_embedder("all-MiniLM-L6-v2", backend="onnx-int8")).__name__
+        'OnnxEmbedder'
     """
     if not isinstance(spec, str):
         if callable(getattr(spec, "embed", None)) and hasattr(spec, "identity"):
+            if backend is not None:
+                raise ConfigurationError(
+                    "The 'embedding_backend' parameter of SliceAnalyzer applies to local "
+                    "sentence-transformers models; embedding_model is an embedder object "
+                    f"({type(spec).__name__}), which runs as it is. Leave embedding_backend "
+                    f"unset, or pass a local model name or folder. Got {backend!r}."
+                )
             return spec
         raise ConfigurationError(
             "The 'embedding_model' parameter of SliceAnalyzer must be a model name or an object "
@@ -90,13 +110,18 @@ def resolve_embedder(spec: str | Embedder, **options: Any) -> Embedder:
                 f"{prefix!r}, e.g. '{prefix}all-MiniLM-L6-v2'. Got {spec!r}."
             )
     if spec.startswith("local:"):
-        return SentenceTransformerEmbedder(spec[len("local:") :], **local_options)
-    if spec.startswith("litellm:"):
-        return LiteLLMEmbedder(spec[len("litellm:") :], **_api_options(options))
+        return local_embedder(spec[len("local:") :], backend, model_dir=model_dir, **local_options)
     bare = spec.removeprefix("sentence-transformers/")
-    if bare in LOCAL_MODELS or os.path.isdir(spec):
-        return SentenceTransformerEmbedder(spec, **local_options)
-    return LiteLLMEmbedder(spec, **_api_options(options))
+    if not spec.startswith("litellm:") and (bare in LOCAL_MODELS or os.path.isdir(spec)):
+        return local_embedder(spec, backend, model_dir=model_dir, **local_options)
+    if backend is not None:
+        raise ConfigurationError(
+            "The 'embedding_backend' parameter of SliceAnalyzer applies to local "
+            f"sentence-transformers models; embedding_model={spec!r} is an API (litellm) "
+            "model, embedded by its provider. Leave embedding_backend unset, or pass a local "
+            f"model such as 'all-MiniLM-L6-v2' or 'local:PATH'. Got {backend!r}."
+        )
+    return LiteLLMEmbedder(spec.removeprefix("litellm:"), **_api_options(options))
 
 
 def _api_options(options: dict[str, Any]) -> dict[str, Any]:

