@@ -200,6 +200,8 @@ class Setup:
     """
 
     clusterer: Clusterer
+    #: The clusterer of ``analyze()``'s slices (:data:`faultmap.stages.SLICE_CLUSTERERS`).
+    slice_clusterer: Clusterer
     namer: Namer
     client: Any
     scorer_for: Callable[[Any], Scorer]
@@ -288,6 +290,9 @@ def setup_from(settings: Any, *, client: Any, embedder: Callable[[], Embedder]) 
     return Setup(
         clusterer=stages.clusterer_for(
             settings.clustering_method, random_state=settings.random_state
+        ),
+        slice_clusterer=stages.clusterer_for(
+            settings.clustering_method, random_state=settings.random_state, for_slices=True
         ),
         namer=stages.namer_for(settings.namer, client),
         client=client,

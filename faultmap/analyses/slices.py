@@ -472,7 +472,7 @@ def analyze(
         rows.take(values),
         rows.take(vectors),
         rows=rows,
-        clusterer=setup.clusterer,
+        clusterer=setup.slice_clusterer,
         namer=setup.namer,
         settings=settings,
         embedding_model=embedding_id,

@@ -1,0 +1,70 @@
+"""Refined clustering (issue 11): a small, distinct group inside a large cluster is split out
+on the cluster's own PCA; refinement only ever splits clusters, never moves rows between
+them, and never looks at the failure labels."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from faultmap import SliceAnalyzer
+from faultmap.clustering.hdbscan import HDBSCANClusterer
+from faultmap.stages import clusterer_for
+
+
+def test_a_small_task_merged_into_a_large_cluster_is_split_out(real_subset) -> None:
+    tasks, vectors = real_subset["tasks"], real_subset["vectors"]
+    small_task = sorted(set(tasks))[-1]
+    small = np.flatnonzero(tasks == small_task)[:30]
+    rows = np.concatenate([np.flatnonzero(tasks != small_task), small])
+    merged = np.zeros(len(rows), dtype=np.int64)  # one cluster holds all 1,080 prompts
+    out = HDBSCANClusterer(n_components=30, refine=True).refine_labels(
+        vectors[rows], merged, min_cluster_size=10
+    )
+    is_small = tasks[rows] == small_task
+    label, count = np.unique(out[is_small], return_counts=True)
+    best = label[np.argmax(count)]
+    assert best != 0 and count.max() >= 0.8 * is_small.sum()  # its own cluster...
+    assert is_small[out == best].mean() >= 0.8  # ...of mostly its prompts
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 10_000),
+    groups=st.lists(st.integers(5, 400), min_size=1, max_size=4),
+    noise=st.integers(0, 50),
+)
+def test_refinement_only_splits_clusters(seed: int, groups: list[int], noise: int) -> None:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(groups), 16))
+    x = np.vstack(
+        [c + rng.normal(0, 0.3, (n, 16)) for c, n in zip(centres, groups, strict=True)]
+        + [rng.normal(0, 3, (noise, 16))]
+    )
+    base = np.concatenate([np.full(n, k) for k, n in enumerate(groups)] + [np.full(noise, -1)])
+    clusterer = HDBSCANClusterer(refine=True, refine_min_rows=50, random_state=seed)
+    out = clusterer.refine_labels(x, base, min_cluster_size=5)
+    assert (out[base < 0] == -1).all() and (out[base >= 0] >= 0).all()
+    for label in np.unique(out[out >= 0]):  # every cluster lies inside one old cluster
+        assert len(np.unique(base[out == label])) == 1
+    for old in np.unique(base[base >= 0]):  # the bulk keeps its old label
+        assert (out[base == old] == old).mean() >= 0.5
+    again = clusterer.refine_labels(x, base, min_cluster_size=5)
+    assert np.array_equal(out, again)
+
+
+def test_analyze_uses_the_refined_recipe_and_coverage_the_plain_one() -> None:
+    refined = clusterer_for("hdbscan", random_state=3, for_slices=True)
+    plain = clusterer_for("hdbscan", random_state=3)
+    assert isinstance(refined, HDBSCANClusterer) and refined.refine
+    assert refined.n_components == 30 and refined.random_state == 3
+    assert isinstance(plain, HDBSCANClusterer) and not plain.refine
+    assert plain.n_components == 20
+    given_object = HDBSCANClusterer()
+    assert clusterer_for(given_object, random_state=0, for_slices=True) is given_object
+    from faultmap.analyses.inputs import setup_from
+
+    analyzer = SliceAnalyzer(random_state=3)
+    setup = setup_from(analyzer, client=None, embedder=lambda: None)
+    assert setup.slice_clusterer.refine and not setup.clusterer.refine
