@@ -45,7 +45,9 @@ class HDBSCANClusterer:
         cluster_selection_method: str = "eom",
         max_fit_points: int | None = 20_000,
         random_state: int = 0,
+        batch_size: int = 65_536,
     ) -> None:
+        self.batch_size = batch_size
         self.max_fit_points = max_fit_points
         self.reduction = reduction
         self.n_components = n_components
@@ -59,7 +61,7 @@ class HDBSCANClusterer:
             return np.asarray(vectors, dtype=np.float64)
         if self.reduction == "umap":
             return umap_reduce(vectors, self.n_components, random_state=self.random_state)
-        return pca_reduce(vectors, self.n_components, self.random_state).astype(np.float64)
+        return pca_reduce(vectors, self.n_components, self.random_state)
 
     def fit_predict(self, vectors: np.ndarray, *, min_cluster_size: int) -> np.ndarray:
         import math
@@ -70,7 +72,7 @@ class HDBSCANClusterer:
         n = len(vectors)
         size = max(min_cluster_size, math.ceil(n * self.min_cluster_fraction), 2)
         if n <= size:
-            return np.full(n, -1, dtype=np.int64)
+            return np.full(n, -1, dtype=np.int32)
         x = self.reduce(vectors)
         fit_rows = None
         if self.max_fit_points is not None and n > self.max_fit_points:
@@ -86,17 +88,24 @@ class HDBSCANClusterer:
             algorithm="prims_kdtree",
         )
         if fit_rows is None:
-            labels = model.fit_predict(x)
+            labels = np.asarray(model.fit_predict(np.asarray(x, dtype=np.float64)), np.int32)
         else:
-            model.fit(x[fit_rows])
-            rest = np.setdiff1d(np.arange(n), fit_rows, assume_unique=True)
-            labels = np.empty(n, dtype=np.int64)
+            model.fit(np.asarray(x[fit_rows], dtype=np.float64))
+            labels = np.empty(n, dtype=np.int32)
             labels[fit_rows] = model.labels_
-            labels[rest] = hdbscan.approximate_predict(model, x[rest])[0]
+            rest = np.ones(n, dtype=bool)
+            rest[fit_rows] = False
+            # The other rows placed a batch at a time: memory of one batch, not of all rows.
+            for start in range(0, n, self.batch_size):
+                stop = min(start + self.batch_size, n)
+                where = start + np.flatnonzero(rest[start:stop])
+                if where.size:
+                    batch = np.asarray(x[where], dtype=np.float64)
+                    labels[where] = hdbscan.approximate_predict(model, batch)[0]
         logger.info(
             "HDBSCAN: %d clusters, %d noise points of %d",
             labels.max() + 1,
             int((labels < 0).sum()),
             n,
         )
-        return np.asarray(labels, dtype=np.int64)
+        return labels

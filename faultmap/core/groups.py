@@ -56,6 +56,7 @@ __all__ = [
     "correct",
     "count_by_group",
     "describe_groups",
+    "group_sums",
     "interval",
     "name_groups",
     "naming_fallbacks",
@@ -65,6 +66,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("faultmap")
+
+#: Rows read at a time where a float64 working copy would otherwise be made of all of them.
+BATCH_ROWS = 16_384
 
 
 class Timer:
@@ -84,10 +88,12 @@ class Timer:
     @contextmanager
     def __call__(self, step: str) -> Iterator[None]:
         start = time.perf_counter()
+        logger.debug("step %s: started", step)
         try:
             yield
         finally:
             self.timings[step] = round(time.perf_counter() - start, 4)
+            logger.debug("step %s: %.2f s", step, self.timings[step])
 
 
 def cluster(clusterer: Clusterer, vectors: np.ndarray, min_size: int) -> np.ndarray:
@@ -207,6 +213,24 @@ def representatives(vectors: np.ndarray, members: np.ndarray, k: int) -> np.ndar
     return members[order[:k]]
 
 
+def group_sums(
+    vectors: np.ndarray, rows: np.ndarray, groups: np.ndarray, num_groups: int
+) -> np.ndarray:
+    """Float64 sum of ``vectors[rows]`` per group (``groups``: one id in [0, num_groups) per
+    row), read ``BATCH_ROWS`` rows at a time: no float64 copy of the matrix.
+
+    Example:
+        >>> group_sums(np.eye(3, dtype=np.float32), np.array([0, 1, 2]), np.array([1, 0, 1]), 2)
+        array([[0., 1., 0.],
+               [1., 0., 1.]])
+    """
+    sums = np.zeros((num_groups, vectors.shape[1]), dtype=np.float64)
+    for i in range(0, len(rows), BATCH_ROWS):
+        block = np.asarray(vectors[rows[i : i + BATCH_ROWS]], dtype=np.float64)
+        np.add.at(sums, groups[i : i + BATCH_ROWS], block)
+    return sums
+
+
 def centre(vectors: np.ndarray) -> tuple[np.ndarray, float, float] | None:
     """Where a group of unit vectors lies: its centroid (mean vector renormalised) and the
     median and 10th percentile of the members' cosine similarities to it. ``None`` for no
@@ -217,16 +241,20 @@ def centre(vectors: np.ndarray) -> tuple[np.ndarray, float, float] | None:
         >>> c.round(4).tolist(), round(median, 4), round(q10, 4)
         ([0.6644, 0.7474], 0.7474, 0.681)
     """
-    v = np.asarray(vectors, dtype=np.float64)
+    v = np.asarray(vectors)
     if v.ndim != 2 or len(v) == 0:
         return None
-    mean = v.mean(axis=0)
+    # In float64 a block of rows at a time: no float64 copy of a large group.
+    mean = v.mean(axis=0, dtype=np.float64)
     norm = float(np.linalg.norm(mean))
     if not norm > 0:
         return None
     c = mean / norm
+    dots = np.concatenate(
+        [np.asarray(v[i : i + BATCH_ROWS], np.float64) @ c for i in range(0, len(v), BATCH_ROWS)]
+    )
     # Cosines of unit vectors (float32, norms within 1e-5 of 1) can pass 1 by round-off.
-    sims = within(v @ c, -1.0, 1.0, "cosine similarity to the centroid", tol=1e-4)
+    sims = within(dots, -1.0, 1.0, "cosine similarity to the centroid", tol=1e-4)
     return c, float(np.median(sims)), float(np.quantile(sims, 0.1))
 
 
