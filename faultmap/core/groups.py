@@ -231,27 +231,35 @@ def group_sums(
     return sums
 
 
-def centre(vectors: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+def centre(
+    vectors: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, float, float] | None:
     """Where a group of unit vectors lies: its centroid (mean vector renormalised) and the
     median and 10th percentile of the members' cosine similarities to it. ``None`` for no
-    members or a zero mean.
+    members or a zero mean. ``rows`` picks the members of ``vectors`` (default: all); they
+    are read ``BATCH_ROWS`` at a time, so a large group is never copied whole.
 
     Example:
         >>> c, median, q10 = centre(np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]))
         >>> c.round(4).tolist(), round(median, 4), round(q10, 4)
         ([0.6644, 0.7474], 0.7474, 0.681)
     """
-    v = np.asarray(vectors)
-    if v.ndim != 2 or len(v) == 0:
+    if np.ndim(vectors) != 2:
         return None
-    # In float64 a block of rows at a time: no float64 copy of a large group.
-    mean = v.mean(axis=0, dtype=np.float64)
+    rows = np.arange(len(vectors)) if rows is None else np.asarray(rows, dtype=np.int64)
+    if rows.size == 0:
+        return None
+    blocks = range(0, rows.size, BATCH_ROWS)
+    total = np.zeros(vectors.shape[1])
+    for i in blocks:
+        total += np.asarray(vectors[rows[i : i + BATCH_ROWS]], np.float64).sum(axis=0)
+    mean = total / rows.size
     norm = float(np.linalg.norm(mean))
     if not norm > 0:
         return None
     c = mean / norm
     dots = np.concatenate(
-        [np.asarray(v[i : i + BATCH_ROWS], np.float64) @ c for i in range(0, len(v), BATCH_ROWS)]
+        [np.asarray(vectors[rows[i : i + BATCH_ROWS]], np.float64) @ c for i in blocks]
     )
     # Cosines of unit vectors (float32, norms within 1e-5 of 1) can pass 1 by round-off.
     sims = within(dots, -1.0, 1.0, "cosine similarity to the centroid", tol=1e-4)
