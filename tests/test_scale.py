@@ -85,3 +85,29 @@ def test_analyze_on_a_memory_mapped_npy_equals_analyze_in_memory(tmp_path: Path)
     assert [s.sample_indices for s in from_file.slices] == [
         s.sample_indices for s in in_memory.slices
     ]
+
+
+def test_centre_by_index_in_blocks_equals_centre_of_a_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from faultmap.core import groups
+
+    x = _blobs()
+    members = np.flatnonzero(np.arange(len(x)) % 3 == 0)
+    c, median, q10 = groups.centre(x[members])
+    monkeypatch.setattr(groups, "BATCH_ROWS", 37)
+    c2, median2, q102 = groups.centre(x, members)
+    np.testing.assert_allclose(c2, c, rtol=0, atol=1e-12)
+    assert (median2, q102) == pytest.approx((median, q10), abs=1e-12)
+
+
+def test_group_sums_in_blocks_equal_one_sum(monkeypatch: pytest.MonkeyPatch) -> None:
+    from faultmap.core import groups
+
+    x = _blobs()
+    rows = np.arange(0, len(x), 2)
+    ids = rows % 5
+    whole = np.zeros((5, x.shape[1]))
+    np.add.at(whole, ids, x[rows].astype(np.float64))
+    monkeypatch.setattr(groups, "BATCH_ROWS", 41)
+    np.testing.assert_allclose(groups.group_sums(x, rows, ids, 5), whole, rtol=1e-12)
