@@ -217,7 +217,7 @@ class Describer:
         shown = [int(i) for i in members[fails[members]]][: self.n_examples]
         shown += [int(i) for i in members[~fails[members]]][: self.n_examples]
         rest = n - len(members)
-        where = centre(self.vectors[members])
+        where = centre(self.vectors, members)
         return dict(
             sample_indices=[int(i) for i in rows.input_index(members)],
             examples=[

@@ -62,7 +62,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from faultmap.analyses.describe import Describer
-from faultmap.core.groups import name_groups, unique_names
+from faultmap.core.groups import group_sums, name_groups, unique_names
 from faultmap.core.rows import Rows
 from faultmap.naming.base import Namer, SliceLabel
 from faultmap.reports.models import FailureMode, FailureSlice, ModeNode
@@ -142,8 +142,7 @@ def cluster_tree(
     rows = np.flatnonzero(labels >= 0)
     where = position[labels[rows]]
     keep = where >= 0
-    sums = np.zeros((c, vectors.shape[1]), dtype=np.float64)
-    np.add.at(sums, where[keep], np.asarray(vectors[rows[keep]], dtype=np.float64))
+    sums = group_sums(vectors, rows[keep], where[keep], c)
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     centroids = sums / np.where(norms > 0, norms, 1.0)
     merges = linkage(centroids, method="average", metric="cosine")

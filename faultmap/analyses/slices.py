@@ -408,7 +408,7 @@ def _with_centres(
     """``tests`` with each cluster's centroid (over all its rows, as clustered)."""
     out = []
     for t in tests:
-        where = centre(vectors[labels == t.cluster_id])
+        where = centre(vectors, np.flatnonzero(labels == t.cluster_id))
         if where is not None:
             centroid = Centroid.encode(
                 where[0], median_similarity=where[1], q10_similarity=where[2]

@@ -59,11 +59,13 @@ class HDBSCANClusterer:
         cluster_selection_method: str = "eom",
         max_fit_points: int | None = 20_000,
         random_state: int = 0,
+        batch_size: int = 65_536,
         refine: bool = False,
         refine_components: int = 50,
         refine_min_rows: int | None = None,
         refine_share: float = 0.01,
     ) -> None:
+        self.batch_size = batch_size
         self.refine = refine
         self.refine_components = refine_components
         self.refine_min_rows = refine_min_rows
@@ -81,7 +83,7 @@ class HDBSCANClusterer:
             return np.asarray(vectors, dtype=np.float64)
         if self.reduction == "umap":
             return umap_reduce(vectors, self.n_components, random_state=self.random_state)
-        return pca_reduce(vectors, self.n_components, self.random_state).astype(np.float64)
+        return pca_reduce(vectors, self.n_components, self.random_state)
 
     def fit_predict(self, vectors: np.ndarray, *, min_cluster_size: int) -> np.ndarray:
         import math
@@ -92,7 +94,7 @@ class HDBSCANClusterer:
         n = len(vectors)
         size = max(min_cluster_size, math.ceil(n * self.min_cluster_fraction), 2)
         if n <= size:
-            return np.full(n, -1, dtype=np.int64)
+            return np.full(n, -1, dtype=np.int32)
         x = self.reduce(vectors)
         fit_rows = None
         if self.max_fit_points is not None and n > self.max_fit_points:
@@ -108,14 +110,20 @@ class HDBSCANClusterer:
             algorithm="prims_kdtree",
         )
         if fit_rows is None:
-            labels = model.fit_predict(x)
+            labels = np.asarray(model.fit_predict(np.asarray(x, dtype=np.float64)), np.int32)
         else:
-            model.fit(x[fit_rows])
-            rest = np.setdiff1d(np.arange(n), fit_rows, assume_unique=True)
-            labels = np.empty(n, dtype=np.int64)
+            model.fit(np.asarray(x[fit_rows], dtype=np.float64))
+            labels = np.empty(n, dtype=np.int32)
             labels[fit_rows] = model.labels_
-            labels[rest] = hdbscan.approximate_predict(model, x[rest])[0]
-        labels = np.asarray(labels, dtype=np.int64)
+            rest = np.ones(n, dtype=bool)
+            rest[fit_rows] = False
+            # The other rows placed a batch at a time: memory of one batch, not of all rows.
+            for start in range(0, n, self.batch_size):
+                stop = min(start + self.batch_size, n)
+                where = start + np.flatnonzero(rest[start:stop])
+                if where.size:
+                    batch = np.asarray(x[where], dtype=np.float64)
+                    labels[where] = hdbscan.approximate_predict(model, batch)[0]
         logger.info(
             "HDBSCAN: %d clusters, %d noise points of %d",
             labels.max() + 1,
@@ -147,11 +155,11 @@ class HDBSCANClusterer:
         """
         import math
 
-        labels = np.asarray(labels, dtype=np.int64)
+        labels = np.asarray(labels)
         big = self.refine_min_rows or 50 * min_cluster_size
         sizes = np.bincount(labels[labels >= 0]) if (labels >= 0).any() else np.zeros(0, int)
         if not (sizes >= big).any():
-            return labels
+            return labels.astype(np.int32, copy=False)
         sub_clusterer = HDBSCANClusterer(
             reduction="pca",
             n_components=self.refine_components,
@@ -159,6 +167,7 @@ class HDBSCANClusterer:
             cluster_selection_method=self.cluster_selection_method,
             max_fit_points=self.max_fit_points,
             random_state=self.random_state,
+            batch_size=self.batch_size,
         )
         out = labels.copy()
         next_label = len(sizes)
@@ -178,4 +187,4 @@ class HDBSCANClusterer:
             big,
             next_label - len(sizes) + int((sizes >= big).sum()),
         )
-        return out
+        return out.astype(np.int32)

@@ -56,6 +56,7 @@ __all__ = [
     "correct",
     "count_by_group",
     "describe_groups",
+    "group_sums",
     "interval",
     "name_groups",
     "naming_fallbacks",
@@ -65,6 +66,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("faultmap")
+
+#: Rows read at a time where a float64 working copy would otherwise be made of all of them.
+BATCH_ROWS = 16_384
 
 
 class Timer:
@@ -84,10 +88,12 @@ class Timer:
     @contextmanager
     def __call__(self, step: str) -> Iterator[None]:
         start = time.perf_counter()
+        logger.debug("step %s: started", step)
         try:
             yield
         finally:
             self.timings[step] = round(time.perf_counter() - start, 4)
+            logger.debug("step %s: %.2f s", step, self.timings[step])
 
 
 def cluster(clusterer: Clusterer, vectors: np.ndarray, min_size: int) -> np.ndarray:
@@ -207,26 +213,56 @@ def representatives(vectors: np.ndarray, members: np.ndarray, k: int) -> np.ndar
     return members[order[:k]]
 
 
-def centre(vectors: np.ndarray) -> tuple[np.ndarray, float, float] | None:
+def group_sums(
+    vectors: np.ndarray, rows: np.ndarray, groups: np.ndarray, num_groups: int
+) -> np.ndarray:
+    """Float64 sum of ``vectors[rows]`` per group (``groups``: one id in [0, num_groups) per
+    row), read ``BATCH_ROWS`` rows at a time: no float64 copy of the matrix.
+
+    Example:
+        >>> group_sums(np.eye(3, dtype=np.float32), np.array([0, 1, 2]), np.array([1, 0, 1]), 2)
+        array([[0., 1., 0.],
+               [1., 0., 1.]])
+    """
+    sums = np.zeros((num_groups, vectors.shape[1]), dtype=np.float64)
+    for i in range(0, len(rows), BATCH_ROWS):
+        block = np.asarray(vectors[rows[i : i + BATCH_ROWS]], dtype=np.float64)
+        np.add.at(sums, groups[i : i + BATCH_ROWS], block)
+    return sums
+
+
+def centre(
+    vectors: np.ndarray, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, float, float] | None:
     """Where a group of unit vectors lies: its centroid (mean vector renormalised) and the
     median and 10th percentile of the members' cosine similarities to it. ``None`` for no
-    members or a zero mean.
+    members or a zero mean. ``rows`` picks the members of ``vectors`` (default: all); they
+    are read ``BATCH_ROWS`` at a time, so a large group is never copied whole.
 
     Example:
         >>> c, median, q10 = centre(np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]]))
         >>> c.round(4).tolist(), round(median, 4), round(q10, 4)
         ([0.6644, 0.7474], 0.7474, 0.681)
     """
-    v = np.asarray(vectors, dtype=np.float64)
-    if v.ndim != 2 or len(v) == 0:
+    if np.ndim(vectors) != 2:
         return None
-    mean = v.mean(axis=0)
+    rows = np.arange(len(vectors)) if rows is None else np.asarray(rows, dtype=np.int64)
+    if rows.size == 0:
+        return None
+    blocks = range(0, rows.size, BATCH_ROWS)
+    total = np.zeros(vectors.shape[1])
+    for i in blocks:
+        total += np.asarray(vectors[rows[i : i + BATCH_ROWS]], np.float64).sum(axis=0)
+    mean = total / rows.size
     norm = float(np.linalg.norm(mean))
     if not norm > 0:
         return None
     c = mean / norm
+    dots = np.concatenate(
+        [np.asarray(vectors[rows[i : i + BATCH_ROWS]], np.float64) @ c for i in blocks]
+    )
     # Cosines of unit vectors (float32, norms within 1e-5 of 1) can pass 1 by round-off.
-    sims = within(v @ c, -1.0, 1.0, "cosine similarity to the centroid", tol=1e-4)
+    sims = within(dots, -1.0, 1.0, "cosine similarity to the centroid", tol=1e-4)
     return c, float(np.median(sims)), float(np.quantile(sims, 0.1))
 
 
