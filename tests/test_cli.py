@@ -408,3 +408,28 @@ def test_diff_lists_new_slices_and_exits_1(data, jsonl_report, tmp_path):
     assert "is not valid JSON" in line or "not a faultmap analysis report" in line
     line = one_error_line(run("diff", old, tmp_path / "nope.json"))
     assert "NEW report file" in line and "does not exist" in line
+
+
+def test_main_in_process_leaves_the_caller_as_it_was(tmp_path: Path) -> None:
+    """``--quiet`` silences progress, logging and warnings for the command only."""
+    import logging
+    import warnings
+
+    from faultmap.cli import main
+
+    before = (
+        os.environ.get("TQDM_DISABLE"),
+        logging.root.manager.disable,
+        list(warnings.filters),
+        warnings.showwarning,
+        list(logging.getLogger("faultmap").handlers),
+    )
+    assert main(["diff", str(tmp_path / "missing.json"), str(tmp_path / "x.json"), "-q"]) == 2
+    after = (
+        os.environ.get("TQDM_DISABLE"),
+        logging.root.manager.disable,
+        list(warnings.filters),
+        warnings.showwarning,
+        list(logging.getLogger("faultmap").handlers),
+    )
+    assert after == before

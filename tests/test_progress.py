@@ -116,7 +116,10 @@ def test_batches_of_llm_calls_show_a_bar(capsys) -> None:
     assert "LLM calls" not in capsys.readouterr().err  # stderr is not a terminal here
 
 
-def test_a_real_kernel_without_ipywidgets_prints_a_text_bar(tmp_path: Path) -> None:
+def test_a_real_kernel_without_ipywidgets_prints_a_text_bar(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)  # the kernel inherits the environment
     if importlib.util.find_spec("ipywidgets") is not None:
         pytest.skip("ipywidgets is installed: the kernel would show the widget bar")
     nbformat = pytest.importorskip("nbformat")

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from faultmap._secrets import redact
-from faultmap.cli._output import EXIT_ERROR, setup_output
+from faultmap.cli._output import EXIT_ERROR, restored_process_state, setup_output
 from faultmap.cli._parser import build_parser
 from faultmap.exceptions import FaultmapError
 
@@ -42,20 +42,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
-    setup_output(args)
-    run: Callable[[argparse.Namespace], int] = args.run
-    try:
-        return run(args)
-    except FaultmapError as exc:
-        sys.stderr.write(f"faultmap: error: {_one_line(exc)}\n")
-    except KeyboardInterrupt:
-        sys.stderr.write("faultmap: interrupted\n")
-        return 130
-    except Exception as exc:
-        if args.verbose:
-            traceback.print_exc()
-        sys.stderr.write(
-            f"faultmap: error: {type(exc).__name__}: {_one_line(exc)} (run with --verbose for "
-            "the traceback)\n"
-        )
-    return EXIT_ERROR
+    with restored_process_state():
+        setup_output(args)
+        run: Callable[[argparse.Namespace], int] = args.run
+        try:
+            return run(args)
+        except FaultmapError as exc:
+            sys.stderr.write(f"faultmap: error: {_one_line(exc)}\n")
+        except KeyboardInterrupt:
+            sys.stderr.write("faultmap: interrupted\n")
+            return 130
+        except Exception as exc:
+            if args.verbose:
+                traceback.print_exc()
+            sys.stderr.write(
+                f"faultmap: error: {type(exc).__name__}: {_one_line(exc)} (run with --verbose "
+                "for the traceback)\n"
+            )
+        return EXIT_ERROR

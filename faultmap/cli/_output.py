@@ -4,11 +4,12 @@ and the exit status of the CI gates."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,35 @@ class _Prefixed(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         return text if text.startswith("faultmap") else f"faultmap: {text}"
+
+
+@contextlib.contextmanager
+def restored_process_state() -> Iterator[None]:
+    """Undo what :func:`setup_output` changes (progress variables, logging, warning filters)
+    when the command returns, so :func:`faultmap.cli.main` called inside another program
+    (a notebook, a test) leaves that program as it was."""
+    saved_env = {k: os.environ.get(k) for k in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")}
+    saved_disable = logging.root.manager.disable
+    saved_logger = (list(logger.handlers), logger.level, logger.propagate)
+    saved_root = (list(logging.root.handlers), logging.root.level)
+    captured = warnings.showwarning is getattr(logging, "_showwarning", None)
+    with warnings.catch_warnings():
+        try:
+            yield
+        finally:
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+            logging.disable(saved_disable)
+            logger.handlers[:] = saved_logger[0]
+            logger.setLevel(saved_logger[1])
+            logger.propagate = saved_logger[2]
+            logging.root.handlers[:] = saved_root[0]
+            logging.root.setLevel(saved_root[1])
+            if not captured:
+                logging.captureWarnings(False)
 
 
 def setup_output(args: argparse.Namespace) -> None:
