@@ -57,6 +57,7 @@ HEAVY = (
     "hdbscan",
     "numba",
     "mlflow",
+    "wandb",
     "ray",
 )
 

@@ -305,3 +305,67 @@ def test_a_failing_namer_falls_back_to_keywords_with_the_reason() -> None:
     assert report.metadata["naming_fallbacks"] == 1
     assert "namer exploded" in str(report)
     assert AnalysisReport.from_json(report.to_json()) == report
+
+
+# -- "What to do next" in every view; "no difference" for an overall tie ---------------------
+
+
+def _tied_comparison() -> Any:
+    from faultmap import ComparisonReport
+
+    return ComparisonReport(
+        model_a_name="a",
+        model_b_name="b",
+        total_prompts=10,
+        failure_rate_a=0.2,
+        failure_rate_b=0.2,
+        discordant_a_wins=2,
+        discordant_b_wins=2,
+        global_winner="tie",
+        global_advantage_rate=0.5,
+        global_p_value=1.0,
+        global_test_used="exact",
+        num_significant_slices=0,
+        slices=[],
+        clustering_method="c",
+        embedding_model="m",
+    )
+
+
+def test_text_and_rich_views_say_what_to_do_next(report: AnalysisReport) -> None:
+    from faultmap.reports.text import next_steps
+
+    steps = next_steps(report)
+    assert steps[0].startswith('Look first at slice 1, "')
+    text = str(report)
+    block = ["What to do next:", *("- " + line for line in steps)]
+    start = text.splitlines().index("What to do next:")
+    assert text.splitlines()[start : start + len(block)] == block
+    pytest.importorskip("rich")
+    from rich.console import Console
+
+    from faultmap.reports.rich import renderable
+
+    console = Console(record=True, width=400)
+    console.print(renderable(report))
+    shown = console.export_text()
+    assert "What to do next:" in shown and steps[0] in shown
+
+
+def test_no_next_steps_block_when_an_llm_wrote_a_remediation(report: AnalysisReport) -> None:
+    import dataclasses
+
+    fixed = dataclasses.replace(report.slices[0], suggested_remediation="Add date examples.")
+    named = dataclasses.replace(report, slices=[fixed, *report.slices[1:]])
+    assert "What to do next" not in str(named)
+    assert "Suggested fix: Add date examples." in str(named)
+
+
+def test_an_overall_tie_reads_no_difference() -> None:
+    from faultmap.reports.html._common import _figures
+
+    tied = _tied_comparison()
+    assert ("no difference", "overall (McNemar p = 1)") in _figures(tied)
+    text = str(tied)
+    assert "What to do next:" in text
+    assert "on the overall result (no difference) or on cost." in text

@@ -29,6 +29,7 @@ from faultmap.reports.text import (
     headline,
     mode_facts,
     modes_table,
+    next_steps_block,
     slice_facts,
     summary_table,
 )
@@ -157,6 +158,9 @@ def renderable(report: Report) -> Any:
             cards.append(_card(k, s.name, s.description, facts, []))
     parts.append(Rule(Text(f"faultmap {kind}", style="bold")))
     parts += [Text(line) for line in lines]
+    steps = next_steps_block(report)
+    if steps:
+        parts += [Text(""), Text(steps[0], style="bold"), *(Text(line) for line in steps[1:])]
     if modes:
         parts += [Text(""), Rule(Text("Failure modes (one per problem)"), align="left")]
         parts += modes

@@ -65,6 +65,7 @@ __all__ = [
     "modes_table",
     "naming_facts",
     "next_steps",
+    "next_steps_block",
     "null_audit_line",
     "power_line",
     "rate_interval",
@@ -443,6 +444,8 @@ def mode_text(
 @register("text", AnalysisReport)
 def analysis_text(report: AnalysisReport) -> str:
     lines = ["faultmap analysis", "=================", *headline(report)]
+    steps = next_steps_block(report)
+    lines += ["", *steps] if steps else []
     if report.failure_modes:
         lines += ["", "Failure modes (one per problem):"]
         for k, m in enumerate(report.failure_modes, 1):
@@ -682,6 +685,8 @@ def gap_text(g: CoverageGap, number: int | None = None) -> str:
 @register("text", CoverageReport)
 def coverage_text(report: CoverageReport) -> str:
     lines = ["faultmap coverage audit", "=======================", *coverage_headline(report)]
+    steps = next_steps_block(report)
+    lines += ["", *steps] if steps else []
     for i, g in enumerate(report.gaps, 1):
         lines += ["", gap_text(g, i)]
     return "\n".join(lines)
@@ -782,6 +787,8 @@ def comparison_slice_text(
 def comparison_text(report: ComparisonReport) -> str:
     a, b = report.model_a_name, report.model_b_name
     lines = ["faultmap model comparison", "=========================", *comparison_headline(report)]
+    steps = next_steps_block(report)
+    lines += ["", *steps] if steps else []
     for i, s in enumerate(report.slices, 1):
         lines += ["", comparison_slice_text(s, i, a, b)]
     ties = [s for s in report.tested_slices if not s.significant]
@@ -1331,6 +1338,26 @@ def next_steps(
             f"{_evidence_words(s)}."
         )
     return lines + _more(len(report.slices), limit, "slice")
+
+
+def next_steps_block(report: AnalysisReport | CoverageReport | ComparisonReport) -> list[str]:
+    """The "What to do next" block of the text and console views: a title line, then
+    :func:`next_steps` as "- " items; empty when an LLM wrote a remediation for any finding
+    (its suggested fixes say what to do instead).
+
+    Example:
+        >>> next_steps_block(report)[0]  # doctest: +SKIP
+        'What to do next:'
+    """
+    if isinstance(report, CoverageReport):
+        items: Sequence[Any] = report.gaps
+    elif isinstance(report, ComparisonReport):
+        items = report.slices
+    else:
+        items = [*report.slices, *report.failure_modes]
+    if any(item.suggested_remediation for item in items):
+        return []
+    return ["What to do next:", *("- " + line for line in next_steps(report))]
 
 
 def _more(n: int, limit: int, word: str) -> list[str]:

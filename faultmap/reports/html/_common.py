@@ -30,6 +30,7 @@ from faultmap.reports.text import (
     pval,
     slice_facts,
     summary_table,
+    winner_text,
 )
 
 __all__ = [
@@ -247,7 +248,7 @@ def _figures(report: Report) -> list[tuple[str, str]]:
         (f"{report.total_prompts:,}", "prompts"),
         (pct(report.failure_rate_a), f"{report.model_a_name} fails"),
         (pct(report.failure_rate_b), f"{report.model_b_name} fails"),
-        (report.winner_name(), f"overall (McNemar p = {pval(report.global_p_value)})"),
+        (winner_text(report), f"overall (McNemar p = {pval(report.global_p_value)})"),
         (str(report.num_significant_slices), "slices that differ"),
     ]
 
