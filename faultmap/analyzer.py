@@ -27,7 +27,7 @@ from faultmap.clustering.base import Clusterer
 from faultmap.config import LLMConfig
 from faultmap.embedding.backends import EMBEDDING_BACKENDS
 from faultmap.embedding.base import Embedder, fingerprint_of
-from faultmap.exceptions import ConfigurationError, FaultmapWarning
+from faultmap.exceptions import CompatibilityWarning, ConfigurationError, FaultmapWarning
 from faultmap.io import analysis_inputs
 from faultmap.naming.base import Namer
 from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
@@ -46,6 +46,18 @@ logger = logging.getLogger("faultmap")
 
 
 _OWNER = "SliceAnalyzer"
+
+
+class _DefaultEmbeddingModel(str):
+    """The default ``embedding_model``: a ``str`` equal to the local model's name, told apart
+    from the same name passed explicitly, so only a call that leaves it out is warned that
+    faultmap 0.5.0 embedded with an API model instead."""
+
+    __slots__ = ()
+
+
+#: The local model that embeds when ``embedding_model`` is not given.
+DEFAULT_EMBEDDING_MODEL: str = _DefaultEmbeddingModel("all-MiniLM-L6-v2")
 _STAGE_CLUSTERER = HasMethods(("fit_predict",), ("name",), "an object with fit_predict() and name")
 _STAGE_EMBEDDER = HasMethods(("embed",), ("identity",), "an object with embed(texts) and identity")
 
@@ -140,7 +152,7 @@ class SliceAnalyzer:
     def __init__(
         self,
         model: str | None = None,
-        embedding_model: str | Embedder = "all-MiniLM-L6-v2",
+        embedding_model: str | Embedder = DEFAULT_EMBEDDING_MODEL,
         embedding_max_text_chars: int | None = 2000,
         embedding_request_kwargs: Mapping[str, Any] | None = None,
         embedding_usage_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
@@ -184,6 +196,17 @@ class SliceAnalyzer:
     # -- stages ---------------------------------------------------------------------------
     def _get_embedder(self) -> Embedder:
         if self._embedder is None:
+            if self.model is not None and isinstance(self.embedding_model, _DefaultEmbeddingModel):
+                warnings.warn(
+                    f"model={self.model!r} is set and embedding_model is not: faultmap 0.5.0 "
+                    "then embedded through the API with 'text-embedding-3-small', this embeds "
+                    f"locally with {str(DEFAULT_EMBEDDING_MODEL)!r} (offline, no key). Pass "
+                    f"embedding_model={str(DEFAULT_EMBEDDING_MODEL)!r} to keep the local model "
+                    "(and silence this), or embedding_model='text-embedding-3-small' for 0.5.0's "
+                    "setup. See 'Differences from faultmap 0.5.0' in the README.",
+                    CompatibilityWarning,
+                    stacklevel=3,
+                )
             self._embedder = stages.embedder_for(
                 self.embedding_model,
                 cache=self.embedding_cache,

@@ -13,6 +13,7 @@ import inspect
 import json
 import re
 import types
+import warnings
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
@@ -502,3 +503,18 @@ def test_old_comparison_files_with_short_test_names_load() -> None:
     assert {s.test_used for s in old.tested_slices} <= MCNEMAR_050
     assert old.global_test_used in MCNEMAR_050
     assert all(s.winner != "tie" for s in old.slices) and len(old.tested_slices) > len(old.slices)
+
+
+def test_a_050_style_llm_setup_is_warned_that_embedding_runs_locally() -> None:
+    """0.5.0 embedded through the API when only ``model=`` was given; here the default is
+    the local model (README, Differences). Naming the model silences the warning."""
+    analyzer = SliceAnalyzer(model="gpt-4o-mini", embedding_cache=False)
+    assert analyzer.embedding_model == "all-MiniLM-L6-v2"  # still the plain name
+    with pytest.warns(faultmap.CompatibilityWarning, match="text-embedding-3-small"):
+        analyzer._get_embedder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SliceAnalyzer(embedding_cache=False)._get_embedder()  # no LLM: nothing to compare
+        SliceAnalyzer(
+            model="gpt-4o-mini", embedding_model="all-MiniLM-L6-v2", embedding_cache=False
+        )._get_embedder()

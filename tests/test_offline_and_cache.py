@@ -34,6 +34,7 @@ def test_default_analysis_never_imports_litellm(tmp_path):
     assert out.stdout.strip() == "ok"
 
 
+@pytest.mark.filterwarnings("ignore::faultmap.exceptions.CompatibilityWarning")
 def test_analyze_works_inside_a_running_event_loop():
     rng = np.random.default_rng(1)
     prompts = [f"question {i} about topic {i % 3}" for i in range(30)]

@@ -64,6 +64,7 @@ def test_mode_2_through_analyze_warns_when_both_given(sample_rows):
     assert report.scoring_mode == "precomputed"
 
 
+@pytest.mark.filterwarnings("ignore::faultmap.exceptions.CompatibilityWarning")
 def test_mode_3_through_litellm_mock_response(sample_rows):
     rows = sample_rows[:20]
     analyzer = SliceAnalyzer(
