@@ -29,8 +29,9 @@ class HDBSCANClusterer:
     ``50 * min_cluster_size``) is clustered again on its own members: PCA to
     ``refine_components`` (50) dimensions fitted on those members alone, then HDBSCAN with
     ``min_cluster_size = max(min_cluster_size, ceil(refine_share * size))`` (``refine_share``
-    0.01). Each sub-cluster holding at most half of its parent becomes a cluster of its own;
-    the rest (the bulk, and the sub-clustering's noise) stays the parent. A global PCA is
+    0.01; ``size`` is the parent's, or ``max_fit_points`` when the fit is on a sample). Each
+    sub-cluster holding at most half of its parent becomes a cluster of its own; the rest
+    (the bulk, and the sub-clustering's noise) stays the parent. A global PCA is
     dominated by the large groups, so a small, distinct group inside a large cluster (90
     counting prompts among 6,200 colour prompts) lies along a direction of little global
     variance and is merged; its parent's own PCA finds it. Refinement never looks at the
@@ -173,7 +174,10 @@ class HDBSCANClusterer:
         next_label = len(sizes)
         for parent in np.flatnonzero(sizes >= big):
             rows = np.flatnonzero(labels == parent)
-            size = max(min_cluster_size, math.ceil(self.refine_share * len(rows)))
+            # Above max_fit_points the sub-clustering is fitted on a sample, where sizes count
+            # sample points: the share is of what the fit sees.
+            seen = len(rows) if self.max_fit_points is None else min(len(rows), self.max_fit_points)
+            size = max(min_cluster_size, math.ceil(self.refine_share * seen))
             sub = sub_clusterer.fit_predict(vectors[rows], min_cluster_size=size)
             for j in range(sub.max() + 1):
                 members = rows[sub == j]
