@@ -68,3 +68,12 @@ def test_analyze_uses_the_refined_recipe_and_coverage_the_plain_one() -> None:
     analyzer = SliceAnalyzer(random_state=3)
     setup = setup_from(analyzer, client=None, embedder=lambda: None)
     assert setup.slice_clusterer.refine and not setup.clusterer.refine
+
+
+def test_refinement_is_skipped_above_refine_max_rows() -> None:
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(0, 1, (600, 8)), rng.normal(0, 0.05, (30, 8)) + 3])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    plain = HDBSCANClusterer(refine=False).fit_predict(x, min_cluster_size=10)
+    capped = HDBSCANClusterer(refine=True, refine_max_rows=100).fit_predict(x, min_cluster_size=10)
+    assert np.array_equal(plain, capped)
