@@ -19,6 +19,22 @@ __all__ = ["EntropyScorer", "sample_entropy_nats", "semantic_entropy_score"]
 logger = logging.getLogger("faultmap")
 
 
+def _class_sizes(sims: np.ndarray, threshold: float) -> list[int]:
+    """Sizes of the greedy meaning classes over a cosine matrix: each response joins the
+    first class whose first member has cosine >= ``threshold`` with it, else starts one."""
+    heads: list[int] = []
+    sizes: list[int] = []
+    for i in range(len(sims)):
+        for c, head in enumerate(heads):
+            if sims[i, head] >= threshold:
+                sizes[c] += 1
+                break
+        else:
+            heads.append(i)
+            sizes.append(1)
+    return sizes
+
+
 def semantic_entropy_score(vectors: np.ndarray, threshold: float) -> tuple[float, float, float]:
     """Score one prompt from unit vectors of its original response (row 0) and samples.
 
@@ -38,17 +54,8 @@ def semantic_entropy_score(vectors: np.ndarray, threshold: float) -> tuple[float
     m = len(vectors)
     if m < 2:
         raise ValueError("need the original response and at least one sample")
-    heads: list[int] = []
-    sizes: list[int] = []
     sims = vectors @ vectors.T
-    for i in range(m):
-        for c, head in enumerate(heads):
-            if sims[i, head] >= threshold:
-                sizes[c] += 1
-                break
-        else:
-            heads.append(i)
-            sizes.append(1)
+    sizes = _class_sizes(sims, threshold)
     if len(sizes) in (1, m):  # all agree or all differ: exactly 0 or 1
         entropy = 0.0 if len(sizes) == 1 else 1.0
     else:
@@ -72,17 +79,7 @@ def sample_entropy_nats(vectors: np.ndarray, threshold: float) -> float:
         >>> round(sample_entropy_nats(v, 0.8), 4)  # two classes of one: log 2
         0.6931
     """
-    heads: list[int] = []
-    sizes: list[int] = []
-    sims = vectors @ vectors.T
-    for i in range(len(vectors)):
-        for c, head in enumerate(heads):
-            if sims[i, head] >= threshold:
-                sizes[c] += 1
-                break
-        else:
-            heads.append(i)
-            sizes.append(1)
+    sizes = _class_sizes(vectors @ vectors.T, threshold)
     if len(sizes) <= 1:
         return 0.0
     p = np.asarray(sizes, dtype=np.float64) / len(vectors)
