@@ -9,8 +9,10 @@ a listed word), at any depth of the keyword arguments given to faultmap (the LLM
 whole, nested or not, and so is each word of it: the token of ``"Bearer abc..."``), a
 password in a URL (``https://user:PASSWORD@host``) or a credential-named query parameter
 (``?key=...``), and the value of every environment variable with such a name
-(``OPENAI_API_KEY``, ``HF_TOKEN``). Values shorter than 6 characters (8 from the
-environment) are not taken: they would blank out ordinary words.
+(``OPENAI_API_KEY``, ``HF_TOKEN``). Values shorter than 6 characters are not taken: they
+would blank out ordinary words. From the environment, which holds variables nobody gave
+faultmap (``SSH_AUTH_SOCK``, ``AUTH_MODE=disabled``), a value or word is taken only when it
+looks like a credential: at least 12 characters, with a letter and a digit.
 
 Credentials given to faultmap are remembered for the life of the process
 (:func:`register_secrets`); the environment is read each time. :func:`redact` replaces each
@@ -50,7 +52,7 @@ __all__ = [
 
 REDACTED = "[REDACTED]"
 MIN_GIVEN = 6
-MIN_ENVIRONMENT = 8
+MIN_ENVIRONMENT = 12
 
 _WORDS = frozenset(
     {
@@ -155,8 +157,17 @@ def _environment() -> set[str]:
     found: set[str] = set()
     for name, value in os.environ.items():
         if is_credential_name(name):
-            found.update(_with_words(value, MIN_ENVIRONMENT))
+            found.update(w for w in _with_words(value, MIN_ENVIRONMENT) if _looks_secret(w))
     return found
+
+
+def _looks_secret(value: str) -> bool:
+    """A letter and a digit, no spaces: a key or token, not an ordinary word or setting."""
+    return (
+        not any(c.isspace() for c in value)
+        and any(c.isalpha() for c in value)
+        and any(c.isdigit() for c in value)
+    )
 
 
 def known_secrets(extra: Iterable[str] = ()) -> list[str]:

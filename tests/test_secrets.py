@@ -162,6 +162,16 @@ def test_environment_credential_is_redacted_from_logs_and_errors(monkeypatch, ca
     assert not _leaked(str(info.value))
 
 
+def test_ordinary_environment_settings_are_not_taken_for_credentials(monkeypatch):
+    """Only secret-looking values are taken from the environment, so a setting that happens
+    to have a credential-like name never blanks ordinary words out of a report."""
+    monkeypatch.setenv("AUTH_MODE", "disabled")
+    monkeypatch.setenv("SSH_AUTH_SOCK", "/tmp/agent socket")
+    monkeypatch.setenv("ACME_TOKEN", ENV_KEY)
+    text = "auth disabled on /tmp/agent socket; token " + ENV_KEY
+    assert redact(text) == "auth disabled on /tmp/agent socket; token [REDACTED]"
+
+
 def test_cli_error_line_never_shows_a_credential(monkeypatch, capsys):
     from faultmap.cli import _one_line
 
