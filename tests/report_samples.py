@@ -250,3 +250,26 @@ def coverage_report() -> CoverageReport:
         return SliceAnalyzer(min_slice_size=10, namer=HostileNamer()).audit_coverage(
             test_prompts, production
         )
+
+
+@lru_cache(maxsize=1)
+def planted_report() -> AnalysisReport:
+    """A small analysis of planted prompts (160, "baking" failing at 0.6 over 0.1) on fixed
+    clusters: a real report for the tracker bridges, built in well under a second."""
+    from faultmap.clustering import FixedLabels
+    from faultmap.naming import KeywordNamer
+    from faultmap.pipeline import SliceSettings, find_slices
+    from faultmap.testing import planted_failures, planted_prompts
+
+    data = planted_prompts(160, ("taxes", "baking"), dim=8, seed=0)
+    fails = planted_failures(data.groups, {"baking": 0.6}, baseline=0.1, seed=1)
+    return find_slices(
+        data.prompts,
+        ["r"] * len(data),
+        np.where(fails, 0.0, 1.0),
+        data.vectors,
+        clusterer=FixedLabels(list(data.groups)),
+        namer=KeywordNamer(),
+        settings=SliceSettings(),
+        embedding_model="planted",
+    )

@@ -5,34 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
+from report_samples import planted_report
 
 from faultmap import AnalysisReport, ComparisonReport, ConfigurationError, CoverageReport
-from faultmap.clustering import FixedLabels
-from faultmap.naming import KeywordNamer
-from faultmap.pipeline import SliceSettings, find_slices
-from faultmap.testing import planted_failures, planted_prompts
 
 mlflow = pytest.importorskip("mlflow")
 from faultmap.integrations.mlflow import log_report, metrics_of  # noqa: E402
 
-DATA = planted_prompts(160, ("taxes", "baking"), dim=8, seed=0)
-
 
 @pytest.fixture(scope="module")
 def report() -> AnalysisReport:
-    fails = planted_failures(DATA.groups, {"baking": 0.6}, baseline=0.1, seed=1)
-    return find_slices(
-        DATA.prompts,
-        ["r"] * len(DATA),
-        np.where(fails, 0.0, 1.0),
-        DATA.vectors,
-        clusterer=FixedLabels(list(DATA.groups)),
-        namer=KeywordNamer(),
-        settings=SliceSettings(),
-        embedding_model="planted",
-    )
+    return planted_report()
 
 
 @pytest.fixture

@@ -9,36 +9,20 @@ import json
 import struct
 from pathlib import Path
 
-import numpy as np
 import pytest
+from report_samples import planted_report
 
 from faultmap import AnalysisReport, ConfigurationError
-from faultmap.clustering import FixedLabels
-from faultmap.naming import KeywordNamer
-from faultmap.pipeline import SliceSettings, find_slices
-from faultmap.testing import planted_failures, planted_prompts
 
 wandb = pytest.importorskip("wandb")
 from wandb.proto import wandb_internal_pb2  # noqa: E402
 
 from faultmap.integrations.wandb import log_report  # noqa: E402
 
-DATA = planted_prompts(160, ("taxes", "baking"), dim=8, seed=0)
-
 
 @pytest.fixture(scope="module")
 def report() -> AnalysisReport:
-    fails = planted_failures(DATA.groups, {"baking": 0.6}, baseline=0.1, seed=1)
-    return find_slices(
-        DATA.prompts,
-        ["r"] * len(DATA),
-        np.where(fails, 0.0, 1.0),
-        DATA.vectors,
-        clusterer=FixedLabels(list(DATA.groups)),
-        namer=KeywordNamer(),
-        settings=SliceSettings(),
-        embedding_model="planted",
-    )
+    return planted_report()
 
 
 @pytest.fixture
@@ -61,6 +45,9 @@ def offline(tmp_path, monkeypatch) -> Path:
 
 
 def _run_folder(root: Path, run_id: str) -> Path:
+    # A finished run's record log is written by wandb's service process; shutting the
+    # service down waits until everything it holds is on disk.
+    wandb.teardown()
     (folder,) = (root / "wandb").glob(f"offline-run-*-{run_id}")
     return folder
 
