@@ -12,11 +12,13 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from faultmap import SliceAnalyzer
 from faultmap.analyses.evidence import Procedure, family_ids, null_audit, reported
-from faultmap.analyses.modes import ClusterTree, choose_modes, cluster_tree
+from faultmap.analyses.modes import ClusterTree, choose_modes, cluster_tree, scan_statistics
 from faultmap.reports.models import AnalysisReport
 
 PLANTED = ("object_counting", "date_understanding")
@@ -368,3 +370,71 @@ def test_names_are_checked_and_a_flagged_llm_name_is_asked_again(real_subset) ->
     for x in counting:  # flagged, asked again, and the new name picks out its members
         assert x.name.startswith("Counting: ") and x.name_check > 0.6
     assert len({x.name for x in report.slices}) == len(report.slices)
+
+
+def _pair_tree() -> ClusterTree:
+    # Leaf 0 and leaf 1 are neighbours (node 2).
+    return ClusterTree(
+        cluster_ids=np.array([0, 1]),
+        children=np.array([[0, 1]]),
+        leaves=(np.array([0]), np.array([1]), np.array([0, 1])),
+    )
+
+
+def test_a_failing_cluster_is_not_diluted_by_a_healthy_neighbour() -> None:
+    # 90 prompts failing at 0.34 next to 101 at 0.15: the merge test (Bonferroni over the
+    # tree's merges) cannot tell them apart at this size, but joining them dilutes the
+    # excess, so the scan rule reports the failing cluster alone (the case of issue 11).
+    tree = _pair_tree()
+    sizes, fails = np.array([90, 101]), np.array([31, 15])
+    first = choose_modes(tree, sizes, fails, 50_000, 5_100, rule="first", merge_level=1e-6)
+    assert first.homogeneous[2] and first.modes == (2,)
+    scan = choose_modes(tree, sizes, fails, 50_000, 5_100, merge_level=1e-6)
+    assert scan.modes == (0,)
+    stats = scan_statistics(scan.failures, scan.sizes, 5_100, 50_000)
+    assert stats[0] > stats[2] > 0
+
+
+def test_fragments_failing_alike_still_merge_under_the_scan_rule() -> None:
+    tree = _pair_tree()
+    choice = choose_modes(tree, np.array([95, 95]), np.array([48, 46]), 20_000, 2_400)
+    assert choice.modes == (2,)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    sizes=st.lists(st.integers(10, 300), min_size=2, max_size=2),
+    rates=st.lists(st.floats(0.0, 1.0), min_size=2, max_size=2),
+)
+def test_the_scan_rule_only_chooses_among_rejected_nodes(sizes, rates) -> None:
+    # Whatever the counts, a mode under either rule is a rejected node, so the chance of
+    # reporting any mode under the complete null is bounded by the correction's.
+    tree = _pair_tree()
+    n = np.array(sizes)
+    f = np.minimum(n, np.rint(np.array(rates) * n).astype(int))
+    for rule in ("scan", "first"):
+        choice = choose_modes(tree, n, f, 5_000, 600 + int(f.sum()), rule=rule)
+        rejected = (choice.adjusted < 0.05) & (
+            choice.failures / choice.sizes > (600 + f.sum()) / 5_000
+        )
+        assert all(rejected[k] and choice.homogeneous[k] for k in choice.modes)
+
+
+def test_scan_statistic_is_the_likelihood_ratio() -> None:
+    from scipy.stats import binom
+
+    f, n, total_f, total = 30, 90, 5_000, 50_000
+    inside, outside, overall = f / n, (total_f - f) / (total - n), total_f / total
+    expected = (
+        binom.logpmf(f, n, inside)
+        + binom.logpmf(total_f - f, total - n, outside)
+        - binom.logpmf(f, n, overall)
+        - binom.logpmf(total_f - f, total - n, overall)
+    )
+    got = scan_statistics(np.array([f]), np.array([n]), total_f, total)[0]
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_choose_modes_names_a_bad_rule() -> None:
+    with pytest.raises(ValueError, match="'rule' parameter of choose_modes"):
+        choose_modes(_pair_tree(), np.array([10, 10]), np.array([1, 1]), 100, 10, rule="best")

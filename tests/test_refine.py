@@ -77,3 +77,35 @@ def test_refinement_is_skipped_above_refine_max_rows() -> None:
     plain = HDBSCANClusterer(refine=False).fit_predict(x, min_cluster_size=10)
     capped = HDBSCANClusterer(refine=True, refine_max_rows=100).fit_predict(x, min_cluster_size=10)
     assert np.array_equal(plain, capped)
+
+
+def test_a_small_task_left_as_noise_becomes_a_cluster_of_its_own(real_subset) -> None:
+    # The global fit leaves a thin task as noise: refinement clusters the noise on its own
+    # PCA, and the task's prompts come back as a cluster; the clusters are untouched.
+    tasks, vectors = real_subset["tasks"], real_subset["vectors"]
+    small_task = sorted(set(tasks))[0]
+    labels = np.where(tasks == small_task, -1, 0)  # everything else one cluster
+    out = HDBSCANClusterer(n_components=30, refine=True).cluster_noise(
+        vectors, labels, min_cluster_size=10
+    )
+    assert (out[tasks != small_task] == 0).all()
+    found = out[tasks == small_task]
+    assert (found >= 1).mean() >= 0.5
+
+
+def test_the_bulk_of_the_noise_stays_noise() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (400, 8))  # one diffuse blob: no group smaller than half of it
+    out = HDBSCANClusterer(refine=True).cluster_noise(x, np.full(400, -1), min_cluster_size=10)
+    label, count = np.unique(out[out >= 0], return_counts=True)
+    assert all(c <= 200 for c in count)  # a group of more than half the noise stays noise
+
+
+def test_noise_refinement_can_be_turned_off(real_subset) -> None:
+    vectors = real_subset["vectors"][:300]
+    on = HDBSCANClusterer(refine=True, random_state=1).fit_predict(vectors, min_cluster_size=10)
+    off = HDBSCANClusterer(refine=True, refine_noise=False, random_state=1).fit_predict(
+        vectors, min_cluster_size=10
+    )
+    assert (on[off >= 0] == off[off >= 0]).all()  # clusters kept; only noise may change
+    assert (on < 0).sum() <= (off < 0).sum()
