@@ -39,12 +39,12 @@ class HDBSCANClusterer:
     with the same ``min_cluster_size``), and each group found holding at most half of the
     noise becomes a cluster; the rest stays noise. A small task whose prompts are spread
     thinner than the large tasks around it is mostly noise in the global fit (54 of 90
-    fallacy prompts among 50,000, measured) and a cluster of its own among the noise. A global PCA is
-    dominated by the large groups, so a small, distinct group inside a large cluster (90
-    counting prompts among 6,200 colour prompts) lies along a direction of little global
-    variance and is merged; its parent's own PCA finds it. Refinement never looks at the
-    failure labels, so everything tested on the clusters keeps its error rate. ``analyze()``
-    uses ``HDBSCANClusterer(n_components=30, refine=True)`` (see
+    fallacy prompts among 50,000, measured) and a cluster of its own among the noise.
+    A global PCA is dominated by the large groups, so a small, distinct group inside a
+    large cluster (90 counting prompts among 6,200 colour prompts) lies along a direction of
+    little global variance and is merged; its parent's own PCA finds it. Refinement never
+    looks at the failure labels, so everything tested on the clusters keeps its error rate.
+    ``analyze()`` uses ``HDBSCANClusterer(n_components=30, refine=True)`` (see
     :func:`faultmap.stages.clusterer_for` and ``benchmarks/README.md``, "Failure modes on
     harder planted sets").
 
