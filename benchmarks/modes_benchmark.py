@@ -48,6 +48,7 @@ Rows go to ``benchmarks/results/modes.json``; a summary table is printed at the 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -130,6 +131,21 @@ def build(spec: PlantedSet, seed: int) -> Data:
     rate = np.array([spec.rates.get(t, spec.baseline) for t in tasks])
     failed = np.random.default_rng([seed, 1]).random(len(tasks)) < rate
     return Data(prompts, vectors, tasks, failed, spec, seed)
+
+
+def planted_exactly(data: Data) -> np.ndarray:
+    """Failures planted at exactly each task's rate: ``round(rate * n)`` of a task's ``n``
+    prompts, chosen at random (seeded). :func:`build` draws each prompt's failure on its own,
+    so a 90-prompt task planted at 0.35 fails anywhere from about 0.22 to 0.48 (two standard
+    deviations); this planting holds the rate fixed and leaves only which prompts fail to
+    chance."""
+    rng = np.random.default_rng([data.seed, 2])
+    failed = np.zeros(len(data.tasks), dtype=bool)
+    for task in sorted(set(data.tasks.tolist())):
+        rows = np.flatnonzero(data.tasks == task)
+        count = round(data.spec.rates.get(task, data.spec.baseline) * len(rows))
+        failed[rng.choice(rows, size=count, replace=False)] = True
+    return failed
 
 
 # -- scoring ------------------------------------------------------------------------------
@@ -466,8 +482,9 @@ def mode_experiments(
     levels and with trees of other linkages, through
     :func:`faultmap.analyses.modes.choose_modes`. "uncorrected" is the merge level whose
     Bonferroni-corrected threshold is 0.05 per merge test (``0.05 * (C - 1)``: the rule
-    without the correction). The default (average linkage, the report's merge level) is
-    checked to reproduce the report's modes."""
+    without the correction); "rule=first" is the choice before the scan rule (the first
+    rejected homogeneous node from the root). The default (average linkage, the report's
+    merge level, the scan rule) is checked to reproduce the report's modes."""
     from faultmap.analyses.modes import MERGE_LEVEL, choose_modes, per_cluster
 
     labels = np.asarray(report.cluster_labels)
@@ -478,7 +495,7 @@ def mode_experiments(
     centroids = leaf_centroids(data, labels, ids)
     sizes, fails = per_cluster(labels, data.failed, ids)
     trees = {m: tree_with(centroids, ids, m)[0] for m in {"average", *linkages}}
-    settings = [("average", MERGE_LEVEL, "default (check)")]
+    settings = [("average", MERGE_LEVEL, "default (check)"), ("average", MERGE_LEVEL, "rule=first")]
     for name in merge_levels:
         level = 0.05 * max(c - 1, 1) if name == "uncorrected" else float(name)
         settings.append(("average", level, f"merge_level={name}"))
@@ -494,6 +511,7 @@ def mode_experiments(
             int(data.failed.sum()),
             correction=report.correction,
             merge_level=level,
+            rule="first" if label == "rule=first" else "scan",
         )
         tree = choice.tree
         members = [tree.cluster_ids[tree.leaves[k]] for k in choice.modes]
@@ -756,10 +774,16 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             logger.info("%s", {k: row[k] for k in ("set", "seed", "wall_s", "cpu_s", "modes")})
             rows += mode_experiments(data, report, merge_levels, linkages)
+            labels = np.asarray(report.cluster_labels)
+            # The same clusters (they never see the failures) with the rates planted exactly.
+            exact = dataclasses.replace(data, failed=planted_exactly(data))
+            erow, ereport = run_row(exact, "exact rates", clusterer=GivenLabels(labels))
+            erow["diagnosis"] = diagnose(exact, ereport)
+            rows.append(erow)
+            logger.info("exact rates: %s", erow["modes"])
             save()
             if not first:
                 continue
-            labels = np.asarray(report.cluster_labels)
             if name == "hard-20k":
                 for variant in (v for v in args.variants.split(",") if v):
                     options = {"confirm": "split"} if variant == "split" else {}
