@@ -138,6 +138,8 @@ __all__ = [
     "GapDecision",
     "assemble_gaps",
     "audit",
+    "audit_settings",
+    "check_audit_params",
     "coverage_inputs",
     "coverage_map",
     "coverage_threshold",
@@ -147,6 +149,7 @@ __all__ = [
     "gap_region_size",
     "report_fields",
     "suite_threshold",
+    "warn_meaning",
 ]
 
 logger = logging.getLogger("faultmap")
@@ -601,18 +604,9 @@ def audit(
     ``distance_threshold`` is on faultmap 0.5.0's scale (Euclidean distance between unit
     vectors; any value from 0, above 2 every prompt is within reach),
     ``cosine_distance_threshold`` the same as a cosine distance (0 to 2); at most one."""
-    check_param(owner, "distance_threshold", distance_threshold, None, Interval(float, 0, None))
-    check_param(
-        owner, "cosine_distance_threshold", cosine_distance_threshold, None, Interval(float, 0, 2)
+    check_audit_params(
+        owner, distance_threshold, cosine_distance_threshold, min_gap_size, neighbor_search
     )
-    if distance_threshold is not None and cosine_distance_threshold is not None:
-        raise ConfigurationError(
-            f"{owner}: pass distance_threshold= (faultmap 0.5.0's scale, Euclidean between "
-            "unit vectors) or cosine_distance_threshold= (1 - cosine similarity), not both; "
-            "cosine_distance_threshold = distance_threshold ** 2 / 2."
-        )
-    check_param(owner, "min_gap_size", min_gap_size, Interval(int, 2, None))
-    check_param(owner, "neighbor_search", neighbor_search, Options(METHODS), _SEARCH_OBJECT)
     tests, production, meta = coverage_inputs(
         test_prompts,
         production_prompts,
@@ -635,21 +629,72 @@ def audit(
         production_vectors,
         clusterer=setup.clusterer,
         namer=setup.namer,
-        settings=CoverageSettings(
+        settings=audit_settings(
+            distance_threshold,
+            min_gap_size,
+            neighbor_search=neighbor_search,
+            cosine_distance_threshold=cosine_distance_threshold,
             significance_level=significance_level,
-            min_gap_size=min_gap_size,
-            distance_threshold=None if distance_threshold is None else float(distance_threshold),
-            cosine_distance_threshold=(
-                None if cosine_distance_threshold is None else float(cosine_distance_threshold)
-            ),
-            random_state=setup.random_state,
             correction=correction,
-            neighbors=neighbor_search,
+            random_state=setup.random_state,
         ),
         embedding_model=embedding_id,
         run=run,
         map_settings=setup.map_settings,
     )
+    warn_meaning(report, stacklevel=4)  # warn_meaning <- audit <- facade <- caller
+    return report
+
+
+def check_audit_params(
+    owner: str,
+    distance_threshold: float | None,
+    cosine_distance_threshold: float | None,
+    min_gap_size: int,
+    neighbor_search: Any,
+) -> None:
+    """The checks of :func:`audit`'s own parameters (one message format)."""
+    check_param(owner, "distance_threshold", distance_threshold, None, Interval(float, 0, None))
+    check_param(
+        owner, "cosine_distance_threshold", cosine_distance_threshold, None, Interval(float, 0, 2)
+    )
+    if distance_threshold is not None and cosine_distance_threshold is not None:
+        raise ConfigurationError(
+            f"{owner}: pass distance_threshold= (faultmap 0.5.0's scale, Euclidean between "
+            "unit vectors) or cosine_distance_threshold= (1 - cosine similarity), not both; "
+            "cosine_distance_threshold = distance_threshold ** 2 / 2."
+        )
+    check_param(owner, "min_gap_size", min_gap_size, Interval(int, 2, None))
+    check_param(owner, "neighbor_search", neighbor_search, Options(METHODS), _SEARCH_OBJECT)
+
+
+def audit_settings(
+    distance_threshold: float | None,
+    min_gap_size: int,
+    *,
+    neighbor_search: Any,
+    cosine_distance_threshold: float | None,
+    significance_level: float,
+    correction: str,
+    random_state: int,
+) -> CoverageSettings:
+    """:class:`CoverageSettings` from :func:`audit`'s (checked) arguments."""
+    return CoverageSettings(
+        significance_level=significance_level,
+        min_gap_size=min_gap_size,
+        distance_threshold=None if distance_threshold is None else float(distance_threshold),
+        cosine_distance_threshold=(
+            None if cosine_distance_threshold is None else float(cosine_distance_threshold)
+        ),
+        random_state=random_state,
+        correction=correction,
+        neighbors=neighbor_search,
+    )
+
+
+def warn_meaning(report: CoverageReport, *, stacklevel: int) -> None:
+    """Log the outcome and warn (:class:`CoverageMeaningWarning`) that gaps and
+    ``overall_coverage_score`` do not mean what they meant in faultmap 0.5.0."""
     logger.info(
         "faultmap: coverage %.3f, %d gap(s) among %d production prompts",
         report.overall_coverage_score,
@@ -666,6 +711,5 @@ def audit(
         "in the README; silence with warnings.filterwarnings('ignore', "
         "category=faultmap.CoverageMeaningWarning).",
         CoverageMeaningWarning,
-        stacklevel=3,  # audit <- SliceAnalyzer.audit_coverage <- caller
+        stacklevel=stacklevel,
     )
-    return report
