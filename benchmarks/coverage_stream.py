@@ -10,7 +10,10 @@ column is read afterwards, batch by batch, only for scoring.
 
     .venv/bin/python -m benchmarks.stream_data --rows 1000000 --suite 100000 --out /tmp/fm1m-cov
     flock /tmp/faultmap-heavy.lock nice -n 5 .venv/bin/python -m benchmarks.coverage_stream \\
-        --data /tmp/fm1m-cov
+        --data /tmp/fm1m-cov [--whole]
+
+``--whole`` reads the same files whole (``stream=False``: the in-memory audit), the
+baseline on the same data.
 
 Rows go to ``benchmarks/results/coverage_stream.json``.
 """
@@ -35,8 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def audit(folder: Path, batch_size: int, neighbor_search: str) -> dict:
-    """The streamed audit itself (run in a child process): audit, measure, score."""
+def audit(folder: Path, batch_size: int, neighbor_search: str, whole: bool = False) -> dict:
+    """The streamed audit itself (run in a child process): audit, measure, score. With
+    ``whole`` the same files are read whole instead (``stream=False``: ``read_table`` and
+    the in-memory audit), the baseline on the same data."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     import pyarrow.parquet as pq
 
@@ -61,7 +66,7 @@ def audit(folder: Path, batch_size: int, neighbor_search: str) -> dict:
         folder / "suite.parquet",
         folder / "production.parquet",
         embedding_col="embedding",
-        stream=True,
+        stream=not whole,
         batch_size=batch_size,
         neighbor_search=neighbor_search,
     )
@@ -77,7 +82,12 @@ def audit(folder: Path, batch_size: int, neighbor_search: str) -> dict:
             )
         ]
     )
-    region_of = seen["regions"]
+    if whole:  # every list is kept: the gaps' members
+        region_of = np.full(len(tasks), -1, dtype=np.int64)
+        for g in report.gaps:
+            region_of[np.asarray(g.prompt_indices)] = g.region_id
+    else:
+        region_of = seen["regions"]
     held = {t: int((tasks == t).sum()) for t in HELD_OUT}
     in_gaps: Counter = Counter()
     gaps = []
@@ -89,7 +99,7 @@ def audit(folder: Path, batch_size: int, neighbor_search: str) -> dict:
     return {
         "production_prompts": report.num_production_prompts,
         "test_prompts": report.num_test_prompts,
-        "read_from": "parquet, streamed",
+        "read_from": "parquet, read whole (stream=False)" if whole else "parquet, streamed",
         "batch_size": batch_size,
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
@@ -113,12 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("/tmp/fm10m"))
     parser.add_argument("--batch-size", type=int, default=65_536)
     parser.add_argument("--neighbor-search", default="auto", choices=("auto", "exact", "cells"))
+    parser.add_argument("--whole", action="store_true", help="baseline: read it whole")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=RESULTS / "coverage_stream.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.child:
-        print(json.dumps(audit(args.data, args.batch_size, args.neighbor_search)))
+        print(json.dumps(audit(args.data, args.batch_size, args.neighbor_search, args.whole)))
         return 0
     child = subprocess.run(
         [sys.executable, "-m", "benchmarks.coverage_stream", "--child", *(argv or sys.argv[1:])],

@@ -297,3 +297,36 @@ def test_real_vectors_streamed_give_the_same_gaps_counts_and_p_values(
     for gap in streamed.gaps:
         task_share = np.isin(tasks[prod_idx][gap.prompt_indices], missing).mean()
         assert task_share >= 0.6
+
+
+def test_a_search_object_is_called_once_a_batch(tmp_path) -> None:
+    """``neighbor_search=`` an object (such as RayNeighborSearch) searches each batch."""
+    from faultmap._neighbors import nearest_neighbors
+
+    class Exact:
+        calls = 0
+
+        def search(self, queries, corpus, *, memory_budget):
+            Exact.calls += 1
+            sims, idx = nearest_neighbors(queries, corpus, memory_budget=memory_budget)
+            return sims, idx, {"method": "exact", "backend": "test"}
+
+    paths = _files_of(tmp_path, TEST, PRODUCTION)
+    memory = SliceAnalyzer().audit_coverage(
+        TEST[0], PRODUCTION[0], test_embeddings=TEST[1], production_embeddings=PRODUCTION[1]
+    )
+    streamed = SliceAnalyzer().audit_coverage_frame(
+        paths["test"],
+        paths["production"],
+        embedding_col="embedding",
+        stream=True,
+        batch_size=16,
+        neighbor_search=Exact(),
+    )
+    assert Exact.calls == streamed.metadata["streamed"]["batches"] == 20
+    assert streamed.metadata["nearest_neighbors"] == {
+        "method": "exact",
+        "backend": "test",
+        "batches": 20,
+    }
+    assert _same(memory.to_dict(), streamed.to_dict(), ignore=("nearest_neighbors",)) == []
