@@ -139,12 +139,8 @@ def stream_coverage_gaps(
         need = np.union1d(sampled, search_rows)
         _, fetched = source.take(need, texts=False)
         assert fetched is not None
-        if fetched.shape[1] != test_vectors.shape[1]:
-            raise DataError(
-                f"The test vectors have {test_vectors.shape[1]} dimensions but the production "
-                f"vectors of '{source.name}' have {fetched.shape[1]}; embed both sets with the "
-                "same model."
-            )
+        if len(fetched):
+            _same_width(test_vectors, fetched, source)
         if plan is not None:
             plan.fit(fetched[np.searchsorted(need, search_rows)])
         sample_vectors = np.concatenate(
@@ -175,6 +171,7 @@ def stream_coverage_gaps(
             rows = slice(batch.start, batch.start + batch.size)
             vectors, texts = batch.vectors, batch.texts
             assert vectors is not None and texts is not None
+            _same_width(test_vectors, vectors, source)
             if plan is not None:
                 s, idx = plan.query(vectors)
             else:  # a search object, such as faultmap.integrations.ray.RayNeighborSearch
@@ -279,6 +276,15 @@ def stream_coverage_gaps(
         map=positions,
         **report_fields(settings, **common),
     )
+
+
+def _same_width(test_vectors: np.ndarray, vectors: np.ndarray, source: ParquetBatches) -> None:
+    if vectors.shape[1] != test_vectors.shape[1]:
+        raise DataError(
+            f"The test vectors have {test_vectors.shape[1]} dimensions but the production "
+            f"vectors of '{source.name}' have {vectors.shape[1]}; embed both sets with the "
+            "same model."
+        )
 
 
 def _regions(
