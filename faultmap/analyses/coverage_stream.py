@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,7 @@ def stream_coverage_gaps(
         sums = np.zeros((n_regions, test_vectors.shape[1]), dtype=np.float64)
         search_details: dict[str, Any] | None = None
         batches = 0
+        began = last = time.perf_counter()
         for batch in source.batches():
             rows = slice(batch.start, batch.start + batch.size)
             vectors, texts = batch.vectors, batch.texts
@@ -187,6 +189,7 @@ def stream_coverage_gaps(
             _add_by_label(sums, labels, vectors)
             hashes[rows] = [hash(t) for t in texts]
             batches += 1
+            last = _progress(last, batch.start + batch.size, n_prod, began)
         # the sampled rows keep their clustering labels (as in memory); move their vectors
         sampled_vectors = sample_vectors[len(sample_vectors) - len(sampled) :]
         _add_by_label(sums, in_production[sampled], sampled_vectors, sign=-1.0)
@@ -276,6 +279,25 @@ def stream_coverage_gaps(
         map=positions,
         **report_fields(settings, **common),
     )
+
+
+#: Seconds between progress lines of the pass over every row.
+_PROGRESS_EVERY = 30.0
+
+
+def _progress(last: float, done: int, total: int, began: float) -> float:
+    """Log how far the pass over every row is, at most every ``_PROGRESS_EVERY`` s."""
+    now = time.perf_counter()
+    if now - last < _PROGRESS_EVERY:
+        return last
+    logger.info(
+        "coverage (streamed): %d of %d production prompts (%.0f %%), about %.0f s left",
+        done,
+        total,
+        100 * done / total,
+        (now - began) * (total - done) / max(done, 1),
+    )
+    return now
 
 
 def _same_width(test_vectors: np.ndarray, vectors: np.ndarray, source: ParquetBatches) -> None:
