@@ -27,8 +27,9 @@ What is kept per production row: its region (int32), its similarity to the neare
 prompt (float32, then the distance as float64 for the tests) and a 64-bit hash of its text
 (for the count of repeated prompts, dropped after the pass); with ``row_lists`` also the
 index of that test prompt (int32). Measured: 1.6 GB at a million prompts, 1.8 GB at ten
-million (``benchmarks/README.md``). Above ``ROW_LIST_ROWS`` production prompts the report's per-prompt
-lists (each gap's ``prompt_indices``, ``nearest_test_distances`` and
+million (``benchmarks/README.md``).
+
+Above ``ROW_LIST_ROWS`` production prompts the report's per-prompt lists (each gap's ``prompt_indices``, ``nearest_test_distances`` and
 ``nearest_test_indices``, the uncovered prompts in no gap and the rejected gaps' members)
 are ``None`` and ``metadata["row_lists"]`` is False; every count stays.
 """
