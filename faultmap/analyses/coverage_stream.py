@@ -29,9 +29,10 @@ prompt (float32, then the distance as float64 for the tests) and a 64-bit hash o
 index of that test prompt (int32). Measured: 1.6 GB at a million prompts, 1.8 GB at ten
 million (``benchmarks/README.md``).
 
-Above ``ROW_LIST_ROWS`` production prompts the report's per-prompt lists (each gap's ``prompt_indices``, ``nearest_test_distances`` and
-``nearest_test_indices``, the uncovered prompts in no gap and the rejected gaps' members)
-are ``None`` and ``metadata["row_lists"]`` is False; every count stays.
+Above ``ROW_LIST_ROWS`` production prompts the report's per-prompt lists (each gap's
+``prompt_indices``, ``nearest_test_distances`` and ``nearest_test_indices``, the uncovered
+prompts in no gap and the rejected gaps' members) are ``None`` and
+``metadata["row_lists"]`` is False; every count stays.
 """
 
 from __future__ import annotations
