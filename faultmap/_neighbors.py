@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "EXACT_PAIRS",
     "METHODS",
+    "PreparedSearch",
     "block_shape",
     "cosine_distance",
     "nearest_neighbors",
@@ -255,6 +256,137 @@ class _Cells:
         return best, where
 
 
+class PreparedSearch:
+    """A nearest-test-prompt search prepared once for ``n_queries`` queries that arrive in
+    blocks (a coverage audit streaming production prompts from files): the same decision
+    (exact or cells), index, tuning and error check as :func:`search` over all the queries
+    at once, with the same seed.
+
+    Use: :meth:`needed_rows` lists the query rows the cell index is tuned and checked on
+    (none for the exact search); :meth:`fit` takes their vectors, in that order; then
+    :meth:`query` any block of queries and, at the end, :meth:`details`.
+
+    Example:
+        >>> c = np.array([[0.6, 0.8], [1.0, 0.0]], dtype=np.float32)
+        >>> plan = PreparedSearch(c, n_queries=1)
+        >>> plan.fit(np.zeros((0, 2), dtype=np.float32))
+        >>> plan.query(np.array([[1.0, 0.0]], dtype=np.float32))[1].tolist(), plan.details()
+        ([1], {'method': 'exact'})
+    """
+
+    def __init__(
+        self,
+        corpus: np.ndarray,
+        *,
+        n_queries: int,
+        method: str = "auto",
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        check_queries: int = 2_000,
+        random_state: int = 0,
+    ) -> None:
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
+        m = len(corpus)
+        if method == "auto":
+            method = "exact" if n_queries * m <= EXACT_PAIRS else "cells"
+        self.corpus = corpus
+        self.memory_budget = memory_budget
+        self.method = "exact" if method == "exact" or m < 2 * _MIN_CELL else "cells"
+        self._details: dict[str, Any] = {"method": "exact"}
+        self._cells: _Cells | None = None
+        self._tune = self._checked = np.zeros(0, dtype=np.int64)
+        self._checked_vectors: np.ndarray | None = None
+        if self.method == "cells":
+            self.nlist = int(min(math.sqrt(m), m // _MIN_CELL, 4096))
+            self.nprobe = min(self.nlist, max(8, self.nlist // 32))
+            rng = np.random.default_rng(random_state)
+            began = time.perf_counter()
+            self._cells = _Cells(corpus, self.nlist, rng, memory_budget)
+            self._built = time.perf_counter() - began
+            # Tune nprobe on one seeded sample of queries (doubling until TARGET_SHARE),
+            # report the error on another: a poor index is never silently used.
+            half = min(n_queries // 2, check_queries)
+            tune, checked = np.split(rng.permutation(n_queries)[: 2 * half], 2)
+            self._tune, self._checked = np.sort(tune), np.sort(checked)
+
+    def needed_rows(self) -> np.ndarray:
+        """Query rows (ascending, no repeats) whose vectors :meth:`fit` needs."""
+        return np.union1d(self._tune, self._checked)
+
+    def fit(self, vectors: np.ndarray) -> None:
+        """Tune the index on the vectors of :meth:`needed_rows` (in that order)."""
+        if self._cells is None:
+            return
+        rows = self.needed_rows()
+        tune = vectors[np.searchsorted(rows, self._tune)]
+        self._checked_vectors = vectors[np.searchsorted(rows, self._checked)]
+        tune_sims, _ = nearest_neighbors(tune, self.corpus, memory_budget=self.memory_budget)
+        nprobe = self.nprobe
+        while True:
+            close = _share_close(self._cells.probe(tune, nprobe)[0], tune_sims)
+            if close >= TARGET_SHARE or 2 * nprobe > self.nlist // 4:
+                break
+            nprobe *= 2
+        self.nprobe = nprobe
+        if close < TARGET_SHARE:
+            logger.info(
+                "nearest neighbours: cells get only %.1f %% of distances within %g of the "
+                "exact ones at nprobe %d (data without cluster structure); searching exactly",
+                100 * close,
+                DISTANCE_TOLERANCE,
+                nprobe,
+            )
+            self._cells = None
+            self._details = {"method": "exact", "cells_share_within_tolerance": close}
+
+    def query(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Similarity to and index of the nearest corpus row of every query row."""
+        if self._cells is None:
+            return nearest_neighbors(queries, self.corpus, memory_budget=self.memory_budget)
+        sims = np.empty(len(queries), dtype=np.float32)
+        idx = np.empty(len(queries), dtype=np.int64)
+        step = 100_000
+        for start in range(0, len(queries), step):
+            stop = min(start + step, len(queries))
+            sims[start:stop], idx[start:stop] = self._cells.probe(queries[start:stop], self.nprobe)
+        return sims, idx
+
+    def details(self, checked: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+        """How the search went; for the cell index, its error measured on the checked
+        queries (``checked``: their ``(similarities, indices)`` from :meth:`query`, else
+        searched again here)."""
+        if self._cells is None:
+            return dict(self._details)
+        vectors = self._checked_vectors
+        assert vectors is not None, "fit() first"
+        sims, idx = checked if checked is not None else self.query(vectors)
+        exact, exact_idx = nearest_neighbors(vectors, self.corpus, memory_budget=self.memory_budget)
+        error = cosine_distance(sims) - cosine_distance(exact)
+        details = {
+            "method": "cells",
+            "nlist": self.nlist,
+            "nprobe": self.nprobe,
+            "checked_queries": len(vectors),
+            "share_within_tolerance": _share_close(sims, exact),
+            "distance_tolerance": DISTANCE_TOLERANCE,
+            "recall_at_1": float(np.mean(idx == exact_idx)) if len(vectors) else 1.0,
+            "max_distance_error": float(error.max(initial=0.0)),
+            "mean_distance_error": float(error.mean()) if error.size else 0.0,
+            "index_seconds": round(self._built, 2),
+        }
+        logger.info(
+            "nearest neighbours by cells (nlist %d, nprobe %d): %.1f %% of %d checked queries "
+            "within %g of the exact distance, mean error %.2g",
+            self.nlist,
+            self.nprobe,
+            100 * details["share_within_tolerance"],
+            len(vectors),
+            DISTANCE_TOLERANCE,
+            details["mean_distance_error"],
+        )
+        return details
+
+
 def _cell_search(
     queries: np.ndarray,
     corpus: np.ndarray,
@@ -262,69 +394,32 @@ def _cell_search(
     random_state: int,
     memory_budget: int,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    n, m = len(queries), len(corpus)
-    nlist = int(min(math.sqrt(m), m // _MIN_CELL, 4096))
-    nprobe = min(nlist, max(8, nlist // 32))
-    rng = np.random.default_rng(random_state)
-    began = time.perf_counter()
-    cells = _Cells(corpus, nlist, rng, memory_budget)
-    built = time.perf_counter() - began
-    # Tune nprobe on one seeded sample of queries (doubling until TARGET_SHARE), report
-    # the error on another: a poor index is never silently used.
-    tune, checked = np.split(rng.permutation(n)[: 2 * min(n // 2, check_queries)], 2)
-    tune.sort()
-    checked.sort()
-    tune_sims, _ = nearest_neighbors(queries[tune], corpus, memory_budget=memory_budget)
-    while True:
-        close = _share_close(cells.probe(queries[tune], nprobe)[0], tune_sims)
-        if close >= TARGET_SHARE or 2 * nprobe > nlist // 4:
-            break
-        nprobe *= 2
-    if close < TARGET_SHARE:
-        logger.info(
-            "nearest neighbours: cells get only %.1f %% of distances within %g of the exact "
-            "ones at nprobe %d (data without cluster structure); searching exactly",
-            100 * close,
-            DISTANCE_TOLERANCE,
-            nprobe,
-        )
+    n = len(queries)
+    plan = PreparedSearch(
+        corpus,
+        n_queries=n,
+        method="cells",
+        memory_budget=memory_budget,
+        check_queries=check_queries,
+        random_state=random_state,
+    )
+    rows = plan.needed_rows()
+    plan.fit(queries[rows])
+    if plan._cells is None:  # the index missed its target: exact after all
         sims, idx = nearest_neighbors(queries, corpus, memory_budget=memory_budget)
-        return sims, idx, {"method": "exact", "cells_share_within_tolerance": close}
+        return sims, idx, plan.details()
     sims = np.empty(n, dtype=np.float32)
     idx = np.empty(n, dtype=np.int64)
     last = time.perf_counter()
     step = 100_000
     for start in range(0, n, step):
         stop = min(start + step, n)
-        sims[start:stop], idx[start:stop] = cells.probe(queries[start:stop], nprobe)
+        sims[start:stop], idx[start:stop] = plan.query(queries[start:stop])
         if time.perf_counter() - last >= _PROGRESS_EVERY:
             last = time.perf_counter()
             logger.info("nearest neighbours (cells): %d of %d queries", stop, n)
-    exact, exact_idx = nearest_neighbors(queries[checked], corpus, memory_budget=memory_budget)
-    error = cosine_distance(sims[checked]) - cosine_distance(exact)
-    details = {
-        "method": "cells",
-        "nlist": nlist,
-        "nprobe": nprobe,
-        "checked_queries": int(checked.size),
-        "share_within_tolerance": _share_close(sims[checked], exact),
-        "distance_tolerance": DISTANCE_TOLERANCE,
-        "recall_at_1": float(np.mean(idx[checked] == exact_idx)) if checked.size else 1.0,
-        "max_distance_error": float(error.max(initial=0.0)),
-        "mean_distance_error": float(error.mean()) if error.size else 0.0,
-        "index_seconds": round(built, 2),
-    }
-    logger.info(
-        "nearest neighbours by cells (nlist %d, nprobe %d): %.1f %% of %d checked queries "
-        "within %g of the exact distance, mean error %.2g",
-        nlist,
-        nprobe,
-        100 * details["share_within_tolerance"],
-        checked.size,
-        DISTANCE_TOLERANCE,
-        details["mean_distance_error"],
-    )
-    return sims, idx, details
+    checked = plan._checked
+    return sims, idx, plan.details((sims[checked], idx[checked]))
 
 
 def _share_close(approximate: np.ndarray, exact: np.ndarray) -> float:

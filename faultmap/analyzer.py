@@ -22,7 +22,7 @@ from faultmap._validation import (
     StrMapping,
     check_param,
 )
-from faultmap.analyses import comparison, coverage, inputs, slices
+from faultmap.analyses import comparison, coverage, coverage_stream, inputs, slices
 from faultmap.clustering.base import Clusterer
 from faultmap.config import LLMConfig
 from faultmap.embedding.backends import EMBEDDING_BACKENDS
@@ -439,6 +439,60 @@ class SliceAnalyzer:
         )
 
     aaudit_coverage = in_worker_thread(audit_coverage)
+
+    def audit_coverage_frame(
+        self,
+        test: Any,
+        production: Any,
+        prompt_col: str = "prompt",
+        embedding_col: str | None = None,
+        *,
+        test_prompt_col: str | None = None,
+        test_embedding_col: str | None = None,
+        stream: bool | str = "auto",
+        batch_size: int = 65_536,
+        row_lists: bool | None = None,
+        **kwargs: Any,
+    ) -> CoverageReport:
+        """:meth:`audit_coverage` on columns of frames or files: ``test`` and ``production``
+        are each a pandas DataFrame, a pyarrow Table, a dict of columns, a JSONL / CSV /
+        Parquet path, or (``production`` above all) Parquet files: a list of paths or a
+        folder. ``prompt_col`` and ``embedding_col`` name the columns (``test_prompt_col`` /
+        ``test_embedding_col`` when the suite's differ); other keyword arguments go to
+        :meth:`audit_coverage`.
+
+        ``stream=True`` reads the production Parquet files a record batch of
+        ``batch_size`` rows at a time, never whole (needs ``embedding_col``; the test suite
+        is read whole): memory is a batch plus a few numbers per production row, for tens of
+        millions of rows. Counts, p-values, gaps and scores are those of the whole-read audit
+        on the same rows (:mod:`faultmap.analyses.coverage_stream`). ``stream="auto"``
+        streams Parquet with ``embedding_col`` above 1,000,000 rows and reads anything else
+        whole (the same report as :meth:`audit_coverage`); ``stream=False`` always reads
+        whole. A streamed report keeps its per-prompt lists (gap ``prompt_indices``,
+        ``nearest_test_distances``, ...) up to 1,000,000 production prompts; above, or with
+        ``row_lists=False``, they are ``None`` and ``metadata["row_lists"]`` is False.
+        Bad cells raise :class:`~faultmap.DataError` naming the file, row and column.
+
+        Example:
+            >>> report = SliceAnalyzer().audit_coverage_frame(
+            ...     "suite.parquet", "logs/", embedding_col="embedding", stream=True
+            ... )  # doctest: +SKIP
+        """
+        return coverage_stream.audit_frame(
+            test,
+            production,
+            prompt_col,
+            embedding_col,
+            test_prompt_col=test_prompt_col,
+            test_embedding_col=test_embedding_col,
+            stream=stream,
+            batch_size=batch_size,
+            row_lists=row_lists,
+            significance_level=self.significance_level,
+            correction=self.correction,
+            setup=self._setup(),
+            **kwargs,
+        )
 
     def compare_models(
         self,

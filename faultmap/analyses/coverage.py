@@ -91,7 +91,8 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -112,7 +113,7 @@ from faultmap.analyses.coverage_steps import (
 )
 from faultmap.analyses.inputs import Setup, embed
 from faultmap.clustering.base import Clusterer
-from faultmap.core.groups import describe_groups, name_groups, naming_fallbacks
+from faultmap.core.groups import Group, describe_groups, name_groups, naming_fallbacks
 from faultmap.core.projection import MapSettings, prompt_map
 from faultmap.core.run import Run
 from faultmap.exceptions import ConfigurationError, CoverageMeaningWarning
@@ -134,12 +135,21 @@ _SEARCH_OBJECT = HasMethods(
 
 __all__ = [
     "CoverageSettings",
+    "GapDecision",
+    "assemble_gaps",
     "audit",
+    "audit_settings",
+    "check_audit_params",
     "coverage_inputs",
     "coverage_map",
     "coverage_threshold",
     "coverage_vectors",
+    "decide_gaps",
     "find_coverage_gaps",
+    "gap_region_size",
+    "report_fields",
+    "suite_threshold",
+    "warn_meaning",
 ]
 
 logger = logging.getLogger("faultmap")
@@ -170,7 +180,6 @@ def find_coverage_gaps(
     run = run or Run()
     meta: dict[str, Any] = {**run.metadata, **(metadata or {})}
     n_test, n_prod = len(test_prompts), len(production_prompts)
-    alpha = settings.significance_level
 
     with run.timer("distances"):
         if isinstance(settings.neighbors, str):
@@ -188,26 +197,10 @@ def find_coverage_gaps(
         meta["nearest_neighbors"] = search_details
         distances = cosine_distance(sims)
         del sims
-        given = settings.given_cosine_threshold()
-        if given is None:
-            threshold, rule, details = coverage_threshold(
-                test_prompts,
-                test_vectors,
-                quantile=settings.threshold_quantile,
-                sample_size=settings.threshold_sample_size,
-                random_state=settings.random_state,
-                memory_budget=settings.memory_budget,
-            )
-            meta["threshold_details"] = details
-        else:
-            threshold, rule = given, "given by the caller"
-        beyond = distances > threshold + TOLERANCE
-        euclidean = np.sqrt(2.0 * np.maximum(distances, 0.0))
-        uncovered = np.flatnonzero(beyond)
-    meta["num_uncovered_total"] = int(uncovered.size)
+        threshold, rule = suite_threshold(test_prompts, test_vectors, settings, meta)
 
     with run.timer("cluster_and_test_regions"):
-        region_size = max(settings.min_gap_size, min_detectable_region_size(n_test, n_prod, alpha))
+        region_size = gap_region_size(n_test, n_prod, settings)
         if region_size <= n_test + n_prod:
             in_test, in_production, cluster_size = pooled_regions(
                 clusterer, test_vectors, production_vectors, region_size, settings
@@ -216,113 +209,239 @@ def find_coverage_gaps(
             in_test = np.full(n_test, -1, dtype=np.int64)
             in_production = np.full(n_prod, -1, dtype=np.int64)
             cluster_size = 0
-        regions = test_regions(in_test, in_production, alpha, settings.correction)
-        found = gap_regions(regions, alpha, settings.min_gap_size)
-        if found:
-            global_p = global_null_p(
-                regions, n_test, n_prod, alpha=alpha, random_state=settings.random_state
-            )
-            meta["global_null_p_value"] = global_p
-            if global_p > alpha:
-                logger.info(
-                    "coverage: %d region(s) pass the correction, but the permutation test of "
-                    "the whole family does not (p = %.3g): no gap",
-                    len(found),
-                    global_p,
-                )
-                meta["num_gaps_withheld"] = len(found)
-                found = []
-        tested = np.isin(in_production, [r.region_id for r in regions])
-        meta["regions"] = {
-            "min_region_size": int(region_size),
-            "min_cluster_size": int(cluster_size),
-            "points_clustered": int(min(n_test + n_prod, settings.max_region_points)),
-            "min_region_fraction": settings.min_region_fraction,
-        }
-        meta["num_regions"] = int(max(in_test.max(initial=-1), in_production.max()) + 1)
-        meta["num_regions_tested"] = len(regions)
-        meta["zero_test_gap_size"] = zero_test_gap_size(
-            n_test, n_prod, alpha, len(regions), settings.correction, settings.min_gap_size
+        decision = decide_gaps(
+            in_test, in_production, distances, threshold, region_size, cluster_size, settings, meta
         )
-        meta["num_production_in_no_region"] = int((in_production < 0).sum())
-        meta["num_production_in_untested_regions"] = int(((in_production >= 0) & ~tested).sum())
 
     with run.timer("name"):
-        share = n_test / (n_test + n_prod)
-        not_gaps = {r.region_id for r in regions} - {r.region_id for r in found}
-        rejected_ids = [
-            r
-            for r in sorted(not_gaps)
-            if (in_production[uncovered] == r).sum() >= settings.min_gap_size
-        ]
         groups = describe_groups(
             production_prompts,
             production_vectors,
             in_production,
-            [r.region_id for r in found] + rejected_ids,
+            decision.described_ids,
             n_representative=settings.n_representative,
         )
-        by_id = {r.region_id: r for r in regions}
-        accepted = []
-        for region, group in zip(found, groups[: len(found)], strict=True):
-            rows = group.members
-            d = distances[rows]
-            ratio, interval = representation_ratio(
-                region.test_count, n_test, region.production_count, n_prod
+        gaps, common = assemble_gaps(
+            decision,
+            groups,
+            production_prompts,
+            in_production,
+            distances,
+            namer=namer,
+            settings=settings,
+            meta=meta,
+        )
+    common.update(
+        threshold=threshold,
+        rule=rule,
+        n_test=n_test,
+        embedding_model=embedding_model,
+        clusterer=clusterer,
+        nearest_test_indices=nearest.tolist(),
+    )
+    return _report(
+        production_prompts,
+        production_vectors,
+        gaps,
+        decision.regions,
+        meta,
+        run,
+        map_settings,
+        report_fields(settings, **common),
+    )
+
+
+def suite_threshold(
+    test_prompts: Sequence[str],
+    test_vectors: np.ndarray,
+    settings: CoverageSettings,
+    meta: dict[str, Any],
+) -> tuple[float, str]:
+    """The cosine distance threshold (the caller's, or chosen from the test prompts:
+    :func:`coverage_threshold`, its details put in ``meta``) and the sentence saying how."""
+    given = settings.given_cosine_threshold()
+    if given is not None:
+        return given, "given by the caller"
+    threshold, rule, details = coverage_threshold(
+        test_prompts,
+        test_vectors,
+        quantile=settings.threshold_quantile,
+        sample_size=settings.threshold_sample_size,
+        random_state=settings.random_state,
+        memory_budget=settings.memory_budget,
+    )
+    meta["threshold_details"] = details
+    return threshold, rule
+
+
+def gap_region_size(n_test: int, n_prod: int, settings: CoverageSettings) -> int:
+    """The smallest region worth finding: ``min_gap_size`` or the minimum detectable
+    region size, whichever is larger (module doc, step 3)."""
+    detectable = min_detectable_region_size(n_test, n_prod, settings.significance_level)
+    return max(settings.min_gap_size, detectable)
+
+
+@dataclass(frozen=True)
+class GapDecision:
+    """The tested regions, the gaps among them, the other tested regions whose uncovered
+    production prompts are reported (``rejected_ids``) and which production prompts lie
+    beyond the threshold."""
+
+    regions: list[RegionTest]
+    found: list[RegionTest]
+    rejected_ids: list[int]
+    beyond: np.ndarray
+    n_test: int
+
+    @property
+    def described_ids(self) -> list[int]:
+        """Regions to describe and name: the gaps, then the rejected ones."""
+        return [r.region_id for r in self.found] + self.rejected_ids
+
+    def gap_order(self) -> list[int]:
+        """Region ids of the gaps in report order (largest first; see
+        :func:`assemble_gaps`)."""
+        ordered = sorted(
+            self.found, key=lambda r: (-r.production_count, r.adjusted_p_value, r.region_id)
+        )
+        return [r.region_id for r in ordered]
+
+
+def decide_gaps(
+    in_test: np.ndarray,
+    in_production: np.ndarray,
+    distances: np.ndarray,
+    threshold: float,
+    region_size: int,
+    cluster_size: int,
+    settings: CoverageSettings,
+    meta: dict[str, Any],
+) -> GapDecision:
+    """Steps 4 and 5 of the module doc on the region labels of both sets: test every region
+    that could be significant, correct, keep the gaps if the whole family passes the
+    permutation test; facts about the regions go in ``meta``."""
+    n_test, n_prod = len(in_test), len(in_production)
+    alpha = settings.significance_level
+    beyond = distances > threshold + TOLERANCE
+    meta["num_uncovered_total"] = int(beyond.sum())
+    regions = test_regions(in_test, in_production, alpha, settings.correction)
+    found = gap_regions(regions, alpha, settings.min_gap_size)
+    if found:
+        global_p = global_null_p(
+            regions, n_test, n_prod, alpha=alpha, random_state=settings.random_state
+        )
+        meta["global_null_p_value"] = global_p
+        if global_p > alpha:
+            logger.info(
+                "coverage: %d region(s) pass the correction, but the permutation test of "
+                "the whole family does not (p = %.3g): no gap",
+                len(found),
+                global_p,
             )
-            facts = {
+            meta["num_gaps_withheld"] = len(found)
+            found = []
+    tested = np.isin(in_production, [r.region_id for r in regions])
+    meta["regions"] = {
+        "min_region_size": int(region_size),
+        "min_cluster_size": int(cluster_size),
+        "points_clustered": int(min(n_test + n_prod, settings.max_region_points)),
+        "min_region_fraction": settings.min_region_fraction,
+    }
+    meta["num_regions"] = int(max(in_test.max(initial=-1), in_production.max()) + 1)
+    meta["num_regions_tested"] = len(regions)
+    meta["zero_test_gap_size"] = zero_test_gap_size(
+        n_test, n_prod, alpha, len(regions), settings.correction, settings.min_gap_size
+    )
+    meta["num_production_in_no_region"] = int((in_production < 0).sum())
+    meta["num_production_in_untested_regions"] = int(((in_production >= 0) & ~tested).sum())
+    not_gaps = {r.region_id for r in regions} - {r.region_id for r in found}
+    uncovered_regions = in_production[beyond]
+    rejected_ids = [
+        r for r in sorted(not_gaps) if (uncovered_regions == r).sum() >= settings.min_gap_size
+    ]
+    return GapDecision(regions, found, rejected_ids, beyond, n_test)
+
+
+def assemble_gaps(
+    decision: GapDecision,
+    groups: Sequence[Group],
+    production_prompts: Sequence[str] | Mapping[int, str],
+    in_production: np.ndarray,
+    distances: np.ndarray,
+    *,
+    namer: Namer,
+    settings: CoverageSettings,
+    meta: dict[str, Any],
+    row_lists: bool = True,
+) -> tuple[list[CoverageGap], dict[str, Any]]:
+    """Facts and names of the gaps (step 5), the rejected gaps and the uncovered prompts in
+    no gap (in ``meta``), and the report's counts (step 6). ``groups`` describe
+    ``decision.described_ids`` in that order; ``production_prompts`` needs to hold only
+    their representatives. Without ``row_lists`` the per-prompt index lists are ``None``
+    (``metadata["row_lists"]`` is False), the counts are kept."""
+    found, beyond = decision.found, decision.beyond
+    n_test, n_prod = decision.n_test, len(in_production)
+    share = n_test / (n_test + n_prod)
+    by_id = {r.region_id: r for r in decision.regions}
+    accepted = []
+    for region, group in zip(found, groups[: len(found)], strict=True):
+        rows = group.members
+        d = distances[rows]
+        ratio, interval = representation_ratio(
+            region.test_count, n_test, region.production_count, n_prod
+        )
+        facts = {
+            "region_id": region.region_id,
+            "size": len(rows),
+            "production_count": len(rows),
+            "mean_distance": float(_euclidean(d).mean()),
+            "cosine_mean_distance": float(d.mean()),
+            "median_distance": float(np.median(d)),
+            "max_distance": float(d.max()),
+            "uncovered_share": float(beyond[rows].mean()),
+            "test_count": region.test_count,
+            "region_production_count": region.production_count,
+            "expected_test_count": region.size * share,
+            "ratio": ratio,
+            "ratio_interval": interval,
+            "p_value": region.p_value,
+            "adjusted_p_value": region.adjusted_p_value,
+            "prompt_indices": [int(i) for i in rows] if row_lists else None,
+        }
+        accepted.append((group, facts))
+    rejected = []
+    for group in groups[len(found) :]:
+        region = by_id[group.group_id]
+        rows = group.members[beyond[group.members]]
+        rejected.append(
+            {
                 "region_id": region.region_id,
                 "size": len(rows),
-                "production_count": len(rows),
-                "mean_distance": float(euclidean[rows].mean()),
-                "cosine_mean_distance": float(d.mean()),
-                "median_distance": float(np.median(d)),
-                "max_distance": float(d.max()),
-                "uncovered_share": float(beyond[rows].mean()),
+                "mean_distance": float(_euclidean(distances[rows]).mean()),
+                "cosine_mean_distance": float(distances[rows].mean()),
+                "max_distance": float(distances[rows].max()),
                 "test_count": region.test_count,
                 "region_production_count": region.production_count,
                 "expected_test_count": region.size * share,
-                "ratio": ratio,
-                "ratio_interval": interval,
                 "p_value": region.p_value,
                 "adjusted_p_value": region.adjusted_p_value,
-                "prompt_indices": [int(i) for i in rows],
+                "prompt_indices": [int(i) for i in rows] if row_lists else None,
+                "keywords": list(group.keywords),
             }
-            accepted.append((group, facts))
-        rejected = []
-        for group in groups[len(found) :]:
-            region = by_id[group.group_id]
-            rows = group.members[beyond[group.members]]
-            rejected.append(
-                {
-                    "region_id": region.region_id,
-                    "size": len(rows),
-                    "mean_distance": float(euclidean[rows].mean()),
-                    "cosine_mean_distance": float(distances[rows].mean()),
-                    "max_distance": float(distances[rows].max()),
-                    "test_count": region.test_count,
-                    "region_production_count": region.production_count,
-                    "expected_test_count": region.size * share,
-                    "p_value": region.p_value,
-                    "adjusted_p_value": region.adjusted_p_value,
-                    "prompt_indices": [int(i) for i in rows],
-                    "keywords": list(group.keywords),
-                }
-            )
-        contexts = [
-            group.context(
-                production_prompts,
-                kind="coverage_gap",
-                statistics=(
-                    ("cosine_mean_distance", facts["cosine_mean_distance"]),
-                    ("test_prompts_in_region", float(facts["test_count"])),
-                    ("expected_test_prompts_in_region", facts["expected_test_count"]),
-                ),
-            )
-            for group, facts in accepted
-        ]
-        labels = name_groups(namer, contexts)
-
+        )
+    contexts = [
+        group.context(
+            production_prompts,  # type: ignore[arg-type]  # indexed by row only
+            kind="coverage_gap",
+            statistics=(
+                ("cosine_mean_distance", facts["cosine_mean_distance"]),
+                ("test_prompts_in_region", float(facts["test_count"])),
+                ("expected_test_prompts_in_region", facts["expected_test_count"]),
+            ),
+        )
+        for group, facts in accepted
+    ]
+    labels = name_groups(namer, contexts)
     gaps = [
         CoverageGap(
             name=label.name,
@@ -338,19 +457,53 @@ def find_coverage_gaps(
         for (_, facts), ctx, label in zip(accepted, contexts, labels, strict=True)
     ]
     gaps.sort(key=lambda g: (-g.size, g.adjusted_p_value, g.region_id))
-    in_gap = np.zeros(n_prod, dtype=bool)
-    for g in gaps:
-        in_gap[g.prompt_indices] = True
-    meta["unclustered_prompt_indices"] = [int(i) for i in uncovered if not in_gap[i]]
+    in_gap = np.isin(in_production, [g.region_id for g in gaps])
+    uncovered = np.flatnonzero(beyond)
+    outside = uncovered[~in_gap[uncovered]]
+    if row_lists:
+        meta["unclustered_prompt_indices"] = [int(i) for i in outside]
+    else:
+        meta["row_lists"] = False
     # faultmap 0.5.0's split of the uncovered prompts: in a gap or not
-    meta["num_unclustered_uncovered"] = len(meta["unclustered_prompt_indices"])
-    meta["num_clustered_uncovered"] = int(uncovered.size) - meta["num_unclustered_uncovered"]
+    meta["num_unclustered_uncovered"] = int(outside.size)
+    meta["num_clustered_uncovered"] = int(uncovered.size) - int(outside.size)
     meta["rejected_gaps"] = rejected
     if naming_fallbacks(gaps):
         meta["naming_fallbacks"] = naming_fallbacks(gaps)
-    common = dict(
-        overall_coverage_score=1.0 - int(in_gap.sum()) / n_prod,
-        distance_coverage_score=1.0 - uncovered.size / n_prod,
+    logger.info(
+        "coverage: %d of %d production prompts in %d gap(s); %d beyond the threshold",
+        int(in_gap.sum()),
+        n_prod,
+        len(gaps),
+        uncovered.size,
+    )
+    common = {
+        "overall_coverage_score": 1.0 - int(in_gap.sum()) / n_prod,
+        "distance_coverage_score": 1.0 - uncovered.size / n_prod,
+        "num_production_prompts": n_prod,
+        "num_uncovered": int(uncovered.size),
+        "nearest_test_distances": distances.tolist() if row_lists else None,
+    }
+    return gaps, common
+
+
+def _euclidean(cosine: np.ndarray) -> np.ndarray:
+    """faultmap 0.5.0's scale: Euclidean distance between unit vectors."""
+    return np.sqrt(2.0 * np.maximum(cosine, 0.0))
+
+
+def report_fields(
+    settings: CoverageSettings,
+    *,
+    threshold: float,
+    rule: str,
+    n_test: int,
+    embedding_model: str,
+    clusterer: Clusterer,
+    **counts: Any,
+) -> dict[str, Any]:
+    """The report's fields other than gaps, regions, metadata and map."""
+    return dict(
         distance_threshold=(
             float(settings.distance_threshold)
             if settings.distance_threshold is not None
@@ -359,26 +512,12 @@ def find_coverage_gaps(
         cosine_distance_threshold=threshold,
         threshold_rule=rule,
         num_test_prompts=n_test,
-        num_production_prompts=n_prod,
         embedding_model=embedding_model,
         clustering_method=clusterer.name,
-        num_uncovered=int(uncovered.size),
-        significance_level=alpha,
+        significance_level=settings.significance_level,
         min_gap_size=settings.min_gap_size,
         correction=settings.correction,
-        nearest_test_distances=distances.tolist(),
-        nearest_test_indices=nearest.tolist(),
-    )
-    logger.info(
-        "coverage: %d of %d production prompts in %d gap(s); %d beyond cosine distance %.4f",
-        int(in_gap.sum()),
-        n_prod,
-        len(gaps),
-        uncovered.size,
-        threshold,
-    )
-    return _report(
-        production_prompts, production_vectors, gaps, regions, meta, run, map_settings, common
+        **counts,
     )
 
 
@@ -465,18 +604,9 @@ def audit(
     ``distance_threshold`` is on faultmap 0.5.0's scale (Euclidean distance between unit
     vectors; any value from 0, above 2 every prompt is within reach),
     ``cosine_distance_threshold`` the same as a cosine distance (0 to 2); at most one."""
-    check_param(owner, "distance_threshold", distance_threshold, None, Interval(float, 0, None))
-    check_param(
-        owner, "cosine_distance_threshold", cosine_distance_threshold, None, Interval(float, 0, 2)
+    check_audit_params(
+        owner, distance_threshold, cosine_distance_threshold, min_gap_size, neighbor_search
     )
-    if distance_threshold is not None and cosine_distance_threshold is not None:
-        raise ConfigurationError(
-            f"{owner}: pass distance_threshold= (faultmap 0.5.0's scale, Euclidean between "
-            "unit vectors) or cosine_distance_threshold= (1 - cosine similarity), not both; "
-            "cosine_distance_threshold = distance_threshold ** 2 / 2."
-        )
-    check_param(owner, "min_gap_size", min_gap_size, Interval(int, 2, None))
-    check_param(owner, "neighbor_search", neighbor_search, Options(METHODS), _SEARCH_OBJECT)
     tests, production, meta = coverage_inputs(
         test_prompts,
         production_prompts,
@@ -499,21 +629,72 @@ def audit(
         production_vectors,
         clusterer=setup.clusterer,
         namer=setup.namer,
-        settings=CoverageSettings(
+        settings=audit_settings(
+            distance_threshold,
+            min_gap_size,
+            neighbor_search=neighbor_search,
+            cosine_distance_threshold=cosine_distance_threshold,
             significance_level=significance_level,
-            min_gap_size=min_gap_size,
-            distance_threshold=None if distance_threshold is None else float(distance_threshold),
-            cosine_distance_threshold=(
-                None if cosine_distance_threshold is None else float(cosine_distance_threshold)
-            ),
-            random_state=setup.random_state,
             correction=correction,
-            neighbors=neighbor_search,
+            random_state=setup.random_state,
         ),
         embedding_model=embedding_id,
         run=run,
         map_settings=setup.map_settings,
     )
+    warn_meaning(report, stacklevel=4)  # warn_meaning <- audit <- facade <- caller
+    return report
+
+
+def check_audit_params(
+    owner: str,
+    distance_threshold: float | None,
+    cosine_distance_threshold: float | None,
+    min_gap_size: int,
+    neighbor_search: Any,
+) -> None:
+    """The checks of :func:`audit`'s own parameters (one message format)."""
+    check_param(owner, "distance_threshold", distance_threshold, None, Interval(float, 0, None))
+    check_param(
+        owner, "cosine_distance_threshold", cosine_distance_threshold, None, Interval(float, 0, 2)
+    )
+    if distance_threshold is not None and cosine_distance_threshold is not None:
+        raise ConfigurationError(
+            f"{owner}: pass distance_threshold= (faultmap 0.5.0's scale, Euclidean between "
+            "unit vectors) or cosine_distance_threshold= (1 - cosine similarity), not both; "
+            "cosine_distance_threshold = distance_threshold ** 2 / 2."
+        )
+    check_param(owner, "min_gap_size", min_gap_size, Interval(int, 2, None))
+    check_param(owner, "neighbor_search", neighbor_search, Options(METHODS), _SEARCH_OBJECT)
+
+
+def audit_settings(
+    distance_threshold: float | None,
+    min_gap_size: int,
+    *,
+    neighbor_search: Any,
+    cosine_distance_threshold: float | None,
+    significance_level: float,
+    correction: str,
+    random_state: int,
+) -> CoverageSettings:
+    """:class:`CoverageSettings` from :func:`audit`'s (checked) arguments."""
+    return CoverageSettings(
+        significance_level=significance_level,
+        min_gap_size=min_gap_size,
+        distance_threshold=None if distance_threshold is None else float(distance_threshold),
+        cosine_distance_threshold=(
+            None if cosine_distance_threshold is None else float(cosine_distance_threshold)
+        ),
+        random_state=random_state,
+        correction=correction,
+        neighbors=neighbor_search,
+    )
+
+
+def warn_meaning(report: CoverageReport, *, stacklevel: int) -> None:
+    """Log the outcome and warn (:class:`CoverageMeaningWarning`) that gaps and
+    ``overall_coverage_score`` do not mean what they meant in faultmap 0.5.0."""
     logger.info(
         "faultmap: coverage %.3f, %d gap(s) among %d production prompts",
         report.overall_coverage_score,
@@ -530,6 +711,5 @@ def audit(
         "in the README; silence with warnings.filterwarnings('ignore', "
         "category=faultmap.CoverageMeaningWarning).",
         CoverageMeaningWarning,
-        stacklevel=3,  # audit <- SliceAnalyzer.audit_coverage <- caller
+        stacklevel=stacklevel,
     )
-    return report

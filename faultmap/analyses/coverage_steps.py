@@ -31,12 +31,16 @@ __all__ = [
     "GLOBAL_NULL_DRAWS",
     "TOLERANCE",
     "CoverageSettings",
+    "RegionModel",
     "coverage_inputs",
     "coverage_threshold",
     "coverage_vectors",
+    "fit_regions",
     "gap_regions",
     "global_null_p",
     "pooled_regions",
+    "region_floor",
+    "region_sample",
     "test_regions",
     "zero_test_gap_size",
 ]
@@ -162,6 +166,74 @@ def coverage_threshold(
     return threshold, rule, details
 
 
+@dataclass(frozen=True)
+class RegionModel:
+    """Regions fitted on a seeded uniform sample of the pooled prompts (above
+    ``max_region_points``): the sample's labels, and for every region its centroid (unit
+    row) and radius (the lowest cosine similarity of a sampled member to the centroid).
+    :meth:`assign` places any other prompt; :func:`pooled_regions` and the streaming audit
+    (:mod:`faultmap.analyses.coverage_stream`) share it, so both give the same regions."""
+
+    sample: np.ndarray
+    sample_labels: np.ndarray
+    ids: np.ndarray
+    centroids: np.ndarray
+    radius: np.ndarray
+    min_cluster_size: int
+    memory_budget: int
+
+    def assign(self, vectors: np.ndarray) -> np.ndarray:
+        """Region of each row: the nearest centroid's when the row is no farther from it
+        than the region's farthest sampled member, else -1 (int64)."""
+        if not self.ids.size:
+            return np.full(len(vectors), -1, dtype=np.int64)
+        sims, nearest = nearest_neighbors(vectors, self.centroids, memory_budget=self.memory_budget)
+        inside = sims >= self.radius[nearest] - TOLERANCE
+        return np.where(inside, self.ids[nearest], -1)
+
+
+def region_sample(n_pool: int, settings: CoverageSettings) -> np.ndarray:
+    """The seeded uniform sample of pooled rows (test rows first, then production) that the
+    regions are fitted on above ``settings.max_region_points``; every row below."""
+    if n_pool <= settings.max_region_points:
+        return np.arange(n_pool)
+    rng = np.random.default_rng(settings.random_state)
+    return np.sort(rng.choice(n_pool, size=settings.max_region_points, replace=False))
+
+
+def region_floor(n_pool: int, settings: CoverageSettings) -> int:
+    """The smallest ``min_cluster_size`` the clusterer is given (module doc, step 3)."""
+    n_clustered = min(n_pool, settings.max_region_points)
+    return max(settings.min_gap_size, math.ceil(settings.min_region_fraction * n_clustered))
+
+
+def fit_regions(
+    clusterer: Clusterer,
+    sample_vectors: np.ndarray,
+    sample: np.ndarray,
+    n_pool: int,
+    region_size: int,
+    settings: CoverageSettings,
+) -> RegionModel:
+    """Cluster the vectors of the sampled pooled rows (:func:`region_sample`, above
+    ``max_region_points``) and describe each region by its centroid and radius."""
+    fraction = settings.max_region_points / n_pool
+    size = max(region_floor(n_pool, settings), math.ceil(region_size * fraction))
+    sample_labels = cluster(clusterer, sample_vectors, size)
+    ids = np.unique(sample_labels[sample_labels >= 0])
+    dim = sample_vectors.shape[1]
+    centroids = np.zeros((0, dim), dtype=np.float32)
+    radius = np.zeros(0)
+    if ids.size:
+        centroids = np.stack([sample_vectors[sample_labels == c].mean(axis=0) for c in ids])
+        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+        centroids = centroids.astype(np.float32)
+        radius = np.array(
+            [(sample_vectors[sample_labels == c] @ centroids[k]).min() for k, c in enumerate(ids)]
+        )
+    return RegionModel(sample, sample_labels, ids, centroids, radius, size, settings.memory_budget)
+
+
 def pooled_regions(
     clusterer: Clusterer,
     test_vectors: np.ndarray,
@@ -174,38 +246,23 @@ def pooled_regions(
 
     Returns the two label arrays and the ``min_cluster_size`` given to the clusterer."""
     n_test, n_pool = len(test_vectors), len(test_vectors) + len(production_vectors)
-    n_clustered = min(n_pool, settings.max_region_points)
-    floor = max(settings.min_gap_size, math.ceil(settings.min_region_fraction * n_clustered))
     if n_pool <= settings.max_region_points:
-        size = min(max(region_size, floor), n_pool)
+        size = min(max(region_size, region_floor(n_pool, settings)), n_pool)
         pooled = np.concatenate([test_vectors, production_vectors])
         labels = cluster(clusterer, pooled, size)
         return labels[:n_test], labels[n_test:], size
-    rng = np.random.default_rng(settings.random_state)
-    sample = np.sort(rng.choice(n_pool, size=settings.max_region_points, replace=False))
+    sample = region_sample(n_pool, settings)
     from_test = sample[sample < n_test]
     sample_vectors = np.concatenate(
         [test_vectors[from_test], production_vectors[sample[sample >= n_test] - n_test]]
     )
-    fraction = settings.max_region_points / n_pool
-    size = max(floor, math.ceil(region_size * fraction))
-    sample_labels = cluster(clusterer, sample_vectors, size)
-    ids = np.unique(sample_labels[sample_labels >= 0])
+    model = fit_regions(clusterer, sample_vectors, sample, n_pool, region_size, settings)
     pooled = np.full(n_pool, -1, dtype=np.int64)
-    if ids.size:
-        centroids = np.stack([sample_vectors[sample_labels == c].mean(axis=0) for c in ids])
-        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-        centroids = centroids.astype(np.float32)
-        radius = np.array(
-            [(sample_vectors[sample_labels == c] @ centroids[k]).min() for k, c in enumerate(ids)]
-        )
-        budget = settings.memory_budget
+    if model.ids.size:
         for offset, block in ((0, test_vectors), (n_test, production_vectors)):
-            sims, nearest = nearest_neighbors(block, centroids, memory_budget=budget)
-            inside = sims >= radius[nearest] - TOLERANCE
-            pooled[offset : offset + len(block)] = np.where(inside, ids[nearest], -1)
-    pooled[sample] = sample_labels
-    return pooled[:n_test], pooled[n_test:], size
+            pooled[offset : offset + len(block)] = model.assign(block)
+    pooled[sample] = model.sample_labels
+    return pooled[:n_test], pooled[n_test:], model.min_cluster_size
 
 
 def test_regions(

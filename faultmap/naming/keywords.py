@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from faultmap.naming.base import SliceContext, SliceLabel
 
-__all__ = ["KeywordNamer", "distinctive_terms"]
+__all__ = ["KeywordNamer", "distinctive_terms", "keyword_rows"]
 
 
 def _stratified_sample(labels: np.ndarray, max_docs: int, seed: int = 0) -> np.ndarray:
@@ -27,8 +27,20 @@ def _stratified_sample(labels: np.ndarray, max_docs: int, seed: int = 0) -> np.n
     return np.sort(np.concatenate(keep))
 
 
+def keyword_rows(labels: np.ndarray, max_docs: int = 5000) -> np.ndarray:
+    """The rows whose texts :func:`distinctive_terms` reads for these ``labels`` (all of
+    them up to ``max_docs``, else its fixed stratified sample), ascending: a caller that
+    streams its texts from files fetches only these.
+
+    Example:
+        >>> keyword_rows(np.array([0, 0, 1, 1])).tolist()
+        [0, 1, 2, 3]
+    """
+    return _stratified_sample(np.asarray(labels), max_docs)
+
+
 def distinctive_terms(
-    texts: Sequence[str],
+    texts: Sequence[str] | Mapping[int, str],
     labels: np.ndarray,
     *,
     top_k: int = 8,
@@ -42,7 +54,8 @@ def distinctive_terms(
     and ``f`` the term's count over all labels. Noise (-1) takes part as one more class, so
     words common to everything rank low. Unigrams and bigrams, English stop words removed.
     To bound the cost on large inputs, at most ``max_docs`` texts (a fixed stratified sample
-    that keeps each label's share) and their first ``max_chars`` characters are read.
+    that keeps each label's share, :func:`keyword_rows`) and their first ``max_chars``
+    characters are read, so ``texts`` may be a mapping that holds only those rows.
 
     Example:
         >>> texts = ["tax refund form", "tax filing deadline", "cat food brand", "cat litter"]

@@ -619,7 +619,8 @@ class CoverageGap(_Views):
     size: int
     mean_distance: float
     representative_prompts: list[str]
-    prompt_indices: list[int]
+    #: ``None`` when the report keeps no per-prompt lists (``metadata["row_lists"]``).
+    prompt_indices: list[int] | None
     p_value: float
     adjusted_p_value: float
     test_count: int
@@ -701,8 +702,9 @@ class CoverageReport(_ReportViews):
     regions: list[RegionTest] = field(default_factory=list)
     #: The correction of the region family: "bh" (default), "by" or "holm".
     correction: str = "bh"
-    nearest_test_distances: list[float] = field(default_factory=list)
-    nearest_test_indices: list[int] = field(default_factory=list)
+    #: ``None`` when the report keeps no per-prompt lists (``metadata["row_lists"]``).
+    nearest_test_distances: list[float] | None = field(default_factory=list)
+    nearest_test_indices: list[int] | None = field(default_factory=list)
     map: PromptMap = field(default_factory=PromptMap)
     distance_coverage_score: float | None = field(default=None, metadata=OMIT_NONE)
     cosine_distance_threshold: float | None = field(default=None, metadata=OMIT_NONE)

@@ -177,7 +177,8 @@ class RejectedGap(MappingRecord):
     expected_test_count: float
     p_value: float
     adjusted_p_value: float
-    prompt_indices: list[int]
+    #: ``None`` when the report keeps no per-prompt lists (``metadata["row_lists"]``).
+    prompt_indices: list[int] | None
     keywords: list[str] = field(default_factory=list)
     cosine_mean_distance: float | None = field(default=None, metadata=OMIT_NONE)
 
@@ -402,6 +403,14 @@ class CoverageMetadata(MappingRecord):
     #: Input rows whose text held lone surrogates (half of a UTF-16 pair) and was repaired
     #: (each replaced by U+FFFD) before any embedding: argument name -> row numbers.
     repaired_text_rows: dict[str, list[int]] | None = field(default=None, metadata=OMIT_NONE)
+    #: False when the report keeps no per-prompt lists (a streamed audit above its limit):
+    #: gap and rejected-gap ``prompt_indices``, ``nearest_test_distances`` and
+    #: ``nearest_test_indices`` are then ``None`` and ``unclustered_prompt_indices`` absent;
+    #: the counts are kept. Absent when the lists are kept.
+    row_lists: bool | None = field(default=None, metadata=OMIT_NONE)
+    #: How a streamed audit read the production files (``files``, ``batch_size``,
+    #: ``batches``); absent when they were read whole.
+    streamed: dict[str, int] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
 
 

@@ -573,7 +573,9 @@ def coverage_headline(report: CoverageReport) -> list[str]:
             "In no region or in one too small to test (counted as covered): "
             f"{_count(outside, 'production prompt')}."
         )
-    unclustered = len(r.metadata.get("unclustered_prompt_indices", []))
+    unclustered = r.metadata.get("num_unclustered_uncovered")
+    if unclustered is None:  # reports written before the count
+        unclustered = len(r.metadata.get("unclustered_prompt_indices") or [])
     rejected = len(r.metadata.get("rejected_gaps", []))
     if unclustered:
         extra = f"Beyond the threshold but in no gap: {_count(unclustered, 'production prompt')}"
