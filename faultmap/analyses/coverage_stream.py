@@ -38,6 +38,7 @@ prompts in no gap and the rejected gaps' members) are ``None`` and
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import time
@@ -191,7 +192,7 @@ def stream_coverage_gaps(
             labels = model.assign(vectors)
             in_production[rows] = labels
             _add_by_label(sums, labels, vectors)
-            hashes[rows] = [hash(t) for t in texts]
+            hashes[rows] = [_digest64(t) for t in texts]
             batches += 1
             last = _progress(last, batch.start + batch.size, n_prod, began)
         # the sampled rows keep their clustering labels (as in memory); move their vectors
@@ -591,3 +592,15 @@ def _read_whole(
         return prompts, None
     parts = [table.vectors(embedding_col, option=vector_option) for table in tables]
     return prompts, parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _digest64(text: str) -> int:
+    """A 64-bit BLAKE2b digest of ``text``: the same in every process (Python's ``hash`` of
+    a string is salted per process), to count repeated production prompts.
+
+    Example:
+        >>> _digest64("a") == _digest64("a") != _digest64("b")
+        True
+    """
+    raw = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(raw, "little", signed=True)
