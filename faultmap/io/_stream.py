@@ -172,7 +172,12 @@ class ParquetBatch:
                 "holds NaN or infinite values",
                 "a finite vector (recompute it)",
             )
-        norms = np.linalg.norm(block.astype(np.float64), axis=1)
+        norms = np.concatenate(  # float64 norms, 8,192 rows at a time
+            [
+                np.linalg.norm(block[i : i + 8192].astype(np.float64), axis=1)
+                for i in range(0, len(block), 8192)
+            ]
+        )
         zero = np.flatnonzero(norms == 0)
         if zero.size:
             raise self._bad(int(zero[0]), column, option, "holds an all-zero vector", "a direction")
