@@ -51,7 +51,10 @@ def _num_rows(report: Any, fallback: int) -> int:
 
 def _labels(report: Any, n: int) -> np.ndarray:
     """The cluster label of every input row (:data:`LEFT_OUT` where unknown)."""
-    labels = np.asarray(report.label_array(), dtype=np.int64)
+    if getattr(report, "row_labels", None) is not None:  # an analysis without row lists
+        labels = np.asarray(report.row_labels.array(), dtype=np.int64)
+    else:
+        labels = np.asarray(report.cluster_labels, dtype=np.int64)
     if labels.size == n:
         return labels
     rows = getattr(report, "rows", None)
