@@ -408,7 +408,7 @@ class SliceAnalyzer:
             embedding_col=embedding_col,
             metadata_cols=tuple(metadata_cols),
         )
-        why_not = self._why_not_streamed(paths, columns, kwargs)
+        why_not = stream.why_not_streamed(paths, columns, kwargs, confirm=self.confirm)
         if streaming is True and why_not is not None:
             raise ConfigurationError(f"analyze_frame(streaming=True): {why_not}")
         if streaming is not False and why_not is None and paths is not None:
@@ -430,46 +430,6 @@ class SliceAnalyzer:
             )
         inputs_ = analysis_inputs(frame, **columns)
         return self.analyze(**inputs_, **kwargs)
-
-    def _why_not_streamed(
-        self, paths: Any, columns: dict[str, Any], kwargs: dict[str, Any]
-    ) -> str | None:
-        """Why this analyze_frame call cannot stream (``None`` when it can)."""
-        if paths is None:
-            return (
-                "streaming reads Parquet files; pass a .parquet path, a list of them or a "
-                "folder of them."
-            )
-        if columns["score_col"] is None or columns["reference_col"] is not None:
-            return (
-                "a streamed analysis needs given scores: pass score_col= (and no "
-                "reference_col=), or streaming=False to score whole."
-            )
-        if columns["embedding_col"] is None:
-            return (
-                "a streamed analysis needs the prompt vectors: pass embedding_col= (embed "
-                "the prompts first), or streaming=False to embed them here."
-            )
-        if columns["metadata_cols"]:
-            return "metadata_cols= is not streamed; leave it out, or pass streaming=False."
-        if kwargs.get("stability_runs", 0):
-            return (
-                "stability_runs= reclusters every row for each run and is not streamed; "
-                "pass stability_runs=0 (null_runs= is streamed), or streaming=False."
-            )
-        if self.confirm is not None:
-            return (
-                f"SliceAnalyzer(confirm={self.confirm!r}) is not streamed; use "
-                "confirm=None, or streaming=False."
-            )
-        for name in ("scorer", "metadata"):
-            if kwargs.get(name) is not None:
-                return f"{name}= is not streamed; leave it out, or pass streaming=False."
-        known = {"stability_runs", "null_runs", "embeddings_model", "scorer", "metadata"}
-        other = sorted(set(kwargs) - known)
-        if other:
-            return f"analyze_frame got the unexpected keyword argument {other[0]!r}."
-        return None
 
     def _analyze_streamed(
         self,

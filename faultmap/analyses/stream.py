@@ -71,6 +71,7 @@ __all__ = [
     "STREAM_AUTO_ROWS",
     "StreamColumns",
     "analyze_parquet",
+    "why_not_streamed",
 ]
 
 logger = logging.getLogger("faultmap")
@@ -296,6 +297,54 @@ class _SampledDescriber(Describer):
 
     def input_row(self, rows: Rows, i: int) -> int:
         return int(rows.analysed[self.rows[i]])
+
+
+def why_not_streamed(
+    paths: Any, columns: dict[str, Any], kwargs: dict[str, Any], *, confirm: str | None
+) -> str | None:
+    """Why an ``analyze_frame`` call cannot stream, as the end of a sentence that names the
+    option and the way out (``None`` when it can): ``columns`` are its column arguments,
+    ``kwargs`` what it passes on to ``analyze``, ``confirm`` the analyzer's setting.
+
+    Example:
+        >>> why_not_streamed(None, {}, {}, confirm=None)[:30]
+        'streaming reads Parquet files;'
+    """
+    if paths is None:
+        return (
+            "streaming reads Parquet files; pass a .parquet path, a list of them or a "
+            "folder of them."
+        )
+    if columns["score_col"] is None or columns["reference_col"] is not None:
+        return (
+            "a streamed analysis needs given scores: pass score_col= (and no "
+            "reference_col=), or streaming=False to score whole."
+        )
+    if columns["embedding_col"] is None:
+        return (
+            "a streamed analysis needs the prompt vectors: pass embedding_col= (embed "
+            "the prompts first), or streaming=False to embed them here."
+        )
+    if columns["metadata_cols"]:
+        return "metadata_cols= is not streamed; leave it out, or pass streaming=False."
+    if kwargs.get("stability_runs", 0):
+        return (
+            "stability_runs= reclusters every row for each run and is not streamed; "
+            "pass stability_runs=0 (null_runs= is streamed), or streaming=False."
+        )
+    if confirm is not None:
+        return (
+            f"SliceAnalyzer(confirm={confirm!r}) is not streamed; use "
+            "confirm=None, or streaming=False."
+        )
+    for name in ("scorer", "metadata"):
+        if kwargs.get(name) is not None:
+            return f"{name}= is not streamed; leave it out, or pass streaming=False."
+    known = {"stability_runs", "null_runs", "embeddings_model", "scorer", "metadata"}
+    other = sorted(set(kwargs) - known)
+    if other:
+        return f"analyze_frame got the unexpected keyword argument {other[0]!r}."
+    return None
 
 
 def _check_clusterer(clusterer: Any, n: int) -> np.ndarray | None:

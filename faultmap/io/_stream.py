@@ -114,17 +114,10 @@ class ParquetBatch:
         if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
             from faultmap.io._table import Table
 
-            table = Table(str(self.path), (column,), {column: array.to_pylist()})
-            try:
-                values = table.numbers(column, option=option, bounds=(0.0, 1.0))
-            except DataError as exc:
-                raise DataError(
-                    str(exc).replace(
-                        f"{self.path}, row ",
-                        f"{self.path}, batch from row {self.first_row}, row +",
-                    )
-                ) from None
-            return values
+            table = Table(
+                str(self.path), (column,), {column: array.to_pylist()}, first_row=self.first_row
+            )
+            return table.numbers(column, option=option, bounds=(0.0, 1.0))
         if not (
             pa.types.is_floating(array.type)
             or pa.types.is_integer(array.type)
