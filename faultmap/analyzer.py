@@ -22,13 +22,15 @@ from faultmap._validation import (
     StrMapping,
     check_param,
 )
-from faultmap.analyses import comparison, coverage, coverage_stream, inputs, slices
+from faultmap.analyses import comparison, coverage, coverage_stream, inputs, slices, stream
+from faultmap.analyses.stream import STREAM_AUTO_ROWS
 from faultmap.clustering.base import Clusterer
 from faultmap.config import LLMConfig
 from faultmap.embedding.backends import EMBEDDING_BACKENDS
 from faultmap.embedding.base import Embedder, fingerprint_of
 from faultmap.exceptions import CompatibilityWarning, ConfigurationError, FaultmapWarning
 from faultmap.io import analysis_inputs
+from faultmap.io._stream import parquet_paths, parquet_rows
 from faultmap.naming.base import Namer
 from faultmap.reports.models import AnalysisReport, ComparisonReport, CoverageReport
 from faultmap.scoring.base import Scorer
@@ -357,6 +359,9 @@ class SliceAnalyzer:
         *,
         embedding_col: str | None = None,
         metadata_cols: Sequence[str] = (),
+        streaming: bool | str = "auto",
+        batch_rows: int = 65_536,
+        keep_row_lists: bool | None = None,
         **kwargs: Any,
     ) -> AnalysisReport:
         """:meth:`analyze` on the columns of a pandas DataFrame, a pyarrow Table, a dict of
@@ -367,13 +372,35 @@ class SliceAnalyzer:
         keyword arguments go to :meth:`analyze`. Bad cells raise :class:`~faultmap.DataError`
         naming the column and row.
 
+        Parquet too large to hold is *streamed*: read ``batch_rows`` rows at a time in two
+        passes, HDBSCAN fitted on its usual sample and every other row placed batch by batch,
+        counts accumulated (:mod:`faultmap.analyses.stream`): memory is one batch plus 5
+        bytes a row. ``streaming="auto"`` (default) streams a list or folder of Parquet files,
+        and one Parquet file of more than 1,000,000 rows (its metadata says) when the call
+        can stream: ``score_col`` and ``embedding_col`` given, no ``reference_col`` or
+        ``metadata_cols``, ``stability_runs=0`` and no ``confirm="split"``; everything else
+        is read whole, exactly as before. ``streaming=True`` streams or raises
+        :class:`~faultmap.ConfigurationError` naming what cannot stream; ``False`` never
+        streams. Counts, p-values, failure modes and ``null_runs`` are exact; names,
+        examples and the map come from seeded samples (``metadata["streaming"]``).
+        ``keep_row_lists`` keeps the per-row lists of the report (``cluster_labels``,
+        ``row_scores``, prompt digests, each finding's ``sample_indices``); by default
+        (None) a streamed report keeps them up to 1,000,000 rows and above that holds
+        ``None`` in them and every row's label in ``report.label_array()`` (int32).
+
         Example:
             >>> report = SliceAnalyzer().analyze_frame(
             ...     df, prompt_col="question", response_col="answer", score_col="judge_score"
             ... )  # doctest: +SKIP
+            >>> big = SliceAnalyzer().analyze_frame(
+            ...     "logs/", score_col="score", embedding_col="embedding")  # doctest: +SKIP
         """
-        inputs_ = analysis_inputs(
-            frame,
+        owner = "analyze_frame"
+        check_param(owner, "streaming", streaming, BOOL, Options(("auto",)))
+        check_param(owner, "batch_rows", batch_rows, Interval(int, 1, None))
+        check_param(owner, "keep_row_lists", keep_row_lists, None, BOOL)
+        paths = parquet_paths(frame) if streaming is not False else None
+        columns = dict(
             prompt_col=prompt_col,
             response_col=response_col,
             score_col=score_col,
@@ -381,7 +408,64 @@ class SliceAnalyzer:
             embedding_col=embedding_col,
             metadata_cols=tuple(metadata_cols),
         )
+        why_not = stream.why_not_streamed(paths, columns, kwargs, confirm=self.confirm)
+        if streaming is True and why_not is not None:
+            raise ConfigurationError(f"analyze_frame(streaming=True): {why_not}")
+        if streaming is not False and why_not is None and paths is not None:
+            several = len(paths) > 1 or os.path.isdir(frame)
+            if streaming is True or several or sum(parquet_rows(paths)) > STREAM_AUTO_ROWS:
+                return self._analyze_streamed(
+                    paths, columns, kwargs, batch_rows=batch_rows, keep_row_lists=keep_row_lists
+                )
+        if keep_row_lists is False:
+            raise ConfigurationError(
+                "The 'keep_row_lists' parameter of analyze_frame applies to a streamed "
+                "analysis; this one reads the data whole and keeps its lists. Pass "
+                "streaming=True, or leave keep_row_lists out."
+            )
+        if paths is not None and (len(paths) > 1 or os.path.isdir(frame)):
+            raise ConfigurationError(
+                f"analyze_frame reads a list or folder of Parquet files by streaming them, "
+                f"which this call cannot: {why_not}"
+            )
+        inputs_ = analysis_inputs(frame, **columns)
         return self.analyze(**inputs_, **kwargs)
+
+    def _analyze_streamed(
+        self,
+        paths: Any,
+        columns: dict[str, Any],
+        kwargs: dict[str, Any],
+        *,
+        batch_rows: int,
+        keep_row_lists: bool | None,
+    ) -> AnalysisReport:
+        null_runs = kwargs.get("null_runs", 0)
+        check_param("analyze_frame", "null_runs", null_runs, Interval(int, 0, None))
+        spec = kwargs.get("embeddings_model")
+        check_param("analyze_frame", "embeddings_model", spec, None, NonEmptyStr(), _STAGE_EMBEDDER)
+        return stream.analyze_parquet(
+            paths,
+            stream.StreamColumns(
+                prompt=columns["prompt_col"],
+                response=columns["response_col"],
+                score=columns["score_col"],
+                embedding=columns["embedding_col"],
+            ),
+            setup=self._setup(),
+            settings=slices.SliceSettings(
+                significance_level=self.significance_level,
+                min_slice_size=self.min_slice_size,
+                failure_threshold=self.failure_threshold,
+                test=self.test,
+                correction=self.correction,
+                null_runs=null_runs,
+                seed=self.random_state,
+            ),
+            batch_rows=batch_rows,
+            keep_row_lists=keep_row_lists,
+            embedding_fingerprint=self._fingerprint(spec, True),
+        )
 
     def audit_coverage(
         self,

@@ -82,10 +82,10 @@ class Describer:
             members = group.members
             worst = members[self.fails[members]]
             worst = worst[np.argsort(self.scores[worst], kind="stable")][: self.n_examples]
-            rate = float(self.fails[members].mean())
             ctx = group.context(
                 self.prompts,
-                failure_rate=rate,
+                size=self.size(group),
+                failure_rate=self.failure_rate(group),
                 baseline_rate=self.baseline,
                 failing_examples=tuple(
                     (self.prompts[i], self.responses[i], float(self.scores[i])) for i in worst
@@ -207,22 +207,51 @@ class Describer:
             out.append(replace(item, name_check=None if np.isnan(auc) else round(float(auc), 4)))
         return out, count
 
+    # -- counts and places: from every member here; a streamed analysis overrides them -------
+    def size(self, group: Group) -> int:
+        """How many rows the group has."""
+        return len(group.members)
+
+    def num_failures(self, group: Group) -> int:
+        """How many of the group's rows failed."""
+        return int(self.fails[group.members].sum())
+
+    def failure_rate(self, group: Group) -> float:
+        return self.num_failures(group) / self.size(group)
+
+    def totals(self) -> tuple[int, int]:
+        """Rows and failures of the whole analysis."""
+        return len(self.fails), int(self.fails.sum())
+
+    def all_members(self, group: Group) -> np.ndarray | None:
+        """Positions (among the analysed rows) of every member, ``None`` when not kept."""
+        return group.members
+
+    def centre_of(self, group: Group) -> tuple[np.ndarray, float, float] | None:
+        """Where the group lies (:func:`faultmap.core.groups.centre`)."""
+        return centre(self.vectors, group.members)
+
     def fields(
-        self, group: Group, ctx: Any, label: SliceLabel, rows: Rows, digests: list[str]
+        self, group: Group, ctx: Any, label: SliceLabel, rows: Rows, digests: list[str] | None
     ) -> dict[str, Any]:
         """The fields a slice and a mode share, from its members (its ``centroid`` in the
-        embedding space too, which ``faultmap diff`` matches)."""
-        members, fails, n = group.members, self.fails, len(self.fails)
-        num_failures = int(fails[members].sum())
+        embedding space too, which ``faultmap diff`` matches). ``sample_indices`` and
+        ``prompt_digests`` are ``None`` when the row lists were not kept."""
+        members, fails = group.members, self.fails
+        size, num_failures = self.size(group), self.num_failures(group)
+        n, total_failures = self.totals()
         shown = [int(i) for i in members[fails[members]]][: self.n_examples]
         shown += [int(i) for i in members[~fails[members]]][: self.n_examples]
-        rest = n - len(members)
-        where = centre(self.vectors, members)
+        rest = n - size
+        where = self.centre_of(group)
+        everyone = self.all_members(group)
         return dict(
-            sample_indices=[int(i) for i in rows.input_index(members)],
+            sample_indices=None
+            if everyone is None
+            else [int(i) for i in rows.input_index(everyone)],
             examples=[
                 {
-                    "index": int(rows.analysed[i]),
+                    "index": int(self.input_row(rows, i)),
                     "prompt": self.prompts[i],
                     "response": self.responses[i],
                     "score": float(self.scores[i]),
@@ -232,13 +261,19 @@ class Describer:
             ],
             representative_prompts=list(ctx.representative_prompts),
             num_failures=num_failures,
-            rest_failure_rate=(int(fails.sum()) - num_failures) / rest if rest else 0.0,
-            confidence_interval=interval(num_failures, len(members)),
+            rest_failure_rate=(total_failures - num_failures) / rest if rest else 0.0,
+            confidence_interval=interval(num_failures, size),
             keywords=list(ctx.keywords),
             naming_source=label.source,
             naming_error=label.error,
-            prompt_digests=[digests[i] for i in members],
+            prompt_digests=None
+            if everyone is None or digests is None
+            else [digests[i] for i in everyone],
             centroid=None
             if where is None
             else Centroid.encode(where[0], median_similarity=where[1], q10_similarity=where[2]),
         )
+
+    def input_row(self, rows: Rows, i: int) -> int:
+        """The input row of the described row ``i``."""
+        return int(rows.analysed[i])

@@ -31,7 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from faultmap.analyses.modes import MERGE_LEVEL, ModeChoice, choose_modes, cluster_tree, per_cluster
+from faultmap.analyses.modes import (
+    MERGE_LEVEL,
+    ClusterTree,
+    ModeChoice,
+    choose_modes,
+    cluster_tree,
+    per_cluster,
+)
 from faultmap.clustering.base import Clusterer
 from faultmap.core.groups import cluster
 from faultmap.core.run import Run
@@ -128,14 +135,17 @@ def reported(
 def null_audit(
     labels: np.ndarray,
     failed: np.ndarray,
-    vectors: np.ndarray,
+    vectors: np.ndarray | None,
     procedure: Procedure,
     *,
     runs: int,
     seed: int,
+    tree: ClusterTree | None = None,
 ) -> NullAudit:
     """Rerun the procedure ``runs`` times with the failure flags permuted among the rows of
-    ``labels`` (the same clusters and tree each time).
+    ``labels`` (the same clusters and tree each time). ``tree`` is the cluster tree over the
+    tested clusters when it is known (a streamed analysis builds it from sums); otherwise it
+    is built from ``vectors``.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -148,7 +158,10 @@ def null_audit(
     labels = np.asarray(labels)
     failed = np.asarray(failed, dtype=bool)
     tested = family_ids(labels, procedure.min_size)
-    tree = cluster_tree(vectors, labels, tested)
+    if tree is None:
+        if vectors is None:
+            raise ValueError("null_audit() needs `vectors` or `tree`")
+        tree = cluster_tree(vectors, labels, tested)
     rng = np.random.default_rng(seed)
     modes = np.zeros(runs, dtype=np.int64)
     slices = np.zeros(runs, dtype=np.int64)
@@ -316,7 +329,7 @@ def with_evidence(
                 return [where[g][where[g] >= 0] for g in groups]
 
             slice_scores, mode_scores = stability(
-                vectors[discover],
+                vectors if discover.all() else vectors[discover],  # no copy of every row
                 fails[discover],
                 clusterer,
                 procedure,

@@ -387,7 +387,7 @@ def hybrid_slices(
     check_param(owner, "significance_level", alpha, Interval(float, 0, 1, "neither"))
     check_param(owner, "min_cell_size", min_cell, Interval(int, 1, None))
     check_cut_params(owner, n_bins, max_categories)
-    labels = np.asarray(report.cluster_labels, dtype=np.int64)
+    labels = np.asarray(report.label_array(), dtype=np.int64)
     rows = report.rows
     if rows is None:  # a report written before reports carried their rows
         rows = Rows.keeping(labels != LEFT_OUT, reason="unscored") if labels.size else None

@@ -95,6 +95,7 @@ __all__ = [
     "merge_threshold",
     "per_cluster",
     "scan_statistics",
+    "tree_from_sums",
 ]
 
 #: Two neighbouring groups are merged unless a two-sided Fisher test of "same failure rate"
@@ -150,16 +151,33 @@ def cluster_tree(
     ids = np.asarray(cluster_ids, dtype=np.int64)
     c = len(ids)
     if c < 2:
-        return ClusterTree(ids, np.empty((0, 2), np.int64), tuple(np.array([i]) for i in range(c)))
-    from scipy.cluster.hierarchy import linkage
-
+        return tree_from_sums(ids, np.zeros((c, 0)))
     labels = np.asarray(labels)
     position = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
     position[ids] = np.arange(c)
     rows = np.flatnonzero(labels >= 0)
     where = position[labels[rows]]
     keep = where >= 0
-    sums = group_sums(vectors, rows[keep], where[keep], c)
+    return tree_from_sums(ids, group_sums(vectors, rows[keep], where[keep], c))
+
+
+def tree_from_sums(cluster_ids: Sequence[int], sums: np.ndarray) -> ClusterTree:
+    """:func:`cluster_tree` from each cluster's sum of member vectors (one row per id of
+    ``cluster_ids``, in that order): what a streamed analysis accumulates batch by batch.
+
+    Example:
+        >>> sums = np.array([[5, 0], [5, 0.5], [0, 5], [0.5, 5]], dtype=float)
+        >>> tree = tree_from_sums([0, 1, 2, 3], sums)
+        >>> [sorted(tree.cluster_ids[x].tolist()) for x in tree.leaves[4:]]
+        [[0, 1], [2, 3], [0, 1, 2, 3]]
+    """
+    ids = np.asarray(cluster_ids, dtype=np.int64)
+    c = len(ids)
+    if c < 2:
+        return ClusterTree(ids, np.empty((0, 2), np.int64), tuple(np.array([i]) for i in range(c)))
+    from scipy.cluster.hierarchy import linkage
+
+    sums = np.asarray(sums, dtype=np.float64)
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     centroids = sums / np.where(norms > 0, norms, 1.0)
     merges = linkage(centroids, method="average", metric="cosine")
@@ -414,12 +432,12 @@ def failure_modes(
                 s.naming_source,
                 s.naming_error,
             )
-        rate = float(naming.fails[group.members].mean())
+        rate = naming.failure_rate(group)
         modes.append(
             FailureMode(
                 name=label.name,
                 description=label.description,
-                size=len(group.members),
+                size=naming.size(group),
                 failure_rate=rate,
                 baseline_rate=baseline,
                 effect_size=rate / baseline,

@@ -187,6 +187,7 @@ def _resolve_stages(embedder: Any, clusterer: Any) -> tuple[Any, Any]:
 def _row_labels_from(source: Any, n: int, name: str) -> tuple[list[str], list[str]]:
     """Per-row text labels and their column order, from a sequence or an AnalysisReport."""
     if hasattr(source, "slices") and hasattr(source, "cluster_labels"):
+        source.require_row_lists("Reasons by slice")
         labels = [NO_SLICE] * n
         order = []
         for s in source.slices:

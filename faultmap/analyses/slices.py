@@ -26,7 +26,7 @@ from faultmap.analyses.evidence import (
     null_audit,
     with_evidence,
 )
-from faultmap.analyses.hybrid import MetadataFindings, read_into_slices
+from faultmap.analyses.hybrid import read_into_slices
 from faultmap.analyses.inputs import (
     Setup,
     checked_references,
@@ -39,6 +39,7 @@ from faultmap.analyses.inputs import (
 )
 from faultmap.analyses.modes import (
     MERGE_LEVEL,
+    ClusterTree,
     choose_modes,
     cluster_tree,
     failure_modes,
@@ -68,7 +69,15 @@ from faultmap.reports.models import (
 from faultmap.scoring.base import Scorer
 from faultmap.significance.tests import one_sided_proportion_test
 
-__all__ = ["SliceSettings", "analyze", "discovery_half", "find_slices"]
+__all__ = [
+    "SliceSettings",
+    "analyze",
+    "assemble",
+    "common_fields",
+    "discovery_half",
+    "find_slices",
+    "no_findings",
+]
 
 
 logger = logging.getLogger("faultmap")
@@ -160,54 +169,158 @@ def find_slices(
     meta["prompt_digests"] = digests
     n = len(prompts)
     fails = failed(scores, settings.failure_threshold)
-    total_failures = int(fails.sum())
-    baseline = total_failures / n
-    procedure = settings.procedure()
-    common: dict[str, Any] = dict(
-        total_prompts=n,
-        total_failures=total_failures,
-        baseline_failure_rate=baseline,
+    common = common_fields(
+        n,
+        int(fails.sum()),
+        settings,
         clustering_method=clusterer.name,
         embedding_model=embedding_model,
         embedding_fingerprint=embedding_fingerprint,
         scoring_mode=scoring_mode,
+        rows=rows,
+        row_scores=rows.spread(np.asarray(scores, dtype=np.float64), np.nan).tolist(),
+    )
+    if common["total_failures"] in (0, n):
+        return no_findings(common, meta, run, metadata_columns, settings, rows, fails, prompts)
+
+    with run.timer("cluster"):
+        labels = cluster(clusterer, vectors, settings.min_slice_size)
+
+    naming = Describer(
+        prompts,
+        responses,
+        scores,
+        vectors,
+        fails,
+        baseline=common["baseline_failure_rate"],
+        n_examples=settings.n_examples,
+        n_representative=settings.n_representative,
+        seed=settings.seed,
+    )
+    positions: Callable[[], dict[str, Any]] | None = None
+    if map_settings is not None:
+
+        def positions() -> dict[str, Any]:
+            return prompt_map(
+                vectors,
+                prompts,
+                labels,
+                settings=map_settings,
+                index=rows.analysed,
+                texts_of={"response": responses},
+                failed=fails,
+                score=np.round(np.asarray(scores, dtype=np.float64), 4),
+            )
+
+    return assemble(
+        labels,
+        fails,
+        settings=settings,
+        common=common,
+        meta=meta,
+        run=run,
+        rows=rows,
+        digests=digests,
+        clusterer=clusterer,
+        namer=namer,
+        naming=naming,
+        naming_labels=labels,
+        tree_of=lambda ids: cluster_tree(vectors, labels, ids),
+        centre_of=lambda g: centre(vectors, np.flatnonzero(labels == g)),
+        vectors=vectors,
+        map_of=positions,
+        metadata_columns=metadata_columns,
+        prompts=prompts,
+        embed_names=embed_names,
+        label_fields={"cluster_labels": [int(x) for x in rows.spread(labels)]},
+    )
+
+
+def common_fields(
+    n: int, total_failures: int, settings: SliceSettings, **fields: Any
+) -> dict[str, Any]:
+    """The report fields every analysis of slices fills the same way."""
+    return dict(
+        total_prompts=n,
+        total_failures=total_failures,
+        baseline_failure_rate=total_failures / n,
         significance_level=settings.significance_level,
         failure_threshold=settings.failure_threshold,
         min_slice_size=settings.min_slice_size,
         correction=settings.correction,
-        rows=rows,
-        row_scores=rows.spread(np.asarray(scores, dtype=np.float64), np.nan).tolist(),
+        **fields,
     )
 
-    def read_metadata_into(slices: list[FailureSlice], labels: np.ndarray) -> MetadataFindings:
-        return read_into_slices(
-            slices,
-            labels,
+
+def no_findings(
+    common: dict[str, Any],
+    meta: dict[str, Any],
+    run: Run,
+    metadata_columns: dict[str, list[Any]] | None,
+    settings: SliceSettings,
+    rows: Rows,
+    fails: np.ndarray,
+    prompts: Sequence[str],
+) -> AnalysisReport:
+    """The report when no row failed, or every row did: nothing to cluster or test."""
+    meta["note"] = "no failures" if common["total_failures"] == 0 else "every prompt failed"
+    if metadata_columns is not None:
+        meta["metadata_analysis"] = read_into_slices(
+            [],
+            np.array([], np.int64),
             fails,
-            metadata_columns or {},
+            metadata_columns,
             rows=rows,
             significance_level=settings.significance_level,
             min_cell_size=settings.min_slice_size,
             prompts=prompts,
-        )
+        ).summary
+    return AnalysisReport(num_significant=0, slices=[], metadata=run.finish(meta), **common)
 
-    if total_failures in (0, n):
-        meta["note"] = "no failures" if total_failures == 0 else "every prompt failed"
-        if metadata_columns is not None:
-            meta["metadata_analysis"] = read_metadata_into([], np.array([], np.int64)).summary
-        return AnalysisReport(num_significant=0, slices=[], metadata=run.finish(meta), **common)
 
-    with run.timer("cluster"):
-        labels = cluster(clusterer, vectors, settings.min_slice_size)
+def assemble(
+    labels: np.ndarray,
+    fails: np.ndarray,
+    *,
+    settings: SliceSettings,
+    common: dict[str, Any],
+    meta: dict[str, Any],
+    run: Run,
+    rows: Rows,
+    digests: list[str] | None,
+    clusterer: Clusterer,
+    namer: Namer,
+    naming: Describer,
+    naming_labels: np.ndarray,
+    tree_of: Callable[[np.ndarray], ClusterTree],
+    centre_of: Callable[[int], tuple[np.ndarray, float, float] | None],
+    vectors: np.ndarray | None,
+    map_of: Callable[[], dict[str, Any]] | None,
+    metadata_columns: dict[str, list[Any]] | None,
+    prompts: Sequence[str],
+    embed_names: Callable[[list[str]], np.ndarray] | None,
+    label_fields: dict[str, Any],
+) -> AnalysisReport:
+    """Test, correct, merge into modes, name and report, from the cluster ``labels`` and
+    failure flags of every analysed row: the one procedure of an analysis held in memory
+    and of a streamed one. What needs the vectors comes through ``tree_of`` (the cluster
+    tree over the tested ids), ``centre_of`` (a cluster's centre) and ``naming`` (which
+    describes groups of ``naming_labels``: every row here, a sample of rows when streamed);
+    ``vectors`` only for stability reruns and a split's null audit."""
+    n = len(labels)
+    baseline = common["baseline_failure_rate"]
+    total_failures = common["total_failures"]
+    procedure = settings.procedure()
 
     # With confirm="split" the labels of one half find the slices and modes and the other
     # half confirms them; clustering saw no label, so it runs on every row.
     discover = np.ones(n, dtype=bool)
     if settings.confirm == "split":
         discover = discovery_half(n, settings.seed)
-    d_labels, d_fails = labels[discover], fails[discover]
+    split = settings.confirm == "split"
+    d_labels, d_fails = (labels[discover], fails[discover]) if split else (labels, fails)
     n_d, f_d = int(discover.sum()), int(d_fails.sum())
-    if settings.confirm == "split":
+    if split:
         meta["confirmation"] = {
             "method": "split",
             "seed": settings.seed,
@@ -246,10 +359,10 @@ def find_slices(
         ]
         significant.sort(key=lambda t: (t.adjusted_p_value, -t.failure_rate, t.cluster_id))
         tests = _with_power(tests, {t.cluster_id for t in significant}, f_d / n_d, procedure)
-        tests = _with_centres(tests, vectors, labels)
+        tests = _with_centres(tests, centre_of)
 
     with run.timer("modes"):
-        tree = cluster_tree(vectors, labels, family.group_ids)
+        tree = tree_of(family.group_ids)
         sizes_d, fails_d = per_cluster(d_labels, d_fails, tree.cluster_ids)
         choice = choose_modes(
             tree,
@@ -269,20 +382,9 @@ def find_slices(
             "metric": "cosine",
         }
 
-    naming = Describer(
-        prompts,
-        responses,
-        scores,
-        vectors,
-        fails,
-        baseline=baseline,
-        n_examples=settings.n_examples,
-        n_representative=settings.n_representative,
-        seed=settings.seed,
-    )
     with run.timer("name"):
         slice_labels, slice_groups, slice_contexts = naming.name(
-            namer, labels, [t.cluster_id for t in significant]
+            namer, naming_labels, [t.cluster_id for t in significant]
         )
         naming.slice_contexts = slice_contexts
 
@@ -290,59 +392,63 @@ def find_slices(
     for t, group, ctx, label in zip(
         significant, slice_groups, slice_contexts, slice_labels, strict=True
     ):
+        rate = naming.failure_rate(group)
         slices.append(
             FailureSlice(
                 name=label.name,
                 description=label.description,
-                size=len(group.members),
-                failure_rate=float(fails[group.members].mean()),
+                size=naming.size(group),
+                failure_rate=rate,
                 baseline_rate=baseline,
-                effect_size=float(fails[group.members].mean()) / baseline,
+                effect_size=rate / baseline,
                 p_value=t.p_value,
                 adjusted_p_value=t.adjusted_p_value,
                 test_used=t.test_used,
                 root_cause=label.root_cause,
                 suggested_remediation=label.suggested_remediation,
                 cluster_id=t.cluster_id,
-                risk_difference=float(fails[group.members].mean()) - baseline,
+                risk_difference=rate - baseline,
                 **naming.fields(group, ctx, label, rows, digests),
             )
         )
 
     with run.timer("name_modes"):
-        modes, nodes = failure_modes(choice, labels, slices, naming, namer, rows, digests)
+        modes, nodes = failure_modes(choice, naming_labels, slices, naming, namer, rows, digests)
 
     if settings.check_names:
         with run.timer("name_check"):
             slices, modes, meta["name_check"] = naming.check(
-                namer, labels, slices, modes, embed_names
+                namer, naming_labels, slices, modes, embed_names
             )
 
-    slices, modes = with_evidence(
-        slices,
-        modes,
-        labels,
-        vectors,
-        fails,
-        discover,
-        clusterer,
-        procedure,
-        confirm_split=settings.confirm == "split",
-        stability_runs=settings.stability_runs,
-        seed=settings.seed,
-        meta=meta,
-        run=run,
-    )
+    if split or settings.stability_runs:
+        assert vectors is not None, "stability and split confirmation need the vectors"
+        slices, modes = with_evidence(
+            slices,
+            modes,
+            labels,
+            vectors,
+            fails,
+            discover,
+            clusterer,
+            procedure,
+            confirm_split=split,
+            stability_runs=settings.stability_runs,
+            seed=settings.seed,
+            meta=meta,
+            run=run,
+        )
     null = None
     if settings.null_runs:
         with run.timer("null_audit"):
             null = null_audit(
                 d_labels,
                 d_fails,
-                vectors[discover],
+                vectors[discover] if split and vectors is not None else None,
                 procedure,
                 runs=settings.null_runs,
                 seed=settings.seed,
+                tree=None if split else tree,
             )
 
     # A mode that is one slice carries that slice's name: count each naming once.
@@ -352,21 +458,21 @@ def find_slices(
     cells: list[Any] = []
     if metadata_columns is not None:
         with run.timer("metadata"):
-            found = read_metadata_into(slices, labels)
+            found = read_into_slices(
+                slices,
+                labels,
+                fails,
+                metadata_columns,
+                rows=rows,
+                significance_level=settings.significance_level,
+                min_cell_size=settings.min_slice_size,
+                prompts=prompts,
+            )
         slices, cells, meta["metadata_analysis"] = found.slices, found.cells, found.summary
     positions: dict[str, Any] = {}
-    if map_settings is not None:
+    if map_of is not None:
         with run.timer("map"):
-            positions = prompt_map(
-                vectors,
-                prompts,
-                labels,
-                settings=map_settings,
-                index=rows.analysed,
-                texts_of={"response": responses},
-                failed=fails,
-                score=np.round(np.asarray(scores, dtype=np.float64), 4),
-            )
+            positions = map_of()
     return AnalysisReport(
         map=positions,
         num_significant=len(slices),
@@ -377,10 +483,10 @@ def find_slices(
         num_untested=int(((labels >= 0) & ~np.isin(labels, family.group_ids)).sum()),
         clusters=tests,
         hybrid_cells=cells,
-        cluster_labels=[int(x) for x in rows.spread(labels)],
         failure_modes=modes,
         mode_nodes=nodes,
         null_audit=null,
+        **label_fields,
         **common,
     )
 
@@ -403,12 +509,12 @@ def _with_power(
 
 
 def _with_centres(
-    tests: list[ClusterTest], vectors: np.ndarray, labels: np.ndarray
+    tests: list[ClusterTest], centre_of: Callable[[int], tuple[np.ndarray, float, float] | None]
 ) -> list[ClusterTest]:
     """``tests`` with each cluster's centroid (over all its rows, as clustered)."""
     out = []
     for t in tests:
-        where = centre(vectors, np.flatnonzero(labels == t.cluster_id))
+        where = centre_of(t.cluster_id)
         if where is not None:
             centroid = Centroid.encode(
                 where[0], median_similarity=where[1], q10_similarity=where[2]

@@ -55,6 +55,8 @@ class Table:
     data: Mapping[str, Sequence[Any]]
     line_numbers: Sequence[int] | None = None
     _fetch: Callable[[str], Sequence[Any]] | None = field(default=None, repr=False)
+    #: The position of the first row (a batch of a larger file): messages count from it.
+    first_row: int = 0
 
     def __len__(self) -> int:
         if self.line_numbers is not None:
@@ -107,7 +109,7 @@ class Table:
         """How messages name the ``row``-th row: ``line N`` in a file, else ``row i``."""
         if self.line_numbers is not None:
             return f"line {self.line_numbers[row]}"
-        return f"row {row}"
+        return f"row {self.first_row + row}"
 
     def _column(self, column: str, option: str) -> Sequence[Any]:
         if column in self.data:

@@ -460,7 +460,9 @@ def calibration_by_slice(
     n = cal.n_rows
     # report.rows knows the input rows (older reports: cluster_labels covers them, left-out
     # rows labelled LEFT_OUT); total_prompts counts only the analysed ones.
-    cluster_labels = np.asarray(report.cluster_labels, dtype=np.int64)
+    if by == "slices":
+        report.require_row_lists("calibration_by_slice(by='slices')")
+    cluster_labels = np.asarray(report.label_array(), dtype=np.int64)
     rows = report.rows
     if rows is not None:
         total = rows.total

@@ -45,12 +45,17 @@ def _num_rows(report: Any, fallback: int) -> int:
         return int(rows.total)
     if report.cluster_labels:
         return len(report.cluster_labels)
+    if getattr(report, "row_labels", None) is not None:
+        return int(report.row_labels.count)
     return fallback
 
 
 def _labels(report: Any, n: int) -> np.ndarray:
     """The cluster label of every input row (:data:`LEFT_OUT` where unknown)."""
-    labels = np.asarray(report.cluster_labels, dtype=np.int64)
+    if getattr(report, "row_labels", None) is not None:  # an analysis without row lists
+        labels = np.asarray(report.row_labels.array(), dtype=np.int64)
+    else:
+        labels = np.asarray(report.cluster_labels, dtype=np.int64)
     if labels.size == n:
         return labels
     rows = getattr(report, "rows", None)

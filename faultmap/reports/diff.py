@@ -389,6 +389,8 @@ def diff_reports(
     check_param(owner, "by_meaning", by_meaning, BOOL)
     old_r, new_r = load_report(old, name="OLD report"), load_report(new, name="NEW report")
     notes: list[str] = []
+    for report, which in ((old_r, "OLD"), (new_r, "NEW")):
+        report.require_row_lists(f"faultmap diff ({which} report)")
     with_digests = all(
         s.prompt_digests for r in (old_r, new_r) for s in [*r.slices, *r.failure_modes]
     )

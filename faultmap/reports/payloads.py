@@ -361,6 +361,14 @@ class AnalysisMetadata(MappingRecord):
     #: Input rows whose text held lone surrogates (half of a UTF-16 pair) and was repaired
     #: (each replaced by U+FFFD) before any embedding: argument name -> row numbers.
     repaired_text_rows: dict[str, list[int]] | None = field(default=None, metadata=OMIT_NONE)
+    #: False when the per-row lists were not kept (see :class:`AnalysisReport`); absent
+    #: when they were.
+    row_lists_kept: bool | None = field(default=None, metadata=OMIT_NONE)
+    #: A streamed analysis (``analyze_frame`` on Parquet files): ``files``, ``batch_rows``,
+    #: ``passes``, ``fit_rows`` (the rows HDBSCAN was fitted on), ``refinement``, and the
+    #: seeded samples naming and the map were made from (``naming_rows_per_cluster``,
+    #: ``naming_rows``, ``map_rows``).
+    streaming: dict[str, Any] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
 
 
