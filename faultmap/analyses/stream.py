@@ -30,8 +30,9 @@ When every row is in the fit (at most ``max_fit_points`` rows), the labels are e
 ``analyze()``'s (the clusterer's ``fit_predict`` on the same vectors). Above it, the fit
 sample and the projection are ``analyze()``'s and each other row gets the label
 ``approximate_predict`` gives, so the labels are ``analyze()``'s up to round-off; only the
-refinement of large clusters (``HDBSCANClusterer(refine=True)``, which ``analyze()`` skips
-above 200,000 rows anyway) is not done, and ``metadata["streaming"]["refinement"]`` says so.
+refinement of large clusters and of the noise (``HDBSCANClusterer(refine=True)``, which
+``analyze()`` skips above 200,000 rows anyway) is not done, and
+``metadata["streaming"]["refinement"]`` says so.
 
 Memory: one batch, the fit sample, ``n`` bytes of flags and ``4 n`` of labels, the per-cluster
 sums and samples; the per-row lists of the report (``cluster_labels``, ``row_scores``,
