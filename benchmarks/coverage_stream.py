@@ -12,7 +12,7 @@ column is read afterwards, batch by batch, only for scoring.
     flock /tmp/faultmap-heavy.lock nice -n 5 .venv/bin/python -m benchmarks.coverage_stream \\
         --data /tmp/fm1m-cov [--whole]
 
-``--whole`` reads the same files whole (``stream=False``: the in-memory audit), the
+``--whole`` reads the same files whole (``streaming=False``: the in-memory audit), the
 baseline on the same data.
 
 Rows go to ``benchmarks/results/coverage_stream.json``.
@@ -40,7 +40,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def audit(folder: Path, batch_size: int, neighbor_search: str, whole: bool = False) -> dict:
     """The streamed audit itself (run in a child process): audit, measure, score. With
-    ``whole`` the same files are read whole instead (``stream=False``: ``read_table`` and
+    ``whole`` the same files are read whole instead (``streaming=False``: ``read_table`` and
     the in-memory audit), the baseline on the same data."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     import pyarrow.parquet as pq
@@ -66,8 +66,8 @@ def audit(folder: Path, batch_size: int, neighbor_search: str, whole: bool = Fal
         folder / "suite.parquet",
         folder / "production.parquet",
         embedding_col="embedding",
-        stream=not whole,
-        batch_size=batch_size,
+        streaming=not whole,
+        batch_rows=batch_size,
         neighbor_search=neighbor_search,
     )
     wall = time.perf_counter() - start
@@ -99,7 +99,7 @@ def audit(folder: Path, batch_size: int, neighbor_search: str, whole: bool = Fal
     return {
         "production_prompts": report.num_production_prompts,
         "test_prompts": report.num_test_prompts,
-        "read_from": "parquet, read whole (stream=False)" if whole else "parquet, streamed",
+        "read_from": "parquet, read whole (streaming=False)" if whole else "parquet, streamed",
         "batch_size": batch_size,
         "wall_s": round(wall, 2),
         "cpu_s": round(cpu, 2),
@@ -109,7 +109,7 @@ def audit(folder: Path, batch_size: int, neighbor_search: str, whole: bool = Fal
         "coverage": report.overall_coverage_score,
         "distance_coverage_score": report.distance_coverage_score,
         "nearest_neighbors": dict(report.metadata.get("nearest_neighbors", {})),
-        "row_lists": report.metadata.get("row_lists", True),
+        "row_lists": report.metadata.get("row_lists_kept", True),
         "num_gaps": report.num_gaps,
         "num_regions_tested": report.metadata.get("num_regions_tested"),
         "held_out_share_in_gaps": {t: round(in_gaps[t] / n, 3) for t, n in held.items()},

@@ -533,9 +533,9 @@ class SliceAnalyzer:
         *,
         test_prompt_col: str | None = None,
         test_embedding_col: str | None = None,
-        stream: bool | str = "auto",
-        batch_size: int = 65_536,
-        row_lists: bool | None = None,
+        streaming: bool | str = "auto",
+        batch_rows: int = 65_536,
+        keep_row_lists: bool | None = None,
         **kwargs: Any,
     ) -> CoverageReport:
         """:meth:`audit_coverage` on columns of frames or files: ``test`` and ``production``
@@ -545,21 +545,21 @@ class SliceAnalyzer:
         ``test_embedding_col`` when the suite's differ); other keyword arguments go to
         :meth:`audit_coverage`.
 
-        ``stream=True`` reads the production Parquet files a record batch of
-        ``batch_size`` rows at a time, never whole (needs ``embedding_col``; the test suite
+        ``streaming=True`` reads the production Parquet files a record batch of
+        ``batch_rows`` rows at a time, never whole (needs ``embedding_col``; the test suite
         is read whole): memory is a batch plus a few numbers per production row, for tens of
         millions of rows. Counts, p-values, gaps and scores are those of the whole-read audit
-        on the same rows (:mod:`faultmap.analyses.coverage_stream`). ``stream="auto"``
+        on the same rows (:mod:`faultmap.analyses.coverage_stream`). ``streaming="auto"``
         streams Parquet with ``embedding_col`` above 1,000,000 rows and reads anything else
-        whole (the same report as :meth:`audit_coverage`); ``stream=False`` always reads
+        whole (the same report as :meth:`audit_coverage`); ``streaming=False`` always reads
         whole. A streamed report keeps its per-prompt lists (gap ``prompt_indices``,
         ``nearest_test_distances``, ...) up to 1,000,000 production prompts; above, or with
-        ``row_lists=False``, they are ``None`` and ``metadata["row_lists"]`` is False.
+        ``keep_row_lists=False``, they are ``None`` and ``metadata["row_lists_kept"]`` is False.
         Bad cells raise :class:`~faultmap.DataError` naming the file, row and column.
 
         Example:
             >>> report = SliceAnalyzer().audit_coverage_frame(
-            ...     "suite.parquet", "logs/", embedding_col="embedding", stream=True
+            ...     "suite.parquet", "logs/", embedding_col="embedding", streaming=True
             ... )  # doctest: +SKIP
         """
         return coverage_stream.audit_frame(
@@ -569,9 +569,9 @@ class SliceAnalyzer:
             embedding_col,
             test_prompt_col=test_prompt_col,
             test_embedding_col=test_embedding_col,
-            stream=stream,
-            batch_size=batch_size,
-            row_lists=row_lists,
+            streaming=streaming,
+            batch_rows=batch_rows,
+            keep_row_lists=keep_row_lists,
             significance_level=self.significance_level,
             correction=self.correction,
             setup=self._setup(),

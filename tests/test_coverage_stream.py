@@ -1,4 +1,4 @@
-"""The coverage audit streamed from Parquet (``audit_coverage_frame(stream=True)``): the same
+"""The coverage audit streamed from Parquet (``audit_coverage_frame(streaming=True)``): the same
 findings as the in-memory audit on the same rows, bounded reading (checked by counting the
 reader's calls, not by RSS), errors naming file and row, optional per-prompt lists. Slow
 tests use real MiniLM vectors of real BIG-bench prompts (the session's ``real_subset``)."""
@@ -55,7 +55,7 @@ def _files_of(tmp_path: Path, test: tuple, production: tuple, parts: int = 2) ->
 
 def _same(a: dict, b: dict, ignore: tuple[str, ...] = ()) -> list[str]:
     """Keys of two report dicts that differ (timings and how it was read left out)."""
-    skip = {"timings_s", "streamed", *ignore}
+    skip = {"timings_s", "streaming", *ignore}
     ma = {k: v for k, v in a["metadata"].items() if k not in skip}
     mb = {k: v for k, v in b["metadata"].items() if k not in skip}
     top = (set(a) | set(b)) - {"metadata", *ignore}
@@ -72,12 +72,12 @@ def test_streamed_small_batches_give_the_in_memory_report(tmp_path) -> None:
         TEST[0], PRODUCTION[0], test_embeddings=TEST[1], production_embeddings=PRODUCTION[1]
     )
     streamed = SliceAnalyzer().audit_coverage_frame(
-        paths["test"], paths["production"], embedding_col="embedding", stream=True, batch_size=16
+        paths["test"], paths["production"], embedding_col="embedding", streaming=True, batch_rows=16
     )
     assert streamed.num_gaps == 1
     assert _same(memory.to_dict(), streamed.to_dict()) == []
     # 120 rows a file in row groups of 37, 37, 37, 9: batches of 16, 16, 5 (x3) and 9
-    assert streamed.metadata["streamed"] == {"files": 2, "batch_size": 16, "batches": 20}
+    assert streamed.metadata["streaming"] == {"files": 2, "batch_rows": 16, "batches": 20}
 
 
 def test_auto_reads_small_parquet_whole_as_audit_coverage_does(tmp_path) -> None:
@@ -88,7 +88,7 @@ def test_auto_reads_small_parquet_whole_as_audit_coverage_does(tmp_path) -> None
     whole = SliceAnalyzer().audit_coverage_frame(
         paths["test"], paths["production"], embedding_col="embedding"
     )
-    assert "streamed" not in whole.metadata
+    assert "streaming" not in whole.metadata
     assert _same(memory.to_dict(), whole.to_dict()) == []
 
 
@@ -116,8 +116,8 @@ def test_streaming_reads_batches_of_the_needed_columns_never_the_table(
         {"prompt": TEST[0], "embedding": list(TEST[1])},
         paths["production"],
         embedding_col="embedding",
-        stream=True,
-        batch_size=16,
+        streaming=True,
+        batch_rows=16,
     )
     assert max(rows_read) <= 16
     assert {c for c, _ in calls} <= {("embedding",), ("prompt", "embedding")}
@@ -132,12 +132,12 @@ def test_row_lists_off_leaves_none_and_a_flag_with_every_count(tmp_path) -> None
             paths["test"],
             paths["production"],
             embedding_col="embedding",
-            stream=True,
-            row_lists=keep,
+            streaming=True,
+            keep_row_lists=keep,
         )
         for keep in (True, False)
     )
-    assert dropped.metadata["row_lists"] is False and "row_lists" not in kept.metadata
+    assert dropped.metadata["row_lists_kept"] is False and "row_lists_kept" not in kept.metadata
     assert dropped.nearest_test_distances is None and dropped.nearest_test_indices is None
     assert all(g.prompt_indices is None for g in dropped.gaps)
     assert all(r["prompt_indices"] is None for r in dropped.metadata["rejected_gaps"])
@@ -145,14 +145,14 @@ def test_row_lists_off_leaves_none_and_a_flag_with_every_count(tmp_path) -> None
     differ = _same(
         kept.to_dict(),
         dropped.to_dict(),
-        ignore=("gaps", "nearest_test_distances", "nearest_test_indices", "row_lists"),
+        ignore=("gaps", "nearest_test_distances", "nearest_test_indices", "row_lists_kept"),
     )
     assert set(differ) <= {"metadata.unclustered_prompt_indices", "metadata.rejected_gaps"}
     path = tmp_path / "report.json"
     path.write_text(dropped.to_json(), encoding="utf-8")
     assert validate_report(path) == "coverage"
     back = CoverageReport.from_json(path.read_text(encoding="utf-8"))
-    assert back.gaps[0].prompt_indices is None and back.metadata["row_lists"] is False
+    assert back.gaps[0].prompt_indices is None and back.metadata["row_lists_kept"] is False
     assert json.loads(back.to_json()) == json.loads(dropped.to_json())
     assert "Beyond the threshold but in no gap" in str(back) or not back.num_uncovered
     with pytest.raises(DataError, match="row_lists"):
@@ -188,8 +188,8 @@ def test_a_bad_cell_names_the_file_row_and_column(
             {"prompt": TEST[0], "embedding": list(TEST[1])},
             folder,
             embedding_col="embedding",
-            stream=True,
-            batch_size=16,
+            streaming=True,
+            batch_rows=16,
         )
 
 
@@ -197,27 +197,29 @@ def test_what_cannot_stream_is_a_configuration_error(tmp_path) -> None:
     paths = _files_of(tmp_path, TEST, PRODUCTION)
     analyzer = SliceAnalyzer()
     frame = {"prompt": PRODUCTION[0], "embedding": list(PRODUCTION[1])}
-    with pytest.raises(ConfigurationError, match="stream=True reads 'production' from Parquet"):
-        analyzer.audit_coverage_frame(paths["test"], frame, embedding_col="embedding", stream=True)
+    with pytest.raises(ConfigurationError, match="streaming=True reads 'production' from Parquet"):
+        analyzer.audit_coverage_frame(
+            paths["test"], frame, embedding_col="embedding", streaming=True
+        )
     with pytest.raises(ConfigurationError, match="embedding_col="):
-        analyzer.audit_coverage_frame(paths["test"], paths["production"], stream=True)
+        analyzer.audit_coverage_frame(paths["test"], paths["production"], streaming=True)
     with pytest.raises(ConfigurationError, match="row_lists= applies to a streamed audit"):
         analyzer.audit_coverage_frame(
             paths["test"],
             paths["production"],
             embedding_col="embedding",
-            stream=False,
-            row_lists=True,
+            streaming=False,
+            keep_row_lists=True,
         )
-    with pytest.raises(ConfigurationError, match="'stream' parameter"):
-        analyzer.audit_coverage_frame(paths["test"], paths["production"], stream="yes")
+    with pytest.raises(ConfigurationError, match="'streaming' parameter"):
+        analyzer.audit_coverage_frame(paths["test"], paths["production"], streaming="yes")
     with pytest.raises(DataError, match="has no column 'vec' \\(from embedding_col\\)"):
         analyzer.audit_coverage_frame(
             paths["test"],
             paths["production"],
             embedding_col="vec",
             test_embedding_col="embedding",
-            stream=True,
+            streaming=True,
         )
 
 
@@ -277,7 +279,7 @@ def test_real_vectors_streamed_give_the_same_gaps_counts_and_p_values(
         test[0], production[0], test_embeddings=test[1], production_embeddings=production[1]
     )
     streamed = SliceAnalyzer().audit_coverage_frame(
-        paths["test"], paths["production"], embedding_col="embedding", stream=True, batch_size=29
+        paths["test"], paths["production"], embedding_col="embedding", streaming=True, batch_rows=29
     )
     assert memory.num_gaps >= 2
     # Distances agree to float32 rounding, not bit for bit: BLAS picks its kernel by the
@@ -319,11 +321,11 @@ def test_a_search_object_is_called_once_a_batch(tmp_path) -> None:
         paths["test"],
         paths["production"],
         embedding_col="embedding",
-        stream=True,
-        batch_size=16,
+        streaming=True,
+        batch_rows=16,
         neighbor_search=Exact(),
     )
-    assert Exact.calls == streamed.metadata["streamed"]["batches"] == 20
+    assert Exact.calls == streamed.metadata["streaming"]["batches"] == 20
     assert streamed.metadata["nearest_neighbors"] == {
         "method": "exact",
         "backend": "test",

@@ -378,7 +378,7 @@ def assemble_gaps(
     no gap (in ``meta``), and the report's counts (step 6). ``groups`` describe
     ``decision.described_ids`` in that order; ``production_prompts`` needs to hold only
     their representatives. Without ``row_lists`` the per-prompt index lists are ``None``
-    (``metadata["row_lists"]`` is False), the counts are kept."""
+    (``metadata["row_lists_kept"]`` is False), the counts are kept."""
     found, beyond = decision.found, decision.beyond
     n_test, n_prod = decision.n_test, len(in_production)
     share = n_test / (n_test + n_prod)
@@ -463,7 +463,7 @@ def assemble_gaps(
     if row_lists:
         meta["unclustered_prompt_indices"] = [int(i) for i in outside]
     else:
-        meta["row_lists"] = False
+        meta["row_lists_kept"] = False
     # faultmap 0.5.0's split of the uncovered prompts: in a gap or not
     meta["num_unclustered_uncovered"] = int(outside.size)
     meta["num_clustered_uncovered"] = int(uncovered.size) - int(outside.size)

@@ -25,14 +25,14 @@ summed batch by batch in float64, in memory as one float32 mean).
 
 What is kept per production row: its region (int32), its similarity to the nearest test
 prompt (float32, then the distance as float64 for the tests) and a 64-bit hash of its text
-(for the count of repeated prompts, dropped after the pass); with ``row_lists`` also the
+(for the count of repeated prompts, dropped after the pass); with ``keep_row_lists`` also the
 index of that test prompt (int32). Measured: 1.6 GB at a million prompts, 1.8 GB at ten
 million (``benchmarks/README.md``).
 
 Above ``ROW_LIST_ROWS`` production prompts the report's per-prompt lists (each gap's
 ``prompt_indices``, ``nearest_test_distances`` and ``nearest_test_indices``, the uncovered
 prompts in no gap and the rejected gaps' members) are ``None`` and
-``metadata["row_lists"]`` is False; every count stays.
+``metadata["row_lists_kept"]`` is False; every count stays.
 """
 
 from __future__ import annotations
@@ -108,13 +108,13 @@ def stream_coverage_gaps(
     embedding_model: str,
     run: Run | None = None,
     map_settings: MapSettings | None = None,
-    row_lists: bool | None = None,
+    keep_row_lists: bool | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> CoverageReport:
     """Audit how well ``test_prompts`` cover the production prompts of ``source`` (module
     doc). ``test_prompts`` are checked text, ``test_vectors`` unit float32 rows; indices in
     the report are production row numbers across ``source``'s files in order.
-    ``row_lists``: keep the per-prompt lists (None: up to :data:`ROW_LIST_ROWS` rows)."""
+    ``keep_row_lists``: keep the per-prompt lists (None: up to :data:`ROW_LIST_ROWS` rows)."""
     run = run or Run()
     meta: dict[str, Any] = {**run.metadata, **(metadata or {})}
     n_test, n_prod = len(test_prompts), source.num_rows
@@ -123,7 +123,7 @@ def stream_coverage_gaps(
             f"'{source.name}' ({len(source.files)} Parquet file(s)) holds no rows; pass the "
             "prompts from your logs."
         )
-    keep = n_prod <= ROW_LIST_ROWS if row_lists is None else bool(row_lists)
+    keep = n_prod <= ROW_LIST_ROWS if keep_row_lists is None else bool(keep_row_lists)
     n_pool = n_test + n_prod
     region_size = gap_region_size(n_test, n_prod, settings)
 
@@ -206,9 +206,9 @@ def stream_coverage_gaps(
         else:
             search_details = {**(search_details or {}), "batches": batches}
         meta["nearest_neighbors"] = search_details
-        meta["streamed"] = {
+        meta["streaming"] = {
             "files": len(source.files),
-            "batch_size": source.batch_size,
+            "batch_rows": source.batch_size,
             "batches": batches,
         }
         duplicates = n_prod - int(np.unique(hashes).size)
@@ -446,7 +446,7 @@ def checked_tests(
     return tests, vectors, meta
 
 
-#: ``stream="auto"`` streams Parquet production files with more rows than this.
+#: ``streaming="auto"`` streams Parquet production files with more rows than this.
 STREAM_ROWS = 1_000_000
 
 
@@ -458,9 +458,9 @@ def audit_frame(
     *,
     test_prompt_col: str | None = None,
     test_embedding_col: str | None = None,
-    stream: bool | str = "auto",
-    batch_size: int = 65_536,
-    row_lists: bool | None = None,
+    streaming: bool | str = "auto",
+    batch_rows: int = 65_536,
+    keep_row_lists: bool | None = None,
     distance_threshold: float | None = None,
     min_gap_size: int = 5,
     neighbor_search: str | Any = "auto",
@@ -474,7 +474,7 @@ def audit_frame(
     :meth:`faultmap.SliceAnalyzer.audit_coverage_frame`): the test suite read whole, the
     production prompts read whole and given to :func:`~faultmap.analyses.coverage.audit`
     (the same report as ``audit_coverage``), or streamed from Parquet
-    (:func:`stream_coverage_gaps`) when ``stream`` is True, or "auto" and they are Parquet
+    (:func:`stream_coverage_gaps`) when ``streaming`` is True, or "auto" and they are Parquet
     with ``embedding_col`` and more than :data:`STREAM_ROWS` rows."""
     check_audit_params(
         owner, distance_threshold, cosine_distance_threshold, min_gap_size, neighbor_search
@@ -486,43 +486,43 @@ def audit_frame(
         ("test_embedding_col", test_embedding_col),
     ):
         check_param(owner, name, value, None, NonEmptyStr())
-    check_param(owner, "stream", stream, BOOL, Options(("auto",)))
-    check_param(owner, "batch_size", batch_size, Interval(int, 1, None))
-    check_param(owner, "row_lists", row_lists, None, BOOL)
+    check_param(owner, "streaming", streaming, BOOL, Options(("auto",)))
+    check_param(owner, "batch_rows", batch_rows, Interval(int, 1, None))
+    check_param(owner, "keep_row_lists", keep_row_lists, None, BOOL)
     streamable = is_parquet_source(production)
-    if stream is True and not streamable:
+    if streaming is True and not streamable:
         raise ConfigurationError(
-            f"{owner}: stream=True reads 'production' from Parquet a batch at a time, but it "
+            f"{owner}: streaming=True reads 'production' from Parquet a batch at a time, but it "
             f"is {type(production).__name__} ({production!r:.60}); pass a Parquet file, a "
-            "folder of them or a list of them, or stream=False to read it whole."
+            "folder of them or a list of them, or streaming=False to read it whole."
         )
-    if stream is True and embedding_col is None:
+    if streaming is True and embedding_col is None:
         raise ConfigurationError(
-            f"{owner}: stream=True needs the production vectors in the files (embedding_col=, "
+            f"{owner}: streaming=True needs the production vectors in the files (embedding_col=, "
             "e.g. 'embedding'): a streamed audit does not embed production prompts. Embed "
-            "them first, or pass stream=False to read and embed them whole."
+            "them first, or pass streaming=False to read and embed them whole."
         )
-    if row_lists is not None and stream is False:
+    if keep_row_lists is not None and streaming is False:
         raise ConfigurationError(
-            f"{owner}: row_lists= applies to a streamed audit (stream=True or 'auto'); a "
+            f"{owner}: keep_row_lists= applies to a streamed audit (streaming=True or 'auto'); a "
             "whole-read audit keeps every list, as audit_coverage does."
         )
     need_threshold = distance_threshold is None and cosine_distance_threshold is None
     test_col = test_prompt_col or prompt_col
     test_vectors_col = test_embedding_col or embedding_col
     source = None
-    if streamable and embedding_col is not None and stream is not False:
+    if streamable and embedding_col is not None and streaming is not False:
         source = ParquetBatches(
-            production, prompt_col=prompt_col, embedding_col=embedding_col, batch_size=batch_size
+            production, prompt_col=prompt_col, embedding_col=embedding_col, batch_size=batch_rows
         )
-        if stream == "auto" and source.num_rows <= STREAM_ROWS:
+        if streaming == "auto" and source.num_rows <= STREAM_ROWS:
             source = None
     if source is None:
-        if row_lists is False:
+        if keep_row_lists is False:
             raise ConfigurationError(
-                f"{owner}: row_lists=False applies to a streamed audit; this one reads "
-                f"'production' whole (stream='auto' streams Parquet above {STREAM_ROWS:,} "
-                "rows). Pass stream=True to stream it."
+                f"{owner}: keep_row_lists=False applies to a streamed audit; this one reads "
+                f"'production' whole (streaming='auto' streams Parquet above {STREAM_ROWS:,} "
+                "rows). Pass streaming=True to stream it."
             )
         tests, test_vectors = _read_whole(test, "test", test_col, test_vectors_col)
         prompts, vectors = _read_whole(production, "production", prompt_col, embedding_col)
@@ -567,7 +567,7 @@ def audit_frame(
         embedding_model=embedding_id,
         run=run,
         map_settings=setup.map_settings,
-        row_lists=row_lists,
+        keep_row_lists=keep_row_lists,
     )
     warn_meaning(report, stacklevel=4)  # warn_meaning <- audit_frame <- facade <- caller
     return report

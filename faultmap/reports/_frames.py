@@ -138,11 +138,11 @@ def coverage_frame(report: Any) -> Any:
     """One row per production prompt of a :class:`~faultmap.reports.models.CoverageReport`."""
     pd = _pandas()
     n = int(report.num_production_prompts)
-    if report.metadata.get("row_lists") is False:
+    if report.metadata.get("row_lists_kept") is False:
         raise DataError(
-            "This coverage report kept no per-prompt lists (metadata['row_lists'] is False: a "
+            "This coverage report kept no per-prompt lists (metadata['row_lists_kept'] is False: a "
             "streamed audit of more production prompts than it lists), so it has no row per "
-            "production prompt; rerun audit_coverage_frame(..., row_lists=True) to keep them."
+            "production prompt; rerun audit_coverage_frame(..., keep_row_lists=True) to keep them."
         )
     position = np.full(n, -1, dtype=np.int64)
     for k in range(len(report.gaps) - 1, -1, -1):  # the first gap wins an overlap

@@ -696,7 +696,7 @@ class CoverageGap(_Views):
     size: int
     mean_distance: float
     representative_prompts: list[str]
-    #: ``None`` when the report keeps no per-prompt lists (``metadata["row_lists"]``).
+    #: ``None`` when the report keeps no per-prompt lists (``metadata["row_lists_kept"]``).
     prompt_indices: list[int] | None
     p_value: float
     adjusted_p_value: float
@@ -779,7 +779,7 @@ class CoverageReport(_ReportViews):
     regions: list[RegionTest] = field(default_factory=list)
     #: The correction of the region family: "bh" (default), "by" or "holm".
     correction: str = "bh"
-    #: ``None`` when the report keeps no per-prompt lists (``metadata["row_lists"]``).
+    #: ``None`` when the report keeps no per-prompt lists (``metadata["row_lists_kept"]``).
     nearest_test_distances: list[float] | None = field(default_factory=list)
     nearest_test_indices: list[int] | None = field(default_factory=list)
     map: PromptMap = field(default_factory=PromptMap)

@@ -177,7 +177,7 @@ class RejectedGap(MappingRecord):
     expected_test_count: float
     p_value: float
     adjusted_p_value: float
-    #: ``None`` when the report keeps no per-prompt lists (``metadata["row_lists"]``).
+    #: ``None`` when the report keeps no per-prompt lists (``metadata["row_lists_kept"]``).
     prompt_indices: list[int] | None
     keywords: list[str] = field(default_factory=list)
     cosine_mean_distance: float | None = field(default=None, metadata=OMIT_NONE)
@@ -415,10 +415,10 @@ class CoverageMetadata(MappingRecord):
     #: gap and rejected-gap ``prompt_indices``, ``nearest_test_distances`` and
     #: ``nearest_test_indices`` are then ``None`` and ``unclustered_prompt_indices`` absent;
     #: the counts are kept. Absent when the lists are kept.
-    row_lists: bool | None = field(default=None, metadata=OMIT_NONE)
-    #: How a streamed audit read the production files (``files``, ``batch_size``,
+    row_lists_kept: bool | None = field(default=None, metadata=OMIT_NONE)
+    #: How a streamed audit read the production files (``files``, ``batch_rows``,
     #: ``batches``); absent when they were read whole.
-    streamed: dict[str, int] | None = field(default=None, metadata=OMIT_NONE)
+    streaming: dict[str, int] | None = field(default=None, metadata=OMIT_NONE)
     extra: dict[str, Any] = field(default_factory=dict, metadata=EXTRA)
 
 
