@@ -22,6 +22,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA, help="JSONL with prompt/response/score")
     parser.add_argument("--out", type=Path, default=Path("report.json"), help="JSON report path")
     parser.add_argument("--min-slice-size", type=int, default=20)
+    parser.add_argument(
+        "--embedding-backend",
+        default="auto",
+        choices=("auto", "torch", "onnx", "onnx-int8", "static"),
+        help="how the local model runs (auto: torch on a GPU, else onnx)",
+    )
     args = parser.parse_args()
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -30,7 +36,9 @@ def main() -> None:
     responses = [r["response"] for r in rows]
     scores = [r["score"] for r in rows]
 
-    analyzer = SliceAnalyzer(min_slice_size=args.min_slice_size)
+    analyzer = SliceAnalyzer(
+        min_slice_size=args.min_slice_size, embedding_backend=args.embedding_backend
+    )
     report = analyzer.analyze(prompts, responses, scores=scores)
     print(report)
     report.to_json(args.out)

@@ -26,7 +26,7 @@ from faultmap.analyses import comparison, coverage, coverage_stream, inputs, sli
 from faultmap.analyses.stream import STREAM_AUTO_ROWS
 from faultmap.clustering.base import Clusterer
 from faultmap.config import LLMConfig
-from faultmap.embedding.backends import EMBEDDING_BACKENDS
+from faultmap.embedding.backends import AUTO, EMBEDDING_BACKENDS
 from faultmap.embedding.base import Embedder, fingerprint_of
 from faultmap.exceptions import CompatibilityWarning, ConfigurationError, FaultmapWarning
 from faultmap.io import analysis_inputs
@@ -94,7 +94,7 @@ PARAMETERS: dict[str, tuple[Any, ...]] = {
     "confirm": (None, Options(("split",))),
     "correction": (Options(CORRECTIONS),),
     "reference_match": (Options(REFERENCE_MATCHES),),
-    "embedding_backend": (None, Options(EMBEDDING_BACKENDS)),
+    "embedding_backend": (None, Options((AUTO, *EMBEDDING_BACKENDS))),
 }
 
 
@@ -138,12 +138,16 @@ class SliceAnalyzer:
     labels, numbers, dates) embed close together whatever they say, so cosine passes most
     wrong ones. See :mod:`faultmap.scoring.reference`.
 
-    ``embedding_backend`` runs a local sentence-transformers model on ``"torch"`` (what None
-    means), ``"onnx"`` (ONNX Runtime, same vectors), ``"onnx-int8"`` (quantised, about twice
-    as fast on a CPU, vectors moved) or ``"static"`` (a model2vec static model, ~100x faster,
-    coarser: it found fewer planted problems). Exported models are kept in the embedding
-    cache folder; an API model or an embedder object refuses it. See
-    :mod:`faultmap.embedding.backends` and "Embedding backends" in the README.
+    ``embedding_backend`` runs a local sentence-transformers model on ``"auto"`` (default:
+    ``"torch"`` when torch sees a GPU, else ``"onnx"``), ``"torch"`` (sentence-transformers;
+    what None means, faultmap's default before ``"auto"``), ``"onnx"`` (ONNX Runtime, the
+    same vectors at about twice torch's speed on a CPU), ``"onnx-int8"`` (quantised, faster
+    still, vectors moved) or ``"static"`` (a model2vec static model, ~100x faster, coarser: it
+    found fewer planted problems). The backend that ran is in the report's
+    ``embedding_model`` (``...:backend=onnx``) and keys the embedding cache. Exported models
+    are kept in the embedding cache folder; an API model or an embedder object refuses a
+    named backend (``"auto"`` leaves them alone). See :mod:`faultmap.embedding.backends` and
+    "Embedding backends" in the README.
 
     Example:
         >>> analyzer = SliceAnalyzer(min_slice_size=20)
@@ -182,7 +186,7 @@ class SliceAnalyzer:
         confirm: str | None = None,
         correction: str = "bh",
         reference_match: str = "auto",
-        embedding_backend: str | None = None,
+        embedding_backend: str | None = AUTO,
     ) -> None:
         given = locals()
         for name, constraints in PARAMETERS.items():

@@ -96,7 +96,8 @@ def embedder_for(
 ) -> Embedder:
     """The embedder for ``spec`` (see :func:`faultmap.embedding.resolve_embedder`), run on
     ``backend``, behind the embedding cache unless ``cache`` is False (True: the default
-    folder). Exported models live in the cache folder, or a temporary one without a cache."""
+    folder). Exported models live in the cache folder, or a temporary one without a cache.
+    When ``"auto"`` chose ONNX over torch vectors already cached, a warning says so once."""
     from faultmap.embedding import default_cache_dir, resolve_embedder
 
     model_dir = None if cache is False else (default_cache_dir() if cache is True else cache)
@@ -114,7 +115,12 @@ def embedder_for(
         return embedder
     from faultmap.embedding.cache import CachedEmbedder
 
-    return CachedEmbedder(embedder, None if cache is True else cache)
+    cached = CachedEmbedder(embedder, None if cache is True else cache)
+    if backend == "auto":
+        from faultmap.embedding.backends import warn_if_torch_vectors_cached
+
+        warn_if_torch_vectors_cached(cached)
+    return cached
 
 
 def llm_client_for(config: LLMConfig | None) -> LLMClient | None:

@@ -262,3 +262,22 @@ def test_kill_9_mid_write_loses_nothing_written(tmp_path):
     inner = FakeEmbedder()
     CachedEmbedder(inner, tmp_path).embed(texts)
     assert inner.n_embedded == 0, "every text in a shard is read back"
+
+
+def test_clear_removes_exported_models_unless_kept(tmp_path):
+    """`faultmap cache clear` removes the backends' exported models too (remade on next use);
+    --keep-models (clear_cache(models=False)) keeps them; other folders stay."""
+    _filled(tmp_path)
+    models = tmp_path / "models"
+    for name in ("onnx-" + "a" * 32, "static-" + "b" * 32, ".tmp-onnx-" + "c" * 32 + "-x1y2"):
+        (models / name).mkdir(parents=True)
+        (models / name / "model.onnx").write_bytes(b"onnx")
+        (models / name / "faultmap-backend.json").write_text("{}")
+    (models / "mine").mkdir()
+    assert clear_cache(tmp_path, models=False) == 1
+    assert len(list(models.iterdir())) == 4
+    done = _cli("cache", "clear", "--keep-models", "--cache-dir", str(tmp_path))
+    assert done.returncode == 0 and "removed 0 file(s)" in done.stdout, done.stderr
+    done = _cli("cache", "clear", "--cache-dir", str(tmp_path))
+    assert done.returncode == 0 and "removed 6 file(s)" in done.stdout, done.stderr
+    assert [p.name for p in models.iterdir()] == ["mine"], "only the cache's own folders go"

@@ -173,6 +173,7 @@ def _resolve_stages(embedder: Any, clusterer: Any) -> tuple[Any, Any]:
             usage_kwargs=None,
             max_concurrent_requests=16,
             show_progress=None,
+            backend="auto",
         )
     if clusterer is None:
         clusterer = stages.clusterer_for("hdbscan", random_state=0)
@@ -259,7 +260,8 @@ def cluster_reasons(
     ``reasons`` holds one string per row (``None`` or "" for a row without a reason: it is
     counted but not clustered). Each distinct reason is embedded once with ``embedder``
     (default: the local all-MiniLM-L6-v2; a model name or any object with ``embed`` and
-    ``identity``), the rows are grouped by ``clusterer`` (default:
+    ``identity``; a local model runs on ``embedding_backend="auto"``, as in
+    :class:`~faultmap.SliceAnalyzer`), the rows are grouped by ``clusterer`` (default:
     :class:`~faultmap.clustering.HDBSCANClusterer`; anything with
     ``fit_predict(vectors, *, min_cluster_size)``), and each group is named by its
     distinctive words. ``failures`` (0/1 per row) adds each group's failure rate.

@@ -47,11 +47,12 @@ def verify(args: argparse.Namespace) -> int:
 
 
 def clear(args: argparse.Namespace) -> int:
-    """Delete the cache's own files (shards, shards moved aside, temporary files)."""
+    """Delete the cache's own files (shards, shards moved aside, temporary files) and,
+    unless ``--keep-models``, the backends' exported models."""
     from faultmap.embedding.cache import clear_cache, default_cache_dir
 
     folder = _folder(args) or default_cache_dir()
-    removed = clear_cache(folder)
+    removed = clear_cache(folder, models=not args.keep_models)
     sys.stdout.write(f"embedding cache {folder}: removed {removed} file(s)\n")
     return EXIT_OK
 
@@ -67,17 +68,24 @@ def add_cache_parser(sub: argparse._SubParsersAction) -> None:
         description="The embedding cache in --cache-dir, else $FAULTMAP_CACHE_DIR, else the "
         "per-user cache folder. `verify` checks every shard (format, width, finite values, "
         "checksum) and exits 1 when one is damaged; `--repair` moves damaged shards aside, "
-        "as the next analysis would. `clear` deletes the cache's files.",
+        "as the next analysis would. `clear` deletes the cache's files, the embedding "
+        "backends' exported models included (--keep-models keeps them).",
     )
     actions = p.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     for name, run, text in (
         ("verify", verify, "check every shard; exit 1 when one is damaged"),
-        ("clear", clear, "delete the cached embeddings"),
+        ("clear", clear, "delete the cached embeddings and exported models"),
     ):
         action = actions.add_parser(name, parents=[common], help=text, description=text)
         action.add_argument("--cache-dir", help="embedding cache folder")
         if name == "verify":
             action.add_argument(
                 "--repair", action="store_true", help="move damaged shards aside now"
+            )
+        else:
+            action.add_argument(
+                "--keep-models",
+                action="store_true",
+                help="keep the exported models of the embedding backends (models/)",
             )
         action.set_defaults(run=run)

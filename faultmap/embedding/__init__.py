@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from faultmap.embedding.api import LiteLLMEmbedder
-from faultmap.embedding.backends import EMBEDDING_BACKENDS, local_embedder
+from faultmap.embedding.backends import AUTO, EMBEDDING_BACKENDS, local_embedder
 from faultmap.embedding.base import Embedder, fingerprint_of, normalize_rows
 from faultmap.embedding.cache import CachedEmbedder, default_cache_dir
 from faultmap.embedding.fingerprint import weights_fingerprint
@@ -72,9 +72,12 @@ def resolve_embedder(
     or an existing directory is local; any other string is a litellm model.
     ``options`` go to the backend's constructor (``max_text_chars``, ``usage_kwargs``,
     ``request_kwargs``, ...; a local model takes only ``max_text_chars`` and ``show_progress``).
-    ``backend`` runs a local model on one of :data:`EMBEDDING_BACKENDS` (None: ``"torch"``),
-    its exported copy kept under ``model_dir`` (see :mod:`faultmap.embedding.backends`); it
-    is refused for API models and embedder objects, which have no weights here to export.
+    ``backend`` runs a local model on one of :data:`EMBEDDING_BACKENDS` (None: ``"torch"``;
+    ``"auto"``: chosen for this machine, see
+    :func:`~faultmap.embedding.backends.resolve_backend`), its exported copy kept under
+    ``model_dir`` (see :mod:`faultmap.embedding.backends`). A named backend is refused for
+    API models and embedder objects, which have no weights here to export; ``"auto"`` leaves
+    them as they are.
 
     Example:
         >>> type(resolve_embedder("all-MiniLM-L6-v2")).__name__
@@ -86,12 +89,12 @@ def resolve_embedder(
     """
     if not isinstance(spec, str):
         if callable(getattr(spec, "embed", None)) and hasattr(spec, "identity"):
-            if backend is not None:
+            if backend not in (None, AUTO):
                 raise ConfigurationError(
                     "The 'embedding_backend' parameter of SliceAnalyzer applies to local "
                     "sentence-transformers models; embedding_model is an embedder object "
                     f"({type(spec).__name__}), which runs as it is. Leave embedding_backend "
-                    f"unset, or pass a local model name or folder. Got {backend!r}."
+                    f"unset (or 'auto'), or pass a local model name or folder. Got {backend!r}."
                 )
             return spec
         raise ConfigurationError(
@@ -114,12 +117,12 @@ def resolve_embedder(
     bare = spec.removeprefix("sentence-transformers/")
     if not spec.startswith("litellm:") and (bare in LOCAL_MODELS or os.path.isdir(spec)):
         return local_embedder(spec, backend, model_dir=model_dir, **local_options)
-    if backend is not None:
+    if backend not in (None, AUTO):
         raise ConfigurationError(
             "The 'embedding_backend' parameter of SliceAnalyzer applies to local "
             f"sentence-transformers models; embedding_model={spec!r} is an API (litellm) "
-            "model, embedded by its provider. Leave embedding_backend unset, or pass a local "
-            f"model such as 'all-MiniLM-L6-v2' or 'local:PATH'. Got {backend!r}."
+            "model, embedded by its provider. Leave embedding_backend unset (or 'auto'), or "
+            f"pass a local model such as 'all-MiniLM-L6-v2' or 'local:PATH'. Got {backend!r}."
         )
     return LiteLLMEmbedder(spec.removeprefix("litellm:"), **_api_options(options))
 

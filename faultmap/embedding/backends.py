@@ -1,6 +1,10 @@
 """Faster backends for a local sentence-transformers model, all made offline from its weights.
 
-``embedding_backend`` picks how a local model runs (:data:`EMBEDDING_BACKENDS`):
+``embedding_backend`` picks how a local model runs (:data:`EMBEDDING_BACKENDS`), or
+``"auto"`` (:data:`AUTO`, SliceAnalyzer's default) picks one for this machine
+(:func:`resolve_backend`): ``"torch"`` when torch sees a GPU (CUDA or Apple MPS), else
+``"onnx"`` -- the same vectors on a CPU at about twice the speed and half the memory
+(``benchmarks/README.md``, "Embedding backends").
 
 * ``"torch"`` -- sentence-transformers on PyTorch (:class:`SentenceTransformerEmbedder`);
 * ``"onnx"`` -- the same network exported once to ONNX and run by ONNX Runtime (float32;
@@ -15,14 +19,17 @@ SHA-256 of the model's path, its weights fingerprint and the backend, so a chang
 exported again; with the embedding cache off they go to a temporary folder that lives as
 long as the process. A folder is written beside its final name and renamed into place, so two
 processes exporting at once never read half a model. The ONNX backends need ``onnx`` and
-``onnxruntime`` (``pip install 'faultmap[onnx]'``); ``"static"`` needs ``model2vec[distill]``
+``onnxruntime`` (dependencies of faultmap); ``"static"`` needs ``model2vec[distill]``
 (``pip install 'faultmap[static]'``).
 Texts are sorted by length before batching (less padding), ONNX Runtime uses every core this
-process may run on, and the CUDA provider when ONNX Runtime has it.
+process may run on, and the CUDA provider when ONNX Runtime has it. An export made once in a
+process is copied, not made again, into another cache folder that process uses.
 
 Example:
     >>> EMBEDDING_BACKENDS
     ('torch', 'onnx', 'onnx-int8', 'static')
+    >>> resolve_backend("all-MiniLM-L6-v2", "auto", gpu=lambda: "cuda")
+    'torch'
 """
 
 from __future__ import annotations
@@ -32,11 +39,13 @@ import hashlib
 import json
 import logging
 import os
+import platform
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,21 +53,30 @@ import numpy as np
 
 from faultmap._optional import require
 from faultmap.embedding.base import normalize_rows
+from faultmap.embedding.cache import CachedEmbedder
+from faultmap.embedding.fingerprint import hub_snapshot
 from faultmap.embedding.local import SentenceTransformerEmbedder
-from faultmap.exceptions import EmbeddingError
+from faultmap.exceptions import EmbeddingError, FaultmapWarning
 
 __all__ = [
+    "AUTO",
     "EMBEDDING_BACKENDS",
     "OnnxEmbedder",
     "StaticEmbedder",
+    "accelerator",
     "local_embedder",
     "model_folder",
+    "onnx_available",
+    "resolve_backend",
+    "warn_if_torch_vectors_cached",
 ]
 
 logger = logging.getLogger("faultmap")
 
-#: Every value of ``embedding_backend``.
+#: Every backend a local model can run on.
 EMBEDDING_BACKENDS = ("torch", "onnx", "onnx-int8", "static")
+#: ``embedding_backend="auto"``: one of :data:`EMBEDDING_BACKENDS` chosen for this machine.
+AUTO = "auto"
 
 # Bumped when what is written into a model folder changes, so old folders are not reused.
 _FORMAT = 1
@@ -66,8 +84,12 @@ _ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _META = "faultmap-backend.json"
 
 _LOCK = threading.Lock()
-_SESSIONS: dict[str, Any] = {}  # loaded ONNX sessions and static models, per folder
+# Loaded ONNX sessions and static models, per folder name: the name is a digest of the
+# model, its weights and the backend, so one loaded copy serves every cache folder.
+_SESSIONS: dict[str, Any] = {}
+_MADE: dict[str, Path] = {}  # complete model folders seen in this process, per folder name
 _TEMP: list[tempfile.TemporaryDirectory[str]] = []
+_SAID: set[str] = set()  # INFO lines and warnings given once per process
 
 
 def _cores() -> int:
@@ -102,10 +124,20 @@ def model_folder(
 
 
 def _build_once(target: Path, build: Any, what: str) -> Path:
-    """Build ``target`` with ``build(tmp_folder)`` unless it is already complete."""
+    """Build ``target`` with ``build(tmp_folder)`` unless it is already complete; a copy of
+    the same folder made earlier in this process (another cache folder) is copied instead."""
     if (target / _META).is_file():
+        _MADE.setdefault(target.name, target)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    made = _MADE.get(target.name)
+    if made is not None and made != target and (made / _META).is_file():
+        source = made
+
+        def build(tmp: Path) -> None:
+            shutil.copytree(source, tmp, dirs_exist_ok=True)
+
+        what = f"copy of the {what} made in {source}"
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".tmp-{target.name}-"))
     try:
         logger.info("Making the %s once; it is kept in %s", what, target)
@@ -118,6 +150,7 @@ def _build_once(target: Path, build: Any, what: str) -> Path:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    _MADE.setdefault(target.name, target)
     return target
 
 
@@ -158,7 +191,7 @@ def _export_onnx(path: str, folder: Path) -> None:
     """Export the transformer of the sentence-transformers model at ``path`` to
     ``folder/model.onnx`` (float32, dynamic batch and length) with its tokenizer."""
     torch = require("torch", purpose="exporting a local embedding model to ONNX")
-    require("onnx", extra="onnx", purpose="the ONNX embedding backends")
+    require("onnx", purpose="the ONNX embedding backends")
     model = _sentence_transformer(path)
     pooling = _pooling_of(model)
     transformer = model[0]
@@ -220,9 +253,7 @@ def _export_onnx(path: str, folder: Path) -> None:
 
 def _quantize(fp32: Path, folder: Path) -> None:
     """int8 dynamic quantisation of ``fp32``'s model into ``folder``."""
-    quantization = require(
-        "onnxruntime.quantization", extra="onnx", purpose="the 'onnx-int8' backend"
-    )
+    quantization = require("onnxruntime.quantization", purpose="the 'onnx-int8' backend")
     rt_log = logging.getLogger()  # onnxruntime's quantiser advises on the root logger
     level = rt_log.level
     rt_log.setLevel(max(level, logging.ERROR))
@@ -315,17 +346,20 @@ class OnnxEmbedder(_LocalBackend):
 
     def _session(self) -> tuple[Any, Any, dict[str, Any]]:
         folder = self.folder()
-        key = str(folder)
+        key = folder.name
         with _LOCK:
-            if key in _SESSIONS:
-                return _SESSIONS[key]
-        ort = require("onnxruntime", extra="onnx", purpose="the ONNX embedding backends")
-        tokenizers = require("tokenizers", purpose="the ONNX embedding backends")
+            loaded = _SESSIONS.get(key)
+        if loaded is not None and (folder / _META).is_file():
+            return loaded
         path = self.source._resolve_path()
         fp32 = model_folder(self.model_dir, path, self.source.fingerprint, "onnx")
         _build_once(fp32, lambda tmp: _export_onnx(path, tmp), f"ONNX export of {path}")
         if self.quantized:
             _build_once(folder, lambda tmp: _quantize(fp32, tmp), f"int8 ONNX model of {path}")
+        if loaded is not None:
+            return loaded
+        ort = require("onnxruntime", purpose="the ONNX embedding backends")
+        tokenizers = require("tokenizers", purpose="the ONNX embedding backends")
         meta = json.loads((folder / _META).read_text(encoding="utf-8"))
         options = ort.SessionOptions()
         options.intra_op_num_threads = _cores()
@@ -426,13 +460,16 @@ class StaticEmbedder(_LocalBackend):
 
     def _model(self) -> Any:
         folder = self.folder()
-        key = str(folder)
+        key = folder.name
         with _LOCK:
-            if key in _SESSIONS:
-                return _SESSIONS[key]
+            loaded = _SESSIONS.get(key)
+        if loaded is not None and (folder / _META).is_file():
+            return loaded
         model2vec = require("model2vec", extra="static", purpose="the 'static' embedding backend")
         path = self.source._resolve_path()
         _build_once(folder, self._distill, f"static model2vec distillation of {path}")
+        if loaded is not None:
+            return loaded
         static = model2vec.StaticModel.from_pretrained(str(folder))
         with _LOCK:
             _SESSIONS[key] = static
@@ -449,6 +486,185 @@ class StaticEmbedder(_LocalBackend):
         return normalize_rows(_unsort(order, np.concatenate(parts)))
 
 
+# -- choosing a backend for embedding_backend="auto" -----------------------------------------
+
+
+def _once(message: str, *args: Any) -> None:
+    """Log ``message`` at INFO the first time this process says it."""
+    text = message % args
+    with _LOCK:
+        if text in _SAID:
+            return
+        _SAID.add(text)
+    logger.info(text)
+
+
+def _gpu_driver_present() -> bool:
+    """Whether this machine may have a GPU torch can use, told without importing torch: an
+    NVIDIA or AMD (ROCm) device node or driver, WSL's GPU bridge, or Apple silicon."""
+    if sys.platform == "darwin":
+        return platform.machine() == "arm64"
+    if sys.platform.startswith("linux"):
+        nodes = ("/dev/nvidiactl", "/dev/nvidia0", "/proc/driver/nvidia/version", "/dev/kfd")
+        return any(os.path.exists(node) for node in (*nodes, "/dev/dxg"))
+    if sys.platform == "win32":
+        system = os.path.join(os.environ.get("SYSTEMROOT", r"C:\Windows"), "System32")
+        return shutil.which("nvidia-smi") is not None or os.path.exists(
+            os.path.join(system, "nvcuda.dll")
+        )
+    return True  # elsewhere only torch can tell
+
+
+def accelerator() -> str | None:
+    """``"cuda"`` or ``"mps"`` when torch sees a GPU of that kind, else None. Torch is
+    imported only when it is loaded already or a GPU driver is present, so on a machine
+    without one this costs nothing.
+
+    Example:
+        >>> accelerator() in (None, "cuda", "mps")
+        True
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        if not _gpu_driver_present():
+            return None
+        try:
+            import torch
+        except Exception:  # torch broken or missing: the CPU backends run
+            return None
+    try:
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+    except Exception:  # a driver torch cannot use
+        return None
+    return None
+
+
+def onnx_available() -> bool:
+    """Whether ``onnxruntime`` imports and ``onnx`` (for exporting) is installed.
+
+    Example:
+        >>> isinstance(onnx_available(), bool)
+        True
+    """
+    import importlib.util
+
+    try:
+        import onnxruntime  # noqa: F401
+    except Exception:  # missing, or a wheel that does not load here
+        return False
+    return importlib.util.find_spec("onnx") is not None
+
+
+def _onnx_blocker(path: str) -> str | None:
+    """Why the ONNX backends cannot be told to reproduce the model at ``path`` from its
+    files (None: they can): its files must be on this machine, its modules a Transformer
+    with a fast tokenizer, mean or CLS pooling and at most a Normalize."""
+    folder = Path(path) if os.path.isdir(path) else None
+    if folder is None:
+        snapshot = hub_snapshot(path)
+        folder = Path(snapshot) if snapshot else None
+    if folder is None:
+        return "its files are not on this machine yet"
+    try:
+        listed = folder / "modules.json"
+        modules = json.loads(listed.read_text(encoding="utf-8")) if listed.is_file() else []
+        kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+        if modules and (kinds[:2] != ["Transformer", "Pooling"] or set(kinds[2:]) - {"Normalize"}):
+            return f"its modules are {kinds}"
+        base = folder / (modules[0].get("path", "") if modules else "")
+        if not (base / "tokenizer.json").is_file():
+            return "it has no fast tokenizer (tokenizer.json)"
+        if modules:
+            pooling = folder / modules[1].get("path", "") / "config.json"
+            config = json.loads(pooling.read_text(encoding="utf-8"))
+            mode = config.get("pooling_mode")
+            if not isinstance(mode, str):
+                on = [k for k, v in config.items() if k.startswith("pooling_mode_") and v is True]
+                mode = {"pooling_mode_mean_tokens": "mean", "pooling_mode_cls_token": "cls"}.get(
+                    on[0] if len(on) == 1 else "", repr(on)
+                )
+            if mode not in ("mean", "cls"):
+                return f"its pooling is {mode}"
+    except (OSError, ValueError, AttributeError, IndexError, TypeError) as exc:
+        return f"its module files could not be read ({type(exc).__name__}: {exc})"
+    return None
+
+
+def resolve_backend(
+    model: str,
+    backend: str | None,
+    *,
+    gpu: Callable[[], str | None] | None = None,
+    onnx: Callable[[], bool] | None = None,
+) -> str:
+    """The backend that runs local model ``model``: ``backend`` itself (None: ``"torch"``),
+    or for :data:`AUTO` ``"torch"`` when ``accelerator()`` names a GPU (sentence-transformers
+    runs there), else ``"onnx"`` -- unless ONNX Runtime does not import or the model's files
+    do not show an architecture the export reproduces, then ``"torch"`` (said once, at INFO).
+    ``gpu`` and ``onnx`` replace the probes :func:`accelerator` and :func:`onnx_available`.
+
+    Example:
+        >>> resolve_backend("all-MiniLM-L6-v2", "auto", gpu=lambda: None)
+        'onnx'
+        >>> resolve_backend("all-MiniLM-L6-v2", "auto", gpu=lambda: "mps")
+        'torch'
+        >>> resolve_backend("all-MiniLM-L6-v2", "auto", gpu=lambda: None, onnx=lambda: False)
+        'torch'
+    """
+    if backend != AUTO:
+        return backend or "torch"
+    device = (gpu or accelerator)()
+    if device is not None:
+        _once("embedding_backend='auto': %s runs on torch (%s, a GPU torch sees)", model, device)
+        return "torch"
+    if not (onnx or onnx_available)():
+        _once(
+            "embedding_backend='auto': onnx/onnxruntime do not import here, so %s runs on "
+            "torch (pip install onnx onnxruntime for the faster CPU backend)",
+            model,
+        )
+        return "torch"
+    blocker = _onnx_blocker(SentenceTransformerEmbedder(model)._resolve_path())
+    if blocker is not None:
+        _once("embedding_backend='auto': %s runs on torch: %s for ONNX", model, blocker)
+        return "torch"
+    return "onnx"
+
+
+def warn_if_torch_vectors_cached(cached: CachedEmbedder) -> None:
+    """Warn once (:class:`~faultmap.exceptions.FaultmapWarning`) when ``embedding_backend=
+    "auto"`` chose ONNX and the cache folder holds this model's torch vectors but none of
+    its ONNX vectors: vectors cached by faultmap before ``"auto"`` was the default are not
+    reused, so the texts are embedded once again."""
+    inner = cached.inner
+    if not isinstance(inner, OnnxEmbedder) or inner.backend != "onnx":
+        return
+    old = CachedEmbedder(inner.source, cached.cache_dir)
+    if not any(old._dir("query").glob("shard-*.npz")):
+        return
+    if any(cached._dir("query").glob("shard-*.npz")):
+        return
+    key = f"warned:{cached.cache_dir}:{inner.identity}"
+    with _LOCK:
+        if key in _SAID:
+            return
+        _SAID.add(key)
+    warnings.warn(
+        f"The embedding cache {cached.cache_dir} holds vectors of {inner.model_name} made by "
+        "torch, faultmap's default backend until now; on this machine (no GPU) the default "
+        "embedding_backend='auto' runs ONNX Runtime, whose vectors equal torch's to cosine "
+        "0.999 but are cached apart, so your prompts are embedded once again. Pass "
+        "embedding_backend='torch' to keep using the torch vectors (or --embedding-backend "
+        "torch). See 'Embedding backends' in the README.",
+        FaultmapWarning,
+        stacklevel=4,
+    )
+
+
 def local_embedder(
     model: str,
     backend: str | None = None,
@@ -456,13 +672,16 @@ def local_embedder(
     model_dir: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> SentenceTransformerEmbedder | OnnxEmbedder | StaticEmbedder:
-    """The embedder that runs local model ``model`` on ``backend`` (None: ``"torch"``);
-    ``model_dir`` is the cache folder exported models are kept under (None: temporary).
+    """The embedder that runs local model ``model`` on ``backend`` (None: ``"torch"``;
+    :data:`AUTO`: chosen by :func:`resolve_backend`); ``model_dir`` is the cache folder
+    exported models are kept under (None: temporary).
 
     Example:
         >>> type(local_embedder("all-MiniLM-L6-v2", "onnx")).__name__
         'OnnxEmbedder'
     """
+    if backend == AUTO:
+        backend = resolve_backend(model, backend)
     if backend in (None, "torch"):
         return SentenceTransformerEmbedder(model, **options)
     if backend in ("onnx", "onnx-int8"):
@@ -471,5 +690,5 @@ def local_embedder(
         return StaticEmbedder(model, model_dir=model_dir, **options)
     raise EmbeddingError(
         f"The 'embedding_backend' parameter of SliceAnalyzer must be one of "
-        f"{', '.join(map(repr, EMBEDDING_BACKENDS))}. Got {backend!r}."
+        f"{', '.join(map(repr, (AUTO, *EMBEDDING_BACKENDS)))}. Got {backend!r}."
     )

@@ -15,7 +15,8 @@ width d, finite values, and the checksum its name carries). A shard that fails i
 are embedded again. Shards written before faultmap 0.7 have a random name and no checksum:
 they are checked for everything but the checksum and read as they are (the next merge
 rewrites them with one). ``faultmap cache verify`` checks a whole cache without changing it,
-``faultmap cache clear`` removes it (:func:`verify_cache`, :func:`clear_cache`).
+``faultmap cache clear`` removes it, with the backends' exported models in ``models/``
+(:func:`verify_cache`, :func:`clear_cache`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import tempfile
 import zipfile
 import zlib
@@ -430,18 +432,23 @@ def verify_cache(cache_dir: str | Path | None = None, *, repair: bool = False) -
     return check
 
 
-def clear_cache(cache_dir: str | Path | None = None) -> int:
+_MODEL_FOLDER = re.compile(r"(\.tmp-)?[a-z0-9-]+-[0-9a-f]{32}(-.+)?")
+
+
+def clear_cache(cache_dir: str | Path | None = None, *, models: bool = True) -> int:
     """Delete the embedding cache in ``cache_dir`` (default: :func:`default_cache_dir`) and
-    return how many files were removed. Only the cache's own files go (shards, shards moved
-    aside, temporary files, in ``embeddings/<32 hex digits>/``); anything else in the folder
-    stays.
+    return how many files were removed. Only the cache's own files go: shards, shards moved
+    aside and temporary files in ``embeddings/<32 hex digits>/``, and with ``models`` (the
+    default) the exported and distilled models of the embedding backends in
+    ``models/<backend>-<32 hex digits>/`` (made again on next use, seconds for an ONNX
+    export, minutes for a static distillation); anything else in the folder stays.
 
     Example:
         >>> clear_cache("/tmp/fm-cache")  # doctest: +SKIP
         13
     """
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    removed = 0
+    removed = _clear_models(root / "models") if models else 0
     for folder in _cache_folders(root):
         for pattern in ("shard-*.npz", f"{_DAMAGED_PREFIX}shard-*.npz", ".tmp-*.npz"):
             for path in folder.glob(pattern):
@@ -451,4 +458,19 @@ def clear_cache(cache_dir: str | Path | None = None) -> int:
             folder.rmdir()
     with contextlib.suppress(OSError):
         (root / "embeddings").rmdir()
+    return removed
+
+
+def _clear_models(folder: Path) -> int:
+    """Remove the backends' model folders (and half-written ones) under ``folder``."""
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for model in folder.iterdir():
+        if not (model.is_dir() and not model.is_symlink() and _MODEL_FOLDER.fullmatch(model.name)):
+            continue
+        removed += sum(1 for p in model.rglob("*") if p.is_file() or p.is_symlink())
+        shutil.rmtree(model, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
     return removed
