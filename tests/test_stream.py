@@ -256,3 +256,22 @@ def test_placer_gives_approximate_predict_s_labels(real_subset) -> None:
     expected = hdbscan.approximate_predict(model, x.astype(np.float64))[0]
     assert np.array_equal(Placer(model).place(x), expected)
     assert Placer(model).place(x).dtype == np.int32
+
+
+def test_a_partitioned_folder_is_read_with_its_subfolders(tmp_path) -> None:
+    # Both streamed readers (analyze_frame's and audit_coverage_frame's) find the files of a
+    # partitioned data set (day=.../part-0.parquet) in path order, and only Parquet files.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from faultmap.io._coverage_batches import is_parquet_source, parquet_files
+    from faultmap.io._stream import parquet_paths
+
+    for day in ("day=2", "day=1"):
+        (tmp_path / day).mkdir()
+        pq.write_table(pa.table({"x": [1]}), tmp_path / day / "part-0.parquet")
+    (tmp_path / "day=1" / "notes.txt").write_text("not data")
+    expected = (tmp_path / "day=1" / "part-0.parquet", tmp_path / "day=2" / "part-0.parquet")
+    assert parquet_paths(tmp_path) == expected
+    assert is_parquet_source(tmp_path) and parquet_files(tmp_path, "production") == list(expected)
+    assert not is_parquet_source(tmp_path / "day=1" / "notes.txt")

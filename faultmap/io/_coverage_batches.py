@@ -6,7 +6,6 @@ and the column."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,55 +16,33 @@ import numpy as np
 from faultmap._validation import as_embeddings
 from faultmap.exceptions import DataError
 from faultmap.io._files import _vector_block
+from faultmap.io._stream import parquet_paths
 
 __all__ = ["Batch", "ParquetBatches", "is_parquet_source", "parquet_files"]
 
-SUFFIXES = (".parquet", ".pq")
-
-
-def _is_path(value: Any) -> bool:
-    return isinstance(value, (str, os.PathLike))
-
 
 def is_parquet_source(value: Any) -> bool:
-    """True for a Parquet file path, a folder holding Parquet files, or a non-empty list
-    or tuple of Parquet file paths.
+    """True for what :func:`faultmap.io._stream.parquet_paths` reads as Parquet: a Parquet
+    file path, a folder holding Parquet files, or a non-empty list of Parquet file paths.
 
     Example:
         >>> is_parquet_source("logs.parquet"), is_parquet_source(["a.pq", "b.pq"])
         (True, True)
     """
-    if _is_path(value):
-        path = Path(value)
-        return path.suffix.lower() in SUFFIXES or (path.is_dir() and bool(_in_folder(path)))
-    if isinstance(value, (list, tuple)) and value:
-        return all(_is_path(v) and Path(v).suffix.lower() in SUFFIXES for v in value)
-    return False
-
-
-def _in_folder(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+    try:
+        return parquet_paths(value) is not None
+    except DataError:  # a folder without Parquet files, a list mixing other files
+        return False
 
 
 def parquet_files(source: Any, name: str) -> list[Path]:
-    """The files of ``source`` (a file, a folder: its Parquet files in path order, or a
-    list of files), each checked to exist."""
-    paths = [Path(source)] if _is_path(source) else [Path(p) for p in source]
-    files: list[Path] = []
+    """The files of ``source`` (as :func:`~faultmap.io._stream.parquet_paths` finds them),
+    each checked to exist."""
+    paths = parquet_paths(source) or ()
     for path in paths:
-        if path.is_dir():
-            found = _in_folder(path)
-            if not found:
-                raise DataError(
-                    f"'{path}' (from '{name}') holds no .parquet or .pq file; pass a folder of "
-                    "Parquet files, a Parquet file or a list of them."
-                )
-            files.extend(found)
-        elif not path.is_file():
+        if not path.is_file():
             raise DataError(f"No such file: '{path}' (from '{name}'); check the path.")
-        else:
-            files.append(path)
-    return files
+    return list(paths)
 
 
 def _iter_batches(parquet: Any, batch_size: int, columns: list[str], row_groups: list[int]):

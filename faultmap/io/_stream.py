@@ -33,7 +33,8 @@ def _is_parquet(path: Path) -> bool:
 
 def parquet_paths(source: Any) -> tuple[Path, ...] | None:
     """The Parquet files ``source`` names: a ``.parquet`` / ``.pq`` file, a folder (its
-    ``.parquet`` / ``.pq`` files, sorted by name) or a list of such files; ``None`` when
+    ``.parquet`` / ``.pq`` files, subfolders included, as a partitioned data set is written,
+    sorted by path) or a list of such files; ``None`` when
     ``source`` is anything else (a frame, a JSON Lines or CSV path). A missing file or a
     folder without Parquet files is a :class:`~faultmap.DataError`.
 
@@ -44,7 +45,7 @@ def parquet_paths(source: Any) -> tuple[Path, ...] | None:
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.is_dir():
-            found = tuple(sorted(p for p in path.iterdir() if p.is_file() and _is_parquet(p)))
+            found = tuple(sorted(p for p in path.rglob("*") if p.is_file() and _is_parquet(p)))
             if not found:
                 raise DataError(
                     f"The folder '{path}' holds no .parquet files; pass a folder of Parquet "
