@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.coverage_benchmark import _machine, _reset_peak_rss, _rss_mib
+from benchmarks.coverage_benchmark import _reset_peak_rss, _rss_mib, append_result, run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -154,20 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     if not (folder / "vectors.npy").exists():
         logger.info("Writing %s (once)", folder)
         write_data(folder, args.n, args.seed)
-    child = subprocess.run(
-        [sys.executable, "-m", "benchmarks.analyze_scale", "--child", *(argv or sys.argv[1:])],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    result = run_child("benchmarks.analyze_scale", argv)
     result["label"] = args.label
-    result["machine"] = _machine()
-    rows = json.loads(args.out.read_text()) if args.out.exists() else []
-    rows.append(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    append_result(args.out, result)
     print(json.dumps(result, indent=1))
     return 0
 

@@ -120,6 +120,28 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def run_child(module: str, argv: list[str] | None) -> dict[str, Any]:
+    """Run ``python -m module --child ARGV`` (the measured part, in a fresh process whose
+    peak memory is its own) and return the JSON object on the last line of its output."""
+    child = subprocess.run(
+        [sys.executable, "-m", module, "--child", *(argv or sys.argv[1:])],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def append_result(path: Path, result: dict[str, Any]) -> None:
+    """Add ``result`` (with this machine's description) to the JSON list in ``path``."""
+    result["machine"] = _machine()
+    rows = json.loads(path.read_text()) if path.exists() else []
+    rows.append(result)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+
+
 def _reset_peak_rss() -> bool:
     try:
         Path("/proc/self/clear_refs").write_text("5")

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -34,11 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.coverage_benchmark import (
-    _machine,
     _reset_peak_rss,
     _rows,
     _rss_mib,
     anchor_vectors,
+    append_result,
+    run_child,
     synthesize,
 )
 
@@ -189,19 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         write_data(folder, args.production, args.test, args.seed)
     if args.parquet and not (folder / "production.parquet").exists():
         write_parquet(folder)
-    child = subprocess.run(
-        [sys.executable, "-m", "benchmarks.coverage_scale", "--child", *(argv or sys.argv[1:])],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    result = json.loads(child.stdout.strip().splitlines()[-1])
-    result["machine"] = _machine()
-    rows = json.loads(args.out.read_text()) if args.out.exists() else []
-    rows.append(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    result = run_child("benchmarks.coverage_scale", argv)
+    append_result(args.out, result)
     print(json.dumps({k: v for k, v in result.items() if k != "gaps"}, indent=1))
     return 0
 

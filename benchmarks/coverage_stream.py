@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.coverage_benchmark import _machine, _reset_peak_rss, _rss_mib
+from benchmarks.coverage_benchmark import _reset_peak_rss, _rss_mib, append_result, run_child
 from benchmarks.coverage_scale import HELD_OUT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,20 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(audit(args.data, args.batch_size, args.neighbor_search, args.whole)))
         return 0
-    child = subprocess.run(
-        [sys.executable, "-m", "benchmarks.coverage_stream", "--child", *(argv or sys.argv[1:])],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    result = run_child("benchmarks.coverage_stream", argv)
     result["data"] = str(args.data)
-    result["machine"] = _machine()
-    rows = json.loads(args.out.read_text()) if args.out.exists() else []
-    rows.append(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    append_result(args.out, result)
     print(json.dumps({k: v for k, v in result.items() if k != "gaps"}, indent=1))
     return 0
 

@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.analyze_scale import _StageSampler
-from benchmarks.coverage_benchmark import _machine, _reset_peak_rss, _rss_mib
+from benchmarks.coverage_benchmark import _reset_peak_rss, _rss_mib, append_result, run_child
 from benchmarks.run_benchmark import PLANTED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,22 +140,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not path.exists():
         raise SystemExit(f"{path} is missing: write it with benchmarks.stream_data first")
-    child = subprocess.run(
-        [sys.executable, "-m", "benchmarks.stream_scale", "--child", *(argv or sys.argv[1:])],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    result = json.loads(child.stdout.strip().splitlines()[-1])
+    result = run_child("benchmarks.stream_scale", argv)
     result.update(score_labels(path, np.load(labels_out), result["slices"]))
     result["file_gib"] = round(path.stat().st_size / 2**30, 2)
     result["label"] = args.label
-    result["machine"] = _machine()
-    rows = json.loads(args.out.read_text()) if args.out.exists() else []
-    rows.append(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    append_result(args.out, result)
     print(json.dumps({k: v for k, v in result.items() if k != "rss_by_stage_mib"}, indent=1))
     return 0
 
