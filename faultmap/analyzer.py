@@ -306,20 +306,24 @@ class SliceAnalyzer:
             metadata=metadata,
             embedding_fingerprint=self._fingerprint(embeddings_model, embeddings),
             setup=self._setup(),
-            settings=slices.SliceSettings(
-                significance_level=self.significance_level,
-                min_slice_size=self.min_slice_size,
-                failure_threshold=self.failure_threshold,
-                test=self.test,
-                correction=self.correction,
-                confirm=self.confirm,
-                stability_runs=stability_runs,
-                null_runs=null_runs,
-                seed=self.random_state,
-            ),
+            settings=self._slice_settings(stability_runs, null_runs),
         )
 
     aanalyze = in_worker_thread(analyze)
+
+    def _slice_settings(self, stability_runs: int, null_runs: int) -> slices.SliceSettings:
+        """This analyzer's settings for one analysis with these evidence runs."""
+        return slices.SliceSettings(
+            significance_level=self.significance_level,
+            min_slice_size=self.min_slice_size,
+            failure_threshold=self.failure_threshold,
+            test=self.test,
+            correction=self.correction,
+            confirm=self.confirm,
+            stability_runs=stability_runs,
+            null_runs=null_runs,
+            seed=self.random_state,
+        )
 
     def _fingerprint(self, spec: str | Embedder | None, embeddings: Any) -> str | None:
         """The fingerprint of the model ``spec`` names (``analyze(embeddings_model=)``),
@@ -457,15 +461,7 @@ class SliceAnalyzer:
                 embedding=columns["embedding_col"],
             ),
             setup=self._setup(),
-            settings=slices.SliceSettings(
-                significance_level=self.significance_level,
-                min_slice_size=self.min_slice_size,
-                failure_threshold=self.failure_threshold,
-                test=self.test,
-                correction=self.correction,
-                null_runs=null_runs,
-                seed=self.random_state,
-            ),
+            settings=self._slice_settings(0, null_runs),
             batch_rows=batch_rows,
             keep_row_lists=keep_row_lists,
             embedding_fingerprint=self._fingerprint(spec, True),
