@@ -22,7 +22,9 @@ when no planted task makes up half of it; *fragmentation* is the number of group
 planted tasks over the number of planted tasks found; *row recall* the share of planted-task
 prompts inside reported groups. The first seed of each set also runs ``stability_runs`` and
 ``null_runs``; hard-20k's first seed is rerun with ``correction="by"``, ``"holm"`` and
-``confirm="split"``. For every run, a diagnosis says which planted tasks fragment or are
+``confirm="split"``. Every seed is also scored with the rates planted exactly
+(:func:`planted_exactly`: ``round(rate * n)`` failures per task) on the same clusters.
+For every run, a diagnosis says which planted tasks fragment or are
 missed and why (the refused merges under the tasks' common tree node, with their merge
 p-values and tree heights), and *experiments* re-choose the modes on the run's own clusters
 with other ``merge_level`` values and with trees of other linkages
